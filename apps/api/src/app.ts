@@ -1,0 +1,109 @@
+import { randomUUID } from "node:crypto";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { bearerAuth } from "./auth.ts";
+import type { AppDeps, AppEnv } from "./deps.ts";
+import { ApiError, fieldErrors, type ProblemCode, problemBody } from "./errors.ts";
+import { endpointRoutes } from "./routes/endpoints.ts";
+import { eventTypeRoutes } from "./routes/event-types.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { tenantRoutes } from "./routes/tenants.ts";
+
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
+/** Builds the whole HTTP API from its dependencies; opens nothing itself. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const errors = fieldErrors(result.error.issues, result.target === "json" ? undefined : result.target);
+        throw new ApiError("validation_failed", errors.map((e) => `${e.path}: ${e.message}`).join("; "), errors);
+      }
+    },
+  });
+
+  app.use(async (c, next) => {
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    c.set("requestId", requestId);
+    c.header("x-request-id", requestId);
+    const started = performance.now();
+    await next();
+    deps.logger.debug(
+      { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      "request",
+    );
+  });
+
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      // The envelope around the payload is small; the limit is on what the caller sends.
+      maxSize: deps.config.HERALD_MAX_PAYLOAD_BYTES + 16 * 1024,
+      onError: () => {
+        throw new ApiError("payload_too_large", `the body is larger than ${deps.config.HERALD_MAX_PAYLOAD_BYTES} bytes`);
+      },
+    }),
+  );
+  app.use("/v1/*", async (c, next) => {
+    if (BODY_METHODS.has(c.req.method)) {
+      const type = c.req.header("content-type") ?? "";
+      if (!/^application\/(.+\+)?json\b/i.test(type)) {
+        throw new ApiError("unsupported_media_type", "send the body as application/json");
+      }
+    }
+    await next();
+  });
+  app.use("/v1/*", bearerAuth(deps));
+
+  healthRoutes(app, deps);
+  tenantRoutes(app);
+  eventTypeRoutes(app);
+  endpointRoutes(app);
+  eventRoutes(app);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "The admin token from HERALD_ADMIN_TOKEN, or a tenant API key (hk_…).",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Herald API",
+      version: "0.1.0",
+      description: "Publish events once; Herald delivers signed webhooks to every subscribed endpoint.",
+    },
+  });
+
+  app.notFound((c) =>
+    c.json(problemBody("not_found", `no route for ${c.req.method} ${c.req.path}`, c.get("requestId")), 404, {
+      "content-type": "application/problem+json",
+    }),
+  );
+
+  app.onError((error, c) => {
+    const requestId = c.get("requestId");
+    let code: ProblemCode;
+    let detail: string;
+    let errors: ApiError["errors"];
+    if (error instanceof ApiError) {
+      ({ code, detail, errors } = error);
+    } else if (error instanceof HTTPException && error.status < 500) {
+      code = /json/i.test(error.message) ? "malformed_json" : "validation_failed";
+      detail = error.message || "the request is not valid";
+    } else {
+      deps.logger.error({ err: error, requestId, method: c.req.method, path: c.req.path }, "unexpected error");
+      code = "internal_error";
+      detail = `something went wrong on our side; quote request id ${requestId}`;
+    }
+    const body = problemBody(code, detail, requestId, errors);
+    return c.json(body, body.status as 400, { "content-type": "application/problem+json" });
+  });
+
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,32 @@
+import type { ApiConfig } from "@herald/config";
+import type { DeliveryClient } from "@herald/delivery";
+import type { Database, Sql } from "@herald/schema/client";
+import type { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+
+/** Everything the API needs from outside, passed in so tests build the real thing. */
+export interface AppDeps {
+  config: ApiConfig;
+  db: Database;
+  sql: Sql;
+  redis: Redis;
+  queue: Queue;
+  logger: Logger;
+  deliveryClient: DeliveryClient;
+}
+
+export type Principal = { kind: "admin" } | { kind: "tenant"; tenantId: string; keyId: string };
+
+/** What a service call gets: the dependencies and who is asking. No HTTP in here. */
+export interface ServiceContext extends AppDeps {
+  principal: Principal;
+}
+
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    principal: Principal;
+    ctx: ServiceContext;
+  };
+};

@@ -1,0 +1,113 @@
+import { checkWebhookUrl, generateSecret, isValidSecret } from "@herald/delivery";
+import { type Endpoint, type EndpointCreate, type EndpointUpdate, endpoints, eventTypes, newId } from "@herald/schema";
+import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import type { ServiceContext } from "../deps.ts";
+import { ApiError, notFound } from "../errors.ts";
+import { page } from "../pagination.ts";
+import { resolveTenant } from "./tenants.ts";
+
+function validateUrl(ctx: ServiceContext, url: string): void {
+  const problem = checkWebhookUrl(url, ctx.config.HERALD_ALLOW_PRIVATE_TARGETS);
+  if (problem) throw new ApiError("invalid_url", `url ${problem.problem}`, [{ path: "url", message: problem.problem }]);
+}
+
+/** Exact names must be in the catalog; wildcards are kept as they are. */
+async function validateSubscriptions(ctx: ServiceContext, names: string[] | undefined): Promise<string[]> {
+  const unique = [...new Set(names ?? [])];
+  const exact = unique.filter((name) => !name.endsWith("*"));
+  if (exact.length > 0) {
+    const known = await ctx.db.select({ name: eventTypes.name }).from(eventTypes).where(inArray(eventTypes.name, exact));
+    const knownNames = new Set(known.map((row) => row.name));
+    const unknown = exact.filter((name) => !knownNames.has(name));
+    if (unknown.length > 0) {
+      throw new ApiError(
+        "unknown_event_type",
+        `not in the event catalog: ${unknown.join(", ")}`,
+        unknown.map((name) => ({ path: `eventTypes.${unique.indexOf(name)}`, message: `${name} is not in the event catalog` })),
+      );
+    }
+  }
+  return unique;
+}
+
+export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string, input: EndpointCreate): Promise<Endpoint> {
+  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  validateUrl(ctx, input.url);
+  if (input.secret !== undefined && !isValidSecret(input.secret)) {
+    throw new ApiError("validation_failed", "secret must be whsec_ followed by base64 of 24 to 64 bytes", [
+      { path: "secret", message: "must be whsec_ followed by base64 of 24 to 64 bytes" },
+    ]);
+  }
+  const subscribed = await validateSubscriptions(ctx, input.eventTypes);
+  const disabled = input.disabled ?? false;
+  const [row] = await ctx.db
+    .insert(endpoints)
+    .values({
+      id: newId("endpoint"),
+      tenantId: tenant.id,
+      name: input.name,
+      url: input.url,
+      eventTypes: subscribed,
+      headers: input.headers ?? {},
+      rateLimit: input.rateLimit ?? null,
+      maxAttempts: input.maxAttempts ?? null,
+      secret: input.secret ?? generateSecret(),
+      disabled,
+      disabledReason: disabled ? "disabled on creation" : null,
+      disabledAt: disabled ? new Date() : null,
+      metadata: input.metadata ?? {},
+    })
+    .returning();
+  return row as Endpoint;
+}
+
+export async function listEndpoints(ctx: ServiceContext, tenantIdOrUid: string, input: { limit: number; cursor?: string | undefined }) {
+  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  const rows = await ctx.db
+    .select()
+    .from(endpoints)
+    .where(and(eq(endpoints.tenantId, tenant.id), input.cursor ? lt(endpoints.id, input.cursor) : undefined))
+    .orderBy(desc(endpoints.id))
+    .limit(input.limit + 1);
+  return page(rows, input.limit);
+}
+
+export async function getEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointId: string): Promise<Endpoint> {
+  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  const [row] = await ctx.db
+    .select()
+    .from(endpoints)
+    .where(and(eq(endpoints.tenantId, tenant.id), eq(endpoints.id, endpointId)))
+    .limit(1);
+  if (!row) throw notFound(`endpoint ${endpointId}`);
+  return row;
+}
+
+export async function updateEndpoint(
+  ctx: ServiceContext,
+  tenantIdOrUid: string,
+  endpointId: string,
+  input: EndpointUpdate,
+): Promise<Endpoint> {
+  const current = await getEndpoint(ctx, tenantIdOrUid, endpointId);
+  if (input.url !== undefined) validateUrl(ctx, input.url);
+  const eventTypesValue = input.eventTypes === undefined ? undefined : await validateSubscriptions(ctx, input.eventTypes);
+  const disabledChange =
+    input.disabled === undefined || input.disabled === current.disabled
+      ? {}
+      : input.disabled
+        ? { disabled: true, disabledReason: "disabled through the API", disabledAt: new Date() }
+        : { disabled: false, disabledReason: null, disabledAt: null, failingSince: null };
+  const { disabled: _ignored, ...rest } = input;
+  const [row] = await ctx.db
+    .update(endpoints)
+    .set({ ...rest, ...(eventTypesValue ? { eventTypes: eventTypesValue } : {}), ...disabledChange, updatedAt: new Date() })
+    .where(eq(endpoints.id, current.id))
+    .returning();
+  return row as Endpoint;
+}
+
+export async function deleteEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointId: string): Promise<void> {
+  const current = await getEndpoint(ctx, tenantIdOrUid, endpointId);
+  await ctx.db.delete(endpoints).where(eq(endpoints.id, current.id));
+}

@@ -1,0 +1,73 @@
+import { newId, type Tenant, type TenantCreate, type TenantUpdate, tenants } from "@herald/schema";
+import { and, desc, eq, lt, or } from "drizzle-orm";
+import type { ServiceContext } from "../deps.ts";
+import { ApiError, notFound } from "../errors.ts";
+import { page } from "../pagination.ts";
+
+function requireAdmin(ctx: ServiceContext): void {
+  if (ctx.principal.kind !== "admin") throw new ApiError("forbidden", "this operation needs the admin token");
+}
+
+/** Finds a tenant by id or uid; a tenant key sees only its own tenant, others look absent. */
+export async function resolveTenant(ctx: ServiceContext, idOrUid: string): Promise<Tenant> {
+  const [row] = await ctx.db
+    .select()
+    .from(tenants)
+    .where(idOrUid.startsWith("ten_") ? eq(tenants.id, idOrUid) : or(eq(tenants.uid, idOrUid), eq(tenants.id, idOrUid)))
+    .limit(1);
+  if (!row || (ctx.principal.kind === "tenant" && ctx.principal.tenantId !== row.id)) throw notFound(`tenant ${idOrUid}`);
+  return row;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string })?.code === "23505" || (error as { cause?: { code?: string } })?.cause?.code === "23505";
+}
+
+export async function createTenant(ctx: ServiceContext, input: TenantCreate): Promise<Tenant> {
+  requireAdmin(ctx);
+  try {
+    const [row] = await ctx.db
+      .insert(tenants)
+      .values({ id: newId("tenant"), name: input.name, uid: input.uid ?? null, metadata: input.metadata ?? {} })
+      .returning();
+    return row as Tenant;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new ApiError("conflict", `a tenant with uid ${input.uid} already exists`);
+    throw error;
+  }
+}
+
+export async function listTenants(ctx: ServiceContext, input: { limit: number; cursor?: string | undefined }) {
+  const scope = ctx.principal.kind === "tenant" ? eq(tenants.id, ctx.principal.tenantId) : undefined;
+  const rows = await ctx.db
+    .select()
+    .from(tenants)
+    .where(and(scope, input.cursor ? lt(tenants.id, input.cursor) : undefined))
+    .orderBy(desc(tenants.id))
+    .limit(input.limit + 1);
+  return page(rows, input.limit);
+}
+
+export async function updateTenant(ctx: ServiceContext, idOrUid: string, input: TenantUpdate): Promise<Tenant> {
+  const tenant = await resolveTenant(ctx, idOrUid);
+  try {
+    const [row] = await ctx.db
+      .update(tenants)
+      .set({ ...input, updatedAt: new Date() })
+      .where(eq(tenants.id, tenant.id))
+      .returning();
+    return row as Tenant;
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new ApiError("conflict", `a tenant with uid ${input.uid} already exists`);
+    throw error;
+  }
+}
+
+/** Deletes the tenant and, in the same statement's cascade, its keys, endpoints, events, deliveries and attempts. */
+export async function deleteTenant(ctx: ServiceContext, idOrUid: string): Promise<void> {
+  requireAdmin(ctx);
+  const tenant = await resolveTenant(ctx, idOrUid);
+  await ctx.db.delete(tenants).where(eq(tenants.id, tenant.id));
+}
+
+export { isUniqueViolation, requireAdmin };

@@ -1,0 +1,74 @@
+import { apiConfigSchema, parseConfig } from "@herald/config";
+import { createDeliveryClient } from "@herald/delivery";
+import { QUEUES } from "@herald/schema";
+import { createDatabase } from "@herald/schema/client";
+import { createTestDatabase, deletePrefix, freshQueuePrefix, TEST_ADMIN_TOKEN, TEST_REDIS_URL } from "@herald/testing";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { createApp } from "./app.ts";
+
+/**
+ * The real app on a fresh database and queue prefix, called in-process with
+ * `app.request`: everything but the socket is what production runs.
+ */
+export async function createTestApp(env: Record<string, string> = {}) {
+  const database = await createTestDatabase();
+  const prefix = freshQueuePrefix();
+  const config = parseConfig(apiConfigSchema, {
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    HERALD_QUEUE_PREFIX: prefix,
+    HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    HERALD_ALLOW_PRIVATE_TARGETS: "true",
+    ...env,
+  });
+  const { db, sql } = createDatabase(config.DATABASE_URL, { max: 4 });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(QUEUES.deliveries, { connection: redis, prefix });
+  const deliveryClient = createDeliveryClient({ timeoutMs: 5000, connectTimeoutMs: 2000, allowPrivateTargets: true });
+  const logger = pino({ level: "silent" });
+  const app = createApp({ config, db, sql, redis, queue, logger, deliveryClient });
+
+  async function call(
+    method: string,
+    path: string,
+    options: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {},
+  ) {
+    const headers: Record<string, string> = { ...options.headers };
+    const token = options.token === undefined ? TEST_ADMIN_TOKEN : options.token;
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const response = await app.request(path, { method, headers, body });
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = text;
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: tests read answers loosely and assert on them.
+    return { status: response.status, headers: response.headers, body: json as any };
+  }
+
+  return {
+    app,
+    call,
+    sql,
+    queue,
+    async close() {
+      await queue.close();
+      redis.disconnect();
+      await deliveryClient.close();
+      await sql.end({ timeout: 1 });
+      await deletePrefix(prefix);
+      await database.drop();
+    },
+  };
+}
+
+export type TestApp = Awaited<ReturnType<typeof createTestApp>>;

@@ -1,0 +1,98 @@
+import { buildEnvelope } from "@herald/delivery";
+import type { DeliveryStatus } from "@herald/schema";
+import type { Sql } from "@herald/schema/client";
+import { BatchLoader, TtlCache } from "./batch-loader.ts";
+
+export interface DeliveryState {
+  id: string;
+  status: DeliveryStatus;
+  attempts: number;
+}
+
+export interface EndpointTarget {
+  id: string;
+  tenantId: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The current secret, then the previous one while its grace period lasts. */
+  secrets: string[];
+  disabled: boolean;
+  rateLimit: number | null;
+  maxAttempts: number | null;
+}
+
+export interface EventBody {
+  id: string;
+  eventType: string;
+  /** The envelope, serialised once: every delivery and retry signs these bytes. */
+  body: string;
+}
+
+/** How long an endpoint's settings may be stale in a worker: edits and disables apply within this. */
+export const ENDPOINT_CACHE_MS = 5_000;
+const EVENT_CACHE_MS = 60_000;
+
+/**
+ * Loads what a delivery needs with batched queries. Events and endpoints are
+ * shared by many deliveries of a fan-out, so they are cached; the delivery's
+ * own state is read fresh every time because it decides whether to send.
+ */
+export function createContextLoader(sql: Sql) {
+  const deliveries = new BatchLoader<string, DeliveryState>(async (ids) => {
+    const rows = await sql<DeliveryState[]>`select id, status, attempts from deliveries where id = any(${ids}::text[])`;
+    return new Map(rows.map((row) => [row.id, row]));
+  });
+
+  const events = new BatchLoader<string, EventBody>(async (ids) => {
+    const rows = await sql<{ id: string; eventType: string; payload: unknown; createdAt: string }[]>`
+      select id, event_type as "eventType", payload, created_at as "createdAt" from events where id = any(${ids}::text[])`;
+    return new Map(
+      rows.map((row) => [
+        row.id,
+        { id: row.id, eventType: row.eventType, body: buildEnvelope(row.eventType, new Date(row.createdAt), row.payload) },
+      ]),
+    );
+  });
+
+  const endpoints = new BatchLoader<string, EndpointTarget>(async (ids) => {
+    const rows = await sql<
+      (Omit<EndpointTarget, "secrets"> & { secret: string; previousSecret: string | null; previousSecretExpiresAt: string | null })[]
+    >`
+      select id, tenant_id as "tenantId", url, headers, secret, previous_secret as "previousSecret",
+             previous_secret_expires_at as "previousSecretExpiresAt", disabled, rate_limit as "rateLimit",
+             max_attempts as "maxAttempts"
+      from endpoints where id = any(${ids}::text[])`;
+    const now = new Date();
+    return new Map(
+      rows.map(({ secret, previousSecret, previousSecretExpiresAt, ...row }) => [
+        row.id,
+        {
+          ...row,
+          secrets:
+            previousSecret && previousSecretExpiresAt && new Date(previousSecretExpiresAt) > now ? [secret, previousSecret] : [secret],
+        },
+      ]),
+    );
+  });
+
+  const eventCache = new TtlCache<string, EventBody>(EVENT_CACHE_MS, 10_000);
+  const endpointCache = new TtlCache<string, EndpointTarget>(ENDPOINT_CACHE_MS, 10_000);
+
+  async function cached<V>(cache: TtlCache<string, V>, loader: BatchLoader<string, V>, id: string): Promise<V | undefined> {
+    const hit = cache.get(id);
+    if (hit) return hit;
+    const value = await loader.load(id);
+    if (value) cache.set(id, value);
+    return value;
+  }
+
+  return {
+    delivery: (id: string) => deliveries.load(id),
+    event: (id: string) => cached(eventCache, events, id),
+    endpoint: (id: string) => cached(endpointCache, endpoints, id),
+    /** Drops a cached endpoint after this worker changed it (for example disabled it). */
+    forgetEndpoint: (id: string) => endpointCache.delete(id),
+  };
+}
+
+export type ContextLoader = ReturnType<typeof createContextLoader>;

@@ -1,0 +1,190 @@
+import type { Outcome } from "@herald/delivery";
+import { newId } from "@herald/schema";
+import type { Sql } from "@herald/schema/client";
+import type { Logger } from "pino";
+
+export type FinalStatus = "succeeded" | "failed" | "exhausted" | "held";
+
+export interface AttemptRecord {
+  deliveryId: string;
+  endpointId: string;
+  attemptNumber: number;
+  startedAt: Date;
+  outcome: Outcome;
+  requestHeaders: Record<string, string>;
+  status: FinalStatus;
+  nextAttemptAt: Date | null;
+}
+
+type Item =
+  | { kind: "attempt"; record: AttemptRecord; done: Waiter }
+  | { kind: "hold"; deliveryId: string; done: Waiter }
+  | { kind: "disable"; endpointId: string; reason: string; done: Waiter };
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export interface RecorderOptions {
+  /** Rows that make a flush start at once rather than on the next tick. */
+  maxBatch?: number;
+  /** Pause between tries of a batch that failed to write. */
+  retryDelayMs?: number;
+}
+
+/** Strings in PostgreSQL must not contain NUL; a receiver can send anything. */
+const clean = (text: string | null) => (text === null ? null : text.replaceAll("\u0000", "\uFFFD"));
+
+/**
+ * Group commit for what the worker learns. Every caller waits until its row is
+ * durably written, so a job never completes before its attempt is recorded, yet
+ * concurrent jobs share one transaction of a few multi-row statements. A batch
+ * that fails is retried until it is written; nothing is dropped.
+ */
+export function createRecorder(sql: Sql, logger: Logger, options: RecorderOptions = {}) {
+  const maxBatch = options.maxBatch ?? 500;
+  const retryDelayMs = options.retryDelayMs ?? 500;
+  let queue: Item[] = [];
+  let writing: Promise<void> | undefined;
+  let scheduled = false;
+  let closed = false;
+
+  function enqueue(make: (done: Waiter) => Item): Promise<void> {
+    return new Promise((resolve, reject) => {
+      queue.push(make({ resolve, reject }));
+      schedule();
+    });
+  }
+
+  function schedule(): void {
+    if (writing || scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      if (!writing && queue.length > 0) writing = drain().finally(() => (writing = undefined));
+    });
+  }
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue.slice(0, maxBatch);
+      queue = queue.slice(batch.length);
+      for (let tries = 1; ; tries++) {
+        try {
+          await write(batch);
+          for (const item of batch) item.done.resolve();
+          break;
+        } catch (error) {
+          logger.error({ err: error, rows: batch.length, tries }, "recording failed; retrying the batch");
+          if (closed && tries >= 5) {
+            for (const item of batch) item.done.reject(error);
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, retryDelayMs * Math.min(tries, 10)));
+        }
+      }
+    }
+  }
+
+  async function write(batch: Item[]): Promise<void> {
+    const attempts = batch.flatMap((item) => (item.kind === "attempt" ? [item.record] : []));
+    const holds = batch.flatMap((item) => (item.kind === "hold" ? [item.deliveryId] : []));
+    const disables = batch.flatMap((item) => (item.kind === "disable" ? [item] : []));
+    await sql.begin(async (tx) => {
+      if (attempts.length > 0) await writeAttempts(tx as unknown as Sql, attempts);
+      if (disables.length > 0) {
+        await tx`
+          update endpoints e set disabled = true, disabled_reason = v.reason, disabled_at = now(), updated_at = now()
+          from unnest(${disables.map((d) => d.endpointId)}::text[], ${disables.map((d) => d.reason)}::text[]) as v(id, reason)
+          where e.id = v.id and not e.disabled`;
+      }
+      if (holds.length > 0) {
+        await tx`
+          update deliveries set status = 'held', next_attempt_at = null, updated_at = now()
+          where id = any(${holds}::text[]) and status in ('pending', 'failed')`;
+      }
+    });
+  }
+
+  async function writeAttempts(tx: Sql, records: AttemptRecord[]): Promise<void> {
+    const col = <T>(pick: (r: AttemptRecord) => T) => records.map(pick);
+    await tx`
+      insert into attempts (id, delivery_id, endpoint_id, attempt_number, started_at, duration_ms, status_code,
+                            error_kind, error_message, request_headers, response_headers, response_body)
+      select * from unnest(
+        ${col(() => newId("attempt"))}::text[], ${col((r) => r.deliveryId)}::text[], ${col((r) => r.endpointId)}::text[],
+        ${col((r) => r.attemptNumber)}::int[], ${col((r) => r.startedAt.toISOString())}::timestamptz[],
+        ${col((r) => r.outcome.durationMs)}::int[], ${col((r) => r.outcome.statusCode)}::int[],
+        ${col((r) => r.outcome.errorKind)}::text[], ${col((r) => clean(r.outcome.errorMessage))}::text[],
+        ${col((r) => JSON.stringify(r.requestHeaders))}::jsonb[], ${col((r) => JSON.stringify(r.outcome.responseHeaders))}::jsonb[],
+        ${col((r) => clean(r.outcome.responseBody))}::text[])`;
+    // A late failure of a duplicate run must not undo a success already recorded.
+    await tx`
+      update deliveries d set
+        status = case when d.status = 'succeeded' then d.status else v.status end,
+        attempts = d.attempts + 1,
+        last_status_code = v.code,
+        last_error = v.error,
+        next_attempt_at = case when d.status = 'succeeded' then null else v.next end,
+        updated_at = now()
+      from unnest(${col((r) => r.deliveryId)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.outcome.statusCode)}::int[],
+                  ${col((r) => clean(r.outcome.errorMessage))}::text[], ${col((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[])
+           as v(id, status, code, error, next)
+      where d.id = v.id`;
+    const perEndpoint = new Map<
+      string,
+      { sent: number; ok: number; failed: number; lastOk: Date | null; lastFail: Date | null; firstFail: Date | null }
+    >();
+    for (const record of records) {
+      const at = record.startedAt;
+      const stats = perEndpoint.get(record.endpointId) ?? { sent: 0, ok: 0, failed: 0, lastOk: null, lastFail: null, firstFail: null };
+      stats.sent++;
+      if (record.outcome.ok) {
+        stats.ok++;
+        if (!stats.lastOk || at > stats.lastOk) stats.lastOk = at;
+      } else {
+        stats.failed++;
+        if (!stats.lastFail || at > stats.lastFail) stats.lastFail = at;
+        if (!stats.firstFail || at < stats.firstFail) stats.firstFail = at;
+      }
+      perEndpoint.set(record.endpointId, stats);
+    }
+    const ids = [...perEndpoint.keys()];
+    const stats = [...perEndpoint.values()];
+    const iso = (date: Date | null) => date?.toISOString() ?? null;
+    await tx`
+      update endpoints e set
+        sent_count = e.sent_count + v.sent,
+        succeeded_count = e.succeeded_count + v.ok,
+        failed_count = e.failed_count + v.failed,
+        last_success_at = greatest(e.last_success_at, v.last_ok),
+        last_failure_at = greatest(e.last_failure_at, v.last_fail),
+        failing_since = case
+          when v.last_ok is not null and (v.last_fail is null or v.last_ok >= v.last_fail) then null
+          else coalesce(e.failing_since, v.first_fail) end
+      from unnest(${ids}::text[], ${stats.map((s) => s.sent)}::int[], ${stats.map((s) => s.ok)}::int[], ${stats.map((s) => s.failed)}::int[],
+                  ${stats.map((s) => iso(s.lastOk))}::timestamptz[], ${stats.map((s) => iso(s.lastFail))}::timestamptz[],
+                  ${stats.map((s) => iso(s.firstFail))}::timestamptz[])
+           as v(id, sent, ok, failed, last_ok, last_fail, first_fail)
+      where e.id = v.id`;
+  }
+
+  return {
+    /** Resolves once the attempt and the delivery's new status are committed. */
+    attempt: (record: AttemptRecord) => enqueue((done) => ({ kind: "attempt", record, done })),
+    /** Parks a delivery whose endpoint is disabled, so it can be recovered later. */
+    hold: (deliveryId: string) => enqueue((done) => ({ kind: "hold", deliveryId, done })),
+    disableEndpoint: (endpointId: string, reason: string) => enqueue((done) => ({ kind: "disable", endpointId, reason, done })),
+    /** Writes everything queued so far; used by shutdown. */
+    async flush(): Promise<void> {
+      closed = true;
+      while (writing || queue.length > 0) {
+        if (!writing) writing = drain().finally(() => (writing = undefined));
+        await writing;
+      }
+    },
+  };
+}
+
+export type Recorder = ReturnType<typeof createRecorder>;

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { apiConfigSchema, ConfigError, parseConfig, parseDuration, workerConfigSchema } from "./index.ts";
+
+describe("configuration", () => {
+  it("parses durations", () => {
+    expect(parseDuration("250ms")).toBe(250);
+    expect(parseDuration("5s")).toBe(5000);
+    expect(parseDuration("2h")).toBe(7_200_000);
+    expect(parseDuration("1.5m")).toBe(90_000);
+    expect(parseDuration("100")).toBe(100);
+    expect(parseDuration("soon")).toBeUndefined();
+  });
+
+  it("applies the documented defaults", () => {
+    const config = parseConfig(workerConfigSchema, {});
+    expect(config.HERALD_RETRY_SCHEDULE).toEqual([
+      0, 5000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000,
+    ]);
+    expect(config.HERALD_ALLOW_PRIVATE_TARGETS).toBe(false);
+    expect(config.HERALD_DELIVERY_TIMEOUT).toBe(15_000);
+  });
+
+  it("names every bad variable in one error", () => {
+    try {
+      parseConfig(apiConfigSchema, { PORT: "eighty", HERALD_RETRY_SCHEDULE: "0,5x", REDIS_URL: "http://nope" });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as ConfigError).message;
+      for (const name of ["PORT", "HERALD_RETRY_SCHEDULE", "REDIS_URL", "HERALD_ADMIN_TOKEN"]) expect(message).toContain(name);
+    }
+  });
+});

@@ -1,0 +1,112 @@
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+
+export { formatDuration, parseDuration } from "./duration.ts";
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `expected a duration such as 500ms, 5s, 5m, 2h or 5d, got "${text}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const durationList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const parts = text.split(",").map((part) => parseDuration(part));
+      if (parts.length === 0 || parts.some((ms) => ms === undefined)) {
+        ctx.addIssue({ code: "custom", message: `expected a comma-separated list of durations, got "${text}"` });
+        return z.NEVER;
+      }
+      return parts as number[];
+    });
+
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no", "on", "off"])
+    .optional()
+    .transform((value) => (value === undefined ? fallback : ["true", "1", "yes", "on"].includes(value)));
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+const url = (fallback: string, protocols: string[]) =>
+  z
+    .string()
+    .default(fallback)
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `expected a ${protocols.join(" or ")} URL`,
+    );
+
+/** What both processes need: where the data lives and how deliveries are made. */
+const sharedShape = {
+  DATABASE_URL: url("postgres://postgres@127.0.0.1:5432/herald", ["postgres:", "postgresql:"]),
+  REDIS_URL: url("redis://127.0.0.1:6379", ["redis:", "rediss:"]),
+  HERALD_QUEUE_PREFIX: z.string().min(1).default("{herald}"),
+  HERALD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  HERALD_ALLOW_PRIVATE_TARGETS: flag(false),
+  HERALD_DELIVERY_TIMEOUT: duration("15s"),
+  HERALD_CONNECT_TIMEOUT: duration("5s"),
+  HERALD_RETRY_SCHEDULE: durationList("0,5s,5m,30m,2h,5h,10h,14h,20h,24h"),
+};
+
+export const apiConfigSchema = z.object({
+  ...sharedShape,
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default("127.0.0.1"),
+  HERALD_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
+  HERALD_MAX_PAYLOAD_BYTES: int(256 * 1024, 1),
+  HERALD_SECRET_GRACE_PERIOD: duration("24h"),
+});
+
+export const workerConfigSchema = z.object({
+  ...sharedShape,
+  HERALD_WORKER_CONCURRENCY: int(100, 1),
+  HERALD_ENDPOINT_CONCURRENCY: int(10, 1),
+  HERALD_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
+  HERALD_RETRY_AFTER_MAX: duration("1h"),
+  HERALD_DISABLE_AFTER: duration("5d"),
+  HERALD_CIRCUIT_THRESHOLD: int(10, 1),
+  HERALD_CIRCUIT_COOLDOWN: duration("30s"),
+  HERALD_RECONCILE_INTERVAL: duration("30s"),
+  HERALD_RECONCILE_GRACE: duration("60s"),
+  HERALD_SHUTDOWN_TIMEOUT: duration("30s"),
+  HERALD_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+});
+
+export type ApiConfig = z.infer<typeof apiConfigSchema>;
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment once; every bad variable is named in one error. */
+export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const result = schema.safeParse(present);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const name = issue.path.join(".");
+      return `${name}: ${issue.code === "invalid_type" && env[name] === undefined ? "is required" : issue.message}`;
+    }),
+  );
+}

@@ -1,0 +1,12 @@
+export { buildEnvelope } from "./envelope.ts";
+export { buildHeaders, USER_AGENT } from "./headers.ts";
+export {
+  createDeliveryClient,
+  type DeliveryClient,
+  type DeliveryClientOptions,
+  type OutgoingRequest,
+  RESPONSE_BODY_LIMIT,
+} from "./http-client.ts";
+export { classifyError, classifyResponse, ERROR_KINDS, type ErrorKind, type Outcome, parseRetryAfter } from "./outcome.ts";
+export { generateSecret, isValidSecret, sign } from "./signing.ts";
+export { addressRange, BlockedTargetError, checkWebhookUrl, isPublicAddress, literalAddress } from "./target-guard.ts";

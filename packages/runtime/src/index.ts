@@ -1,0 +1,79 @@
+import { ConfigError } from "@herald/config";
+import { Redis } from "ioredis";
+import { type Logger, pino } from "pino";
+import postgres from "postgres";
+
+export function createLogger(level: string, name: string): Logger {
+  return pino({ level, name, base: { pid: process.pid } });
+}
+
+/** A connection BullMQ can use: it must retry forever rather than fail commands. */
+export function createRedis(url: string, options: { lazy?: boolean } = {}): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: options.lazy ?? false });
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*)(:[^@/]*)?@/, (_m, user) => `//${user ? `${user}@` : ""}`);
+}
+
+export class UnreachableError extends Error {}
+
+/**
+ * Start-up check: PostgreSQL and Redis must answer. A failure becomes one line
+ * that names the URL tried and how to start the service, not a stack trace.
+ */
+export async function checkServices(databaseUrl: string, redisUrl: string): Promise<void> {
+  const sql = postgres(databaseUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+  } catch (error) {
+    throw new UnreachableError(
+      `PostgreSQL is not answering at ${redact(databaseUrl)} (${(error as Error).message}). ` +
+        "Start one (for example: pg_ctlcluster 15 main start, or docker compose -f infra/docker-compose.yml up -d postgres) or set DATABASE_URL.",
+    );
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new UnreachableError(
+      `Redis is not answering at ${redact(redisUrl)} (${(error as Error).message}). ` +
+        "Start one (for example: redis-server --daemonize yes, or docker compose -f infra/docker-compose.yml up -d redis) or set REDIS_URL.",
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Prints a start-up failure in one line and exits; unexpected errors keep their stack. */
+export function exitOnStartupError(error: unknown): never {
+  if (error instanceof ConfigError || error instanceof UnreachableError) {
+    console.error(`herald: ${error.message}`);
+  } else {
+    console.error("herald: failed to start", error);
+  }
+  process.exit(1);
+}
+
+/** Runs `close` once on SIGTERM or SIGINT, then exits 0 (or 1 if closing failed). */
+export function onShutdown(logger: Logger, close: () => Promise<void>): void {
+  let closing = false;
+  const handler = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, "shutting down");
+    close().then(
+      () => process.exit(0),
+      (error) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => handler("SIGTERM"));
+  process.on("SIGINT", () => handler("SIGINT"));
+}

@@ -1,0 +1,117 @@
+import { z } from "zod";
+import { metadataSchema, timestampSchema } from "./common.ts";
+
+/** `payment.received`, `payment.*` or `*`. */
+export const subscriptionSchema = z
+  .string()
+  .max(100)
+  .regex(/^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$/, "must be an event type name, a prefix wildcard such as payment.*, or *");
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers Herald sets itself or that would break the request. */
+export const RESERVED_HEADERS = new Set([
+  "host",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+  "user-agent",
+  "expect",
+]);
+
+export const customHeadersSchema = z
+  .record(z.string(), z.string().max(4096))
+  .superRefine((headers, ctx) => {
+    const names = Object.keys(headers);
+    if (names.length > 20) ctx.addIssue({ code: "custom", message: "at most 20 headers" });
+    for (const name of names) {
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is not a valid header name" });
+      else if (RESERVED_HEADERS.has(lower) || lower.startsWith("webhook-"))
+        ctx.addIssue({ code: "custom", path: [name], message: "is reserved: Herald sets it itself" });
+      if (/[\r\n\0]/.test(headers[name] ?? "")) ctx.addIssue({ code: "custom", path: [name], message: "contains a line break" });
+    }
+  })
+  .meta({ description: "Extra headers sent with every delivery.", example: { "x-customer": "acme" } });
+
+const endpointFields = {
+  name: z.string().trim().min(1).max(200).meta({ example: "Billing webhook" }),
+  url: z.string().trim().min(1).max(2048).meta({ example: "https://example.com/webhooks/herald" }),
+  eventTypes: z
+    .array(subscriptionSchema)
+    .max(100)
+    .meta({ description: "Subscribed event types. Empty means every event type.", example: ["payment.received"] }),
+  headers: customHeadersSchema,
+  rateLimit: z.number().int().min(1).max(100_000).nullable().meta({ description: "Deliveries per second at most; null for no limit." }),
+  maxAttempts: z
+    .number()
+    .int()
+    .min(1)
+    .max(50)
+    .nullable()
+    .meta({ description: "Attempts before a delivery is exhausted; null for the deployment's schedule." }),
+  disabled: z.boolean(),
+  metadata: metadataSchema,
+};
+
+export const endpointCreateSchema = z
+  .strictObject({
+    name: endpointFields.name,
+    url: endpointFields.url,
+    eventTypes: endpointFields.eventTypes.optional(),
+    headers: endpointFields.headers.optional(),
+    rateLimit: endpointFields.rateLimit.optional(),
+    maxAttempts: endpointFields.maxAttempts.optional(),
+    secret: z.string().max(200).optional().meta({ description: "A `whsec_` secret to use; one is generated when omitted." }),
+    disabled: endpointFields.disabled.optional(),
+    metadata: endpointFields.metadata.optional(),
+  })
+  .meta({ id: "EndpointCreate" });
+export type EndpointCreate = z.infer<typeof endpointCreateSchema>;
+
+export const endpointUpdateSchema = z
+  .strictObject({
+    name: endpointFields.name.optional(),
+    url: endpointFields.url.optional(),
+    eventTypes: endpointFields.eventTypes.optional(),
+    headers: endpointFields.headers.optional(),
+    rateLimit: endpointFields.rateLimit.optional(),
+    maxAttempts: endpointFields.maxAttempts.optional(),
+    disabled: endpointFields.disabled.optional(),
+    metadata: endpointFields.metadata.optional(),
+  })
+  .meta({ id: "EndpointUpdate" });
+export type EndpointUpdate = z.infer<typeof endpointUpdateSchema>;
+
+export const endpointSchema = z
+  .object({
+    id: z.string().meta({ example: "ep_01jdz3k5q8e6f0a1b2c3d4e5f6" }),
+    tenantId: z.string(),
+    name: z.string(),
+    url: z.string(),
+    eventTypes: z.array(z.string()),
+    headers: z.record(z.string(), z.string()),
+    rateLimit: z.number().int().nullable(),
+    maxAttempts: z.number().int().nullable(),
+    disabled: z.boolean(),
+    disabledReason: z.string().nullable(),
+    disabledAt: timestampSchema.nullable(),
+    metadata: z.record(z.string(), z.string()),
+    stats: z.object({
+      sent: z.number().int(),
+      succeeded: z.number().int(),
+      failed: z.number().int(),
+      lastSuccessAt: timestampSchema.nullable(),
+      lastFailureAt: timestampSchema.nullable(),
+    }),
+    createdAt: timestampSchema,
+    updatedAt: timestampSchema,
+  })
+  .meta({ id: "Endpoint" });
+export type EndpointView = z.infer<typeof endpointSchema>;
+
+export const endpointSecretSchema = z.object({ secret: z.string() }).meta({ id: "EndpointSecret" });

@@ -1,0 +1,84 @@
+import { z } from "zod";
+import { DELIVERY_STATUSES } from "../tables.ts";
+import { timestampSchema } from "./common.ts";
+import { eventTypeNameSchema } from "./event-types.ts";
+
+export const idempotencyKeySchema = z.string().min(1).max(200);
+
+export const eventPublishSchema = z
+  .strictObject({
+    eventType: eventTypeNameSchema,
+    payload: z
+      .unknown()
+      .refine((value) => value !== undefined, "is required")
+      .meta({
+        description: "The event's data; receivers get it as `data` in the envelope.",
+        example: { amount: 4200, currency: "EUR" },
+      }),
+    idempotencyKey: idempotencyKeySchema.optional().meta({
+      description: "Publishing the same key again within 24 hours returns the first result instead of publishing twice.",
+    }),
+  })
+  .meta({ id: "EventPublish" });
+export type EventPublish = z.infer<typeof eventPublishSchema>;
+
+export const eventAcceptedSchema = z
+  .object({
+    id: z.string().meta({ example: "evt_01jdz3k5q8e6f0a1b2c3d4e5f6" }),
+    eventType: z.string(),
+    createdAt: timestampSchema,
+    deliveries: z.number().int().meta({ description: "How many deliveries were queued." }),
+  })
+  .meta({ id: "EventAccepted" });
+export type EventAccepted = z.infer<typeof eventAcceptedSchema>;
+
+export const deliveryStatusSchema = z.enum(DELIVERY_STATUSES);
+
+export const deliverySchema = z
+  .object({
+    id: z.string().meta({ example: "dlv_01jdz3k5q8e6f0a1b2c3d4e5f6" }),
+    eventId: z.string(),
+    endpointId: z.string(),
+    status: deliveryStatusSchema,
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().nullable(),
+    lastError: z.string().nullable(),
+    nextAttemptAt: timestampSchema.nullable(),
+    isTest: z.boolean(),
+    createdAt: timestampSchema,
+    updatedAt: timestampSchema,
+  })
+  .meta({ id: "Delivery" });
+export type DeliveryView = z.infer<typeof deliverySchema>;
+
+export const eventSchema = z
+  .object({
+    id: z.string(),
+    eventType: z.string(),
+    payload: z.unknown(),
+    idempotencyKey: z.string().nullable(),
+    createdAt: timestampSchema,
+  })
+  .meta({ id: "Event" });
+export type EventView = z.infer<typeof eventSchema>;
+
+export const eventDetailSchema = eventSchema.extend({ deliveries: z.array(deliverySchema) }).meta({ id: "EventDetail" });
+export type EventDetail = z.infer<typeof eventDetailSchema>;
+
+export const attemptSchema = z
+  .object({
+    id: z.string(),
+    attemptNumber: z.number().int(),
+    startedAt: timestampSchema,
+    durationMs: z.number().int(),
+    statusCode: z.number().int().nullable(),
+    errorKind: z.string().nullable(),
+    errorMessage: z.string().nullable(),
+    requestHeaders: z.record(z.string(), z.string()).nullable(),
+    responseHeaders: z.record(z.string(), z.string()).nullable(),
+    responseBody: z.string().nullable(),
+  })
+  .meta({ id: "Attempt" });
+export type AttemptView = z.infer<typeof attemptSchema>;
+
+export const deliveryDetailSchema = deliverySchema.extend({ attempts: z.array(attemptSchema) }).meta({ id: "DeliveryDetail" });

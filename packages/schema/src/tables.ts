@@ -1,0 +1,160 @@
+import { sql } from "drizzle-orm";
+import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const tenants = pgTable("tenants", {
+  id: text("id").primaryKey(),
+  uid: text("uid").unique(),
+  name: text("name").notNull(),
+  metadata: jsonb("metadata").$type<Record<string, string>>().notNull().default({}),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** First characters of the key, shown so people can tell keys apart. */
+    start: text("start").notNull(),
+    /** SHA-256 of the whole key; the key itself is shown once and never stored. */
+    hash: text("hash").notNull().unique(),
+    createdAt: createdAt(),
+    lastUsedAt: at("last_used_at"),
+    expiresAt: at("expires_at"),
+    revokedAt: at("revoked_at"),
+  },
+  (t) => [index("api_keys_tenant_idx").on(t.tenantId, t.id)],
+);
+
+export const eventTypes = pgTable("event_types", {
+  name: text("name").primaryKey(),
+  description: text("description").notNull(),
+  example: jsonb("example"),
+  schema: jsonb("schema"),
+  archived: boolean("archived").notNull().default(false),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const endpoints = pgTable(
+  "endpoints",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    url: text("url").notNull(),
+    /** Subscribed event types; empty means all, `payment.*` matches a prefix. */
+    eventTypes: text("event_types").array().notNull().default(sql`'{}'::text[]`),
+    headers: jsonb("headers").$type<Record<string, string>>().notNull().default({}),
+    /** Deliveries per second; null means unlimited. */
+    rateLimit: integer("rate_limit"),
+    /** Overrides the deployment's attempt count for this endpoint. */
+    maxAttempts: integer("max_attempts"),
+    secret: text("secret").notNull(),
+    /** The secret before the last rotation; it keeps signing until it expires. */
+    previousSecret: text("previous_secret"),
+    previousSecretExpiresAt: at("previous_secret_expires_at"),
+    disabled: boolean("disabled").notNull().default(false),
+    disabledReason: text("disabled_reason"),
+    disabledAt: at("disabled_at"),
+    metadata: jsonb("metadata").$type<Record<string, string>>().notNull().default({}),
+    sentCount: bigint("sent_count", { mode: "number" }).notNull().default(0),
+    succeededCount: bigint("succeeded_count", { mode: "number" }).notNull().default(0),
+    failedCount: bigint("failed_count", { mode: "number" }).notNull().default(0),
+    lastSuccessAt: at("last_success_at"),
+    lastFailureAt: at("last_failure_at"),
+    /** Start of the current run of failures with no success; null while healthy. */
+    failingSince: at("failing_since"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("endpoints_tenant_idx").on(t.tenantId, t.id)],
+);
+
+export const events = pgTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    eventType: text("event_type").notNull(),
+    payload: jsonb("payload").notNull(),
+    idempotencyKey: text("idempotency_key"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("events_tenant_idx").on(t.tenantId, t.id), uniqueIndex("events_idempotency_idx").on(t.tenantId, t.idempotencyKey)],
+);
+
+export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "exhausted", "held"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export const deliveries = pgTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => endpoints.id, { onDelete: "cascade" }),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    nextAttemptAt: at("next_attempt_at"),
+    isTest: boolean("is_test").notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("deliveries_tenant_idx").on(t.tenantId, t.id),
+    index("deliveries_event_idx").on(t.eventId),
+    index("deliveries_endpoint_idx").on(t.endpointId, t.id),
+    // The reconciler's scan: unfinished deliveries by due time.
+    index("deliveries_due_idx").on(t.nextAttemptAt).where(sql`status in ('pending', 'failed')`),
+  ],
+);
+
+export const attempts = pgTable(
+  "attempts",
+  {
+    id: text("id").primaryKey(),
+    deliveryId: text("delivery_id")
+      .notNull()
+      .references(() => deliveries.id, { onDelete: "cascade" }),
+    endpointId: text("endpoint_id").notNull(),
+    attemptNumber: integer("attempt_number").notNull(),
+    startedAt: at("started_at").notNull(),
+    durationMs: integer("duration_ms").notNull(),
+    statusCode: integer("status_code"),
+    /** null on success; otherwise what went wrong: `http_status`, `timeout`, `connection_refused`, … */
+    errorKind: text("error_kind"),
+    errorMessage: text("error_message"),
+    requestHeaders: jsonb("request_headers").$type<Record<string, string>>(),
+    responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
+    /** At most the first 4 KiB of the response body. */
+    responseBody: text("response_body"),
+  },
+  (t) => [index("attempts_delivery_idx").on(t.deliveryId, t.id)],
+);
+
+export type Tenant = typeof tenants.$inferSelect;
+export type ApiKey = typeof apiKeys.$inferSelect;
+export type EventType = typeof eventTypes.$inferSelect;
+export type Endpoint = typeof endpoints.$inferSelect;
+export type Event = typeof events.$inferSelect;
+export type Delivery = typeof deliveries.$inferSelect;
+export type Attempt = typeof attempts.$inferSelect;

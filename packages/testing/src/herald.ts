@@ -1,0 +1,73 @@
+import { createTestDatabase, type TestDatabase } from "./database.ts";
+import { type HeraldProcess, startProcess } from "./processes.ts";
+import { deletePrefix, freshQueuePrefix, TEST_REDIS_URL } from "./redis.ts";
+
+export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
+
+export interface Herald {
+  baseUrl: string;
+  database: TestDatabase;
+  queuePrefix: string;
+  env: Record<string, string>;
+  api: HeraldProcess;
+  workers: HeraldProcess[];
+  /** Starts one more worker process with the same configuration (plus overrides). */
+  addWorker(extra?: Record<string, string>): Promise<HeraldProcess>;
+  /** Calls the API as the admin; answers the status and the parsed JSON body. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read API answers loosely; the API validates its own output.
+  request<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A whole Herald for one test file: a fresh database and queue prefix, the
+ * real API and worker processes, loopback receivers allowed.
+ */
+export async function startHerald(options: { env?: Record<string, string>; workers?: number } = {}): Promise<Herald> {
+  const database = await createTestDatabase();
+  const queuePrefix = freshQueuePrefix();
+  const env: Record<string, string> = {
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    HERALD_QUEUE_PREFIX: queuePrefix,
+    HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    HERALD_ALLOW_PRIVATE_TARGETS: "true",
+    PORT: "0",
+    ...options.env,
+  };
+  const api = await startProcess("api", env);
+  const baseUrl = api.match[1] as string;
+  const workers: HeraldProcess[] = [];
+  for (let i = 0; i < (options.workers ?? 1); i++) workers.push(await startProcess("worker", env));
+  return {
+    baseUrl,
+    database,
+    queuePrefix,
+    env,
+    api,
+    workers,
+    async addWorker(extra = {}) {
+      const worker = await startProcess("worker", { ...env, ...extra });
+      workers.push(worker);
+      return worker;
+    },
+    async request(method, path, body, headers = {}) {
+      const response = await fetch(baseUrl + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...headers,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async stop() {
+      await Promise.all([api.stop(), ...workers.map((worker) => worker.stop())]);
+      await deletePrefix(queuePrefix);
+      await database.drop();
+    },
+  };
+}

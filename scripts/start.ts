@@ -1,0 +1,55 @@
+/**
+ * The quick start: migrations, then one API and one worker in this terminal.
+ * Operators running several workers use `npm run start:api` and
+ * `npm run start:worker` with their own configuration instead.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { apiConfigSchema, parseConfig } from "@herald/config";
+import { checkServices, exitOnStartupError } from "@herald/runtime";
+import { ensureDatabase, runMigrations } from "@herald/schema/migrate";
+
+const DEV_ADMIN_TOKEN = "herald-dev-admin-token";
+const env: NodeJS.ProcessEnv = {
+  HERALD_ADMIN_TOKEN: DEV_ADMIN_TOKEN,
+  // A local demo delivers to receivers on this machine; production keeps the default (off).
+  HERALD_ALLOW_PRIVATE_TARGETS: "true",
+  ...process.env,
+};
+
+try {
+  const config = parseConfig(apiConfigSchema, env);
+  await checkServices(config.DATABASE_URL.replace(/\/[^/]*$/, "/postgres"), config.REDIS_URL);
+  if (await ensureDatabase(config.DATABASE_URL)) console.log(`created database ${new URL(config.DATABASE_URL).pathname.slice(1)}`);
+  await runMigrations(config.DATABASE_URL);
+  console.log("migrations applied");
+  if (env.HERALD_ADMIN_TOKEN === DEV_ADMIN_TOKEN) {
+    console.log(`admin token: ${DEV_ADMIN_TOKEN} (local default; set HERALD_ADMIN_TOKEN for anything else)`);
+  }
+  if (env.HERALD_ALLOW_PRIVATE_TARGETS === "true") console.log("private targets allowed (local default): webhooks may point at localhost");
+} catch (error) {
+  exitOnStartupError(error);
+}
+
+const children: ChildProcess[] = ["@herald/api", "@herald/worker"].map((workspace) =>
+  spawn("npm", ["run", "start", "--silent", "-w", workspace], { env, stdio: "inherit" }),
+);
+let stopping = false;
+function stop(signal: NodeJS.Signals): void {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) child.kill(signal);
+}
+process.on("SIGINT", () => stop("SIGINT"));
+process.on("SIGTERM", () => stop("SIGTERM"));
+let exited = 0;
+for (const child of children) {
+  child.on("exit", (code) => {
+    exited++;
+    if (!stopping) {
+      // One process died on its own: bring the other down too rather than run half a Herald.
+      process.exitCode = code ?? 1;
+      stop("SIGTERM");
+    }
+    if (exited === children.length) process.exit(process.exitCode ?? 0);
+  });
+}
