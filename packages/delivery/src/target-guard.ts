@@ -16,13 +16,19 @@ export class BlockedTargetError extends Error {
   }
 }
 
-/** The ipaddr.js range of an address, with IPv4-mapped IPv6 unwrapped; `unicast` is the only public one. */
+/**
+ * The ipaddr.js range of an address, with IPv4-mapped IPv6 unwrapped; `unicast` is the only public one.
+ * ipaddr.js calls the deprecated IPv4-compatible block (::/96, `::127.0.0.1`) unicast, but some stacks
+ * still route it to the embedded IPv4 address, so it is refused as a range of its own.
+ */
 export function addressRange(address: string): string {
-  let parsed = ipaddr.parse(address);
-  if (parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
-    parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  }
-  return parsed.range();
+  const parsed = ipaddr.parse(address);
+  if (parsed.kind() === "ipv4") return parsed.range();
+  const v6 = parsed as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().range();
+  const range = v6.range();
+  if (range === "unicast" && v6.parts.slice(0, 6).every((part) => part === 0)) return "ipv4Compatible";
+  return range;
 }
 
 export function isPublicAddress(address: string): boolean {
@@ -35,7 +41,7 @@ export function literalAddress(hostname: string): string | undefined {
   return ipaddr.isValid(bare) ? bare : undefined;
 }
 
-const LOCAL_NAMES = /(^|\.)(localhost|localdomain|internal|local)\.?$/i;
+const LOCAL_NAMES = /(^|\.)(localhost|localdomain|internal|local|home\.arpa)\.?$/i;
 
 export type UrlProblem = { problem: string };
 
