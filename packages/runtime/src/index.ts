@@ -23,6 +23,11 @@ export class UnreachableError extends Error {}
  * that names the URL tried and how to start the service, not a stack trace.
  */
 export async function checkServices(databaseUrl: string, redisUrl: string): Promise<void> {
+  await checkPostgres(databaseUrl);
+  await checkRedis(redisUrl);
+}
+
+export async function checkPostgres(databaseUrl: string): Promise<void> {
   const sql = postgres(databaseUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
   try {
     await sql`select 1`;
@@ -34,14 +39,21 @@ export async function checkServices(databaseUrl: string, redisUrl: string): Prom
   } finally {
     await sql.end({ timeout: 1 });
   }
+}
+
+export async function checkRedis(redisUrl: string): Promise<void> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
-  redis.on("error", () => {});
+  // connect() rejects with a bare "Connection is closed"; the socket error says why.
+  let cause: Error | undefined;
+  redis.on("error", (error: Error) => {
+    cause ??= error;
+  });
   try {
     await redis.connect();
     await redis.ping();
   } catch (error) {
     throw new UnreachableError(
-      `Redis is not answering at ${redact(redisUrl)} (${(error as Error).message}). ` +
+      `Redis is not answering at ${redact(redisUrl)} (${(cause ?? (error as Error)).message}). ` +
         "Start one (for example: redis-server --daemonize yes, or docker compose -f infra/docker-compose.yml up -d redis) or set REDIS_URL.",
     );
   } finally {
