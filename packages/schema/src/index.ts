@@ -1,4 +1,6 @@
+export * from "./api/api-keys.ts";
 export * from "./api/common.ts";
+export * from "./api/deliveries.ts";
 export * from "./api/endpoints.ts";
 export * from "./api/event-types.ts";
 export * from "./api/events.ts";

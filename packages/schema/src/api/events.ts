@@ -81,4 +81,9 @@ export const attemptSchema = z
   .meta({ id: "Attempt" });
 export type AttemptView = z.infer<typeof attemptSchema>;
 
-export const deliveryDetailSchema = deliverySchema.extend({ attempts: z.array(attemptSchema) }).meta({ id: "DeliveryDetail" });
+export const deliveryDetailSchema = deliverySchema
+  .extend({
+    attemptLog: z.array(attemptSchema).meta({ description: "Every attempt, oldest first. `attempts` stays the count." }),
+  })
+  .meta({ id: "DeliveryDetail" });
+export type DeliveryDetail = z.infer<typeof deliveryDetailSchema>;
