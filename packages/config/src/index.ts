@@ -71,6 +71,8 @@ export const apiConfigSchema = z.object({
   HERALD_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
   HERALD_MAX_PAYLOAD_BYTES: int(256 * 1024, 1),
   HERALD_SECRET_GRACE_PERIOD: duration("24h"),
+  /** Signs console sessions and portal links; derived from HERALD_ADMIN_TOKEN when unset. */
+  HERALD_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
 });
 
 export const workerConfigSchema = z.object({
