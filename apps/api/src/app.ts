@@ -5,6 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import { bearerAuth } from "./auth.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { ApiError, fieldErrors, type ProblemCode, problemBody } from "./errors.ts";
+import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { endpointRoutes } from "./routes/endpoints.ts";
 import { eventTypeRoutes } from "./routes/event-types.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps) {
 
   healthRoutes(app, deps);
   tenantRoutes(app);
+  apiKeyRoutes(app);
   eventTypeRoutes(app);
   endpointRoutes(app);
   eventRoutes(app);

@@ -1,9 +1,12 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { apiKeys } from "@herald/schema";
-import { eq } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import { createMiddleware } from "hono/factory";
 import type { AppDeps, AppEnv, Principal } from "./deps.ts";
 import { ApiError } from "./errors.ts";
+
+/** A key's last-used time is written at most this often, so busy keys cost no write per request. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
 
 function sameSecret(a: string, b: string): boolean {
   const left = createHash("sha256").update(a).digest();
@@ -24,7 +27,17 @@ export async function principalFor(deps: AppDeps, token: string): Promise<Princi
     .from(apiKeys)
     .where(eq(apiKeys.hash, hashApiKey(token)))
     .limit(1);
-  if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < new Date())) return undefined;
+  const now = new Date();
+  if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < now)) return undefined;
+  if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+    // Not awaited: the answer does not depend on it, and the condition keeps concurrent requests to one write.
+    const stale = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
+    deps.db
+      .update(apiKeys)
+      .set({ lastUsedAt: now })
+      .where(and(eq(apiKeys.id, key.id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, stale))))
+      .catch((error: unknown) => deps.logger.warn({ err: error, keyId: key.id }, "could not record the key's last use"));
+  }
   return { kind: "tenant", tenantId: key.tenantId, keyId: key.id };
 }
 

@@ -1,4 +1,6 @@
 import type {
+  ApiKey,
+  ApiKeyView,
   Attempt,
   AttemptView,
   Delivery,
@@ -90,5 +92,18 @@ export function attemptView(row: Attempt): AttemptView {
     requestHeaders: row.requestHeaders ?? null,
     responseHeaders: row.responseHeaders ?? null,
     responseBody: row.responseBody,
+  };
+}
+
+export function apiKeyView(row: ApiKey): ApiKeyView {
+  return {
+    id: row.id,
+    tenantId: row.tenantId,
+    name: row.name,
+    start: row.start,
+    createdAt: iso(row.createdAt),
+    lastUsedAt: isoOrNull(row.lastUsedAt),
+    expiresAt: isoOrNull(row.expiresAt),
+    revokedAt: isoOrNull(row.revokedAt),
   };
 }
