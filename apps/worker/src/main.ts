@@ -1,6 +1,7 @@
 import { checkServices, createLogger, createRedis, exitOnStartupError, onShutdown } from "@herald/runtime";
 import { createSql } from "@herald/schema/client";
 import { loadWorkerConfig } from "./env.ts";
+import { createWorkerMetrics, serveMetrics } from "./metrics.ts";
 import { createWorker } from "./worker.ts";
 
 try {
@@ -9,10 +10,18 @@ try {
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-worker");
   const sql = createSql(config.DATABASE_URL, { appName: "herald-worker", max: 10 });
   const redis = createRedis(config.REDIS_URL);
-  const heraldWorker = createWorker({ config, sql, redis, logger });
+  const metrics = createWorkerMetrics();
+  const metricsServer =
+    config.HERALD_METRICS_PORT === undefined
+      ? undefined
+      : await serveMetrics(metrics.registry, config.HERALD_METRICS_PORT, config.HERALD_METRICS_HOST);
+  if (metricsServer) console.log(`herald worker metrics on ${metricsServer.url}`);
+  const heraldWorker = createWorker({ config, sql, redis, logger, metrics });
+  await heraldWorker.operational.start();
   logger.info({ concurrency: config.HERALD_WORKER_CONCURRENCY }, "worker started");
   console.log(`herald worker started (concurrency ${config.HERALD_WORKER_CONCURRENCY})`);
   onShutdown(logger, async () => {
+    metricsServer?.server.close();
     await heraldWorker.close();
     redis.disconnect();
     await sql.end({ timeout: 5 });

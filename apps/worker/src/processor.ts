@@ -1,7 +1,11 @@
 import { buildHeaders, type DeliveryClient } from "@herald/delivery";
 import type { DeliveryJob } from "@herald/schema";
+import type { Job } from "bullmq";
 import type { Logger } from "pino";
 import type { ContextLoader } from "./delivery-context.ts";
+import type { EndpointGuard } from "./endpoint-guard.ts";
+import type { WorkerMetrics } from "./metrics.ts";
+import type { OperationalEvents } from "./operational-events.ts";
 import type { FinalStatus, Recorder } from "./recorder.ts";
 import { decideRetry, type RetryPolicy } from "./retry-policy.ts";
 
@@ -16,12 +20,39 @@ export class RetryLaterError extends Error {
   }
 }
 
+/**
+ * Thrown before any request when the endpoint cannot take one now (circuit
+ * open, too many in flight, rate limit): the job is put back for `delayMs`
+ * without using an attempt.
+ */
+export class HoldBackError extends Error {
+  constructor(
+    readonly delayMs: number,
+    readonly reason: string,
+  ) {
+    super(`endpoint held back: ${reason}`);
+    this.name = "HoldBackError";
+  }
+}
+
 export interface ProcessorDeps {
   loader: ContextLoader;
   recorder: Recorder;
   client: DeliveryClient;
   policy: RetryPolicy;
+  guard: EndpointGuard;
+  operational: OperationalEvents;
+  metrics: WorkerMetrics;
   logger: Logger;
+}
+
+/** Spreads jobs that were held back together, so they do not come back together. */
+const spread = (delayMs: number) => Math.round(delayMs * (1 + Math.random() * 0.2) + Math.random() * 100);
+
+/** How long the whole endpoint pauses after a 429/503: what Retry-After asks (bounded), or a second for a bare 429. */
+function pauseAfter(outcome: { statusCode: number | null; retryAfterMs: number | null }, maxMs: number): number {
+  if (outcome.retryAfterMs !== null) return Math.min(outcome.retryAfterMs, maxMs);
+  return outcome.statusCode === 429 ? 1000 : 0;
 }
 
 export type ProcessResult = "succeeded" | "failed" | "exhausted" | "held" | "skipped";
@@ -31,7 +62,19 @@ export type ProcessResult = "succeeded" | "failed" | "exhausted" | "held" | "ski
  * with attempts left throws RetryLaterError after the record is committed.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  return async function processDelivery(job: DeliveryJob): Promise<ProcessResult> {
+  const { metrics } = deps;
+  return async function processDelivery(bullJob: Job<DeliveryJob>, token = ""): Promise<ProcessResult> {
+    try {
+      const result = await attempt(bullJob.data, `${bullJob.id}:${token}`);
+      metrics.deliveries.inc({ outcome: result });
+      return result;
+    } catch (error) {
+      if (error instanceof RetryLaterError) metrics.deliveries.inc({ outcome: "failed" });
+      throw error;
+    }
+  };
+
+  async function attempt(job: DeliveryJob, lease: string): Promise<ProcessResult> {
     const [state, endpoint, event] = await Promise.all([
       deps.loader.delivery(job.deliveryId),
       deps.loader.endpoint(job.endpointId),
@@ -45,10 +88,23 @@ export function createProcessor(deps: ProcessorDeps) {
       return "held";
     }
 
+    const admission = await deps.guard.acquire(endpoint.id, lease, endpoint.rateLimit);
+    if (!admission.admitted) {
+      metrics.delayed.inc({ reason: admission.reason });
+      throw new HoldBackError(spread(admission.delayMs), admission.reason);
+    }
+
     const attemptNumber = state.attempts + 1;
     const startedAt = new Date();
     const headers = buildHeaders(event.id, event.body, endpoint.secrets, endpoint.headers, Math.floor(startedAt.getTime() / 1000));
-    const outcome = await deps.client.send({ url: endpoint.url, headers, body: event.body });
+    metrics.inFlight.inc();
+    const outcome = await deps.client.send({ url: endpoint.url, headers, body: event.body }).finally(() => metrics.inFlight.dec());
+    metrics.attemptDuration.observe({ kind: outcome.errorKind ?? "ok" }, outcome.durationMs / 1000);
+    // Releasing never fails the attempt: the lease expires on its own if Redis is away.
+    await deps.guard
+      .release(endpoint.id, lease, outcome.ok, outcome.ok ? 0 : pauseAfter(outcome, deps.policy.retryAfterMaxMs))
+      .then((opened) => opened && deps.logger.warn({ endpointId: endpoint.id }, "circuit opened"))
+      .catch((error) => deps.logger.warn({ err: error, endpointId: endpoint.id }, "could not release the endpoint slot"));
 
     let status: FinalStatus;
     let delayMs: number | null = null;
@@ -76,7 +132,18 @@ export function createProcessor(deps: ProcessorDeps) {
       nextAttemptAt: delayMs === null ? null : new Date(Date.now() + delayMs),
     });
 
+    if (status === "exhausted") {
+      await deps.operational.deliveryExhausted({
+        deliveryId: job.deliveryId,
+        eventId: event.id,
+        endpointId: endpoint.id,
+        tenantId: endpoint.tenantId,
+        attempts: attemptNumber,
+        lastStatusCode: outcome.statusCode,
+        lastError: outcome.errorMessage,
+      });
+    }
     if (delayMs !== null) throw new RetryLaterError(delayMs, outcome.errorMessage ?? "delivery failed");
     return status;
-  };
+  }
 }

@@ -2,6 +2,7 @@ import type { Outcome } from "@herald/delivery";
 import { newId } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
 import type { Logger } from "pino";
+import type { DisabledEndpoint } from "./operational-events.ts";
 
 export type FinalStatus = "succeeded" | "failed" | "exhausted" | "held";
 
@@ -31,6 +32,10 @@ export interface RecorderOptions {
   maxBatch?: number;
   /** Pause between tries of a batch that failed to write. */
   retryDelayMs?: number;
+  /** An endpoint failing continuously for this long is disabled; 0 never disables. */
+  disableAfterMs?: number;
+  /** Told after commit about every endpoint this recorder disabled (410 or the failure window). */
+  onDisabled?: (endpoint: DisabledEndpoint) => Promise<void>;
 }
 
 /** Strings in PostgreSQL must not contain NUL; a receiver can send anything. */
@@ -49,6 +54,18 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
   let writing: Promise<void> | undefined;
   let scheduled = false;
   let closed = false;
+  const disableAfterMs = options.disableAfterMs ?? 0;
+  /** Notifications after commit; shutdown waits for them. */
+  const notifying = new Set<Promise<void>>();
+
+  function notifyDisabled(endpoints: DisabledEndpoint[]): void {
+    if (!options.onDisabled) return;
+    for (const endpoint of endpoints) {
+      const pending = options.onDisabled(endpoint).catch((error) => logger.error({ err: error }, "disable notification failed"));
+      notifying.add(pending);
+      pending.finally(() => notifying.delete(pending));
+    }
+  }
 
   function enqueue(make: (done: Waiter) => Item): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -72,8 +89,9 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
       queue = queue.slice(batch.length);
       for (let tries = 1; ; tries++) {
         try {
-          await write(batch);
+          const disabled = await write(batch);
           for (const item of batch) item.done.resolve();
+          notifyDisabled(disabled);
           break;
         } catch (error) {
           logger.error({ err: error, rows: batch.length, tries }, "recording failed; retrying the batch");
@@ -87,24 +105,54 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
     }
   }
 
-  async function write(batch: Item[]): Promise<void> {
+  async function write(batch: Item[]): Promise<DisabledEndpoint[]> {
     const attempts = batch.flatMap((item) => (item.kind === "attempt" ? [item.record] : []));
     const holds = batch.flatMap((item) => (item.kind === "hold" ? [item.deliveryId] : []));
     const disables = batch.flatMap((item) => (item.kind === "disable" ? [item] : []));
-    await sql.begin(async (tx) => {
-      if (attempts.length > 0) await writeAttempts(tx as unknown as Sql, attempts);
+    return sql.begin(async (tx) => {
+      const disabled: DisabledEndpoint[] = [];
+      if (attempts.length > 0) {
+        await writeAttempts(tx as unknown as Sql, attempts);
+        disabled.push(...(await disableFailing(tx as unknown as Sql, attempts)));
+      }
       if (disables.length > 0) {
-        await tx`
+        disabled.push(
+          ...(await tx<DisabledEndpoint[]>`
           update endpoints e set disabled = true, disabled_reason = v.reason, disabled_at = now(), updated_at = now()
           from unnest(${disables.map((d) => d.endpointId)}::text[], ${disables.map((d) => d.reason)}::text[]) as v(id, reason)
-          where e.id = v.id and not e.disabled`;
+          where e.id = v.id and not e.disabled
+          returning ${disabledColumns(tx as unknown as Sql)}`),
+        );
       }
       if (holds.length > 0) {
         await tx`
           update deliveries set status = 'held', next_attempt_at = null, updated_at = now()
           where id = any(${holds}::text[]) and status in ('pending', 'failed')`;
       }
+      return disabled;
     });
+  }
+
+  const disabledColumns = (tx: Sql) => tx`
+    e.id as "endpointId", e.tenant_id as "tenantId", e.url, e.disabled_reason as "reason",
+    to_char(e.failing_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "failingSince",
+    to_char(e.disabled_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "disabledAt"`;
+
+  /**
+   * The health rule, checked where failures are recorded: an endpoint of this
+   * batch that has had no success for the whole window is disabled. The
+   * `not disabled` guard makes exactly one worker see each disable.
+   */
+  async function disableFailing(tx: Sql, records: AttemptRecord[]): Promise<DisabledEndpoint[]> {
+    if (disableAfterMs <= 0) return [];
+    const failed = [...new Set(records.filter((r) => !r.outcome.ok).map((r) => r.endpointId))];
+    if (failed.length === 0) return [];
+    return tx<DisabledEndpoint[]>`
+      update endpoints e set disabled = true, disabled_at = now(), updated_at = now(),
+        disabled_reason = 'no successful delivery since ' || to_char(e.failing_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+      where e.id = any(${failed}::text[]) and not e.disabled
+        and e.failing_since < now() - make_interval(secs => ${disableAfterMs / 1000})
+      returning ${disabledColumns(tx)}`;
   }
 
   async function writeAttempts(tx: Sql, records: AttemptRecord[]): Promise<void> {
@@ -183,6 +231,7 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
         if (!writing) writing = drain().finally(() => (writing = undefined));
         await writing;
       }
+      await Promise.all([...notifying]);
     },
   };
 }

@@ -2,11 +2,14 @@ import type { WorkerConfig } from "@herald/config";
 import { createDeliveryClient, type DeliveryClient } from "@herald/delivery";
 import { BACKOFF_TYPE, type DeliveryJob, QUEUES } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
-import { Queue, Worker } from "bullmq";
+import { DelayedError, Queue, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { createContextLoader } from "./delivery-context.ts";
-import { createProcessor, RetryLaterError } from "./processor.ts";
+import { createEndpointGuard } from "./endpoint-guard.ts";
+import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
+import { createOperationalEvents } from "./operational-events.ts";
+import { createProcessor, HoldBackError, RetryLaterError } from "./processor.ts";
 import { createReconciler } from "./reconciler.ts";
 import { createRecorder } from "./recorder.ts";
 
@@ -17,6 +20,7 @@ export interface WorkerDeps {
   redis: Redis;
   logger: Logger;
   client?: DeliveryClient;
+  metrics?: WorkerMetrics;
 }
 
 /** Builds a delivery worker from its dependencies and starts taking jobs. */
@@ -29,37 +33,72 @@ export function createWorker(deps: WorkerDeps) {
       connectTimeoutMs: config.HERALD_CONNECT_TIMEOUT,
       allowPrivateTargets: config.HERALD_ALLOW_PRIVATE_TARGETS,
     });
+  const metrics = deps.metrics ?? createWorkerMetrics();
+  const queue = new Queue(QUEUES.deliveries, { connection: deps.redis, prefix: config.HERALD_QUEUE_PREFIX });
+  const operational = createOperationalEvents(
+    { sql: deps.sql, queue, logger },
+    { tenantUid: config.HERALD_OPERATOR_TENANT, webhookUrl: config.HERALD_OPERATOR_WEBHOOK_URL },
+  );
   const loader = createContextLoader(deps.sql);
-  const recorder = createRecorder(deps.sql, logger);
+  const recorder = createRecorder(deps.sql, logger, {
+    disableAfterMs: config.HERALD_DISABLE_AFTER,
+    onDisabled: async (endpoint) => {
+      loader.forgetEndpoint(endpoint.endpointId);
+      logger.warn(endpoint, "endpoint disabled");
+      await operational.endpointDisabled(endpoint);
+    },
+  });
   const policy = {
     schedule: config.HERALD_RETRY_SCHEDULE,
     jitter: config.HERALD_RETRY_JITTER,
     retryAfterMaxMs: config.HERALD_RETRY_AFTER_MAX,
   };
-  const processDelivery = createProcessor({ loader, recorder, client, policy, logger });
-
-  const worker = new Worker<DeliveryJob>(QUEUES.deliveries, async (job) => processDelivery(job.data), {
-    connection: deps.redis,
+  // Longer than the whole HTTP deadline, or a slow receiver looks like a dead worker.
+  const lockDuration = config.HERALD_DELIVERY_TIMEOUT + 10_000;
+  const guard = createEndpointGuard(deps.redis, {
     prefix: config.HERALD_QUEUE_PREFIX,
-    concurrency: config.HERALD_WORKER_CONCURRENCY,
-    // Longer than the whole HTTP deadline, or a slow receiver looks like a dead worker.
-    lockDuration: config.HERALD_DELIVERY_TIMEOUT + 30_000,
-    maxStalledCount: 10,
-    removeOnComplete: { count: 0 },
-    removeOnFail: { count: 0 },
-    settings: {
-      backoffStrategy: (_attemptsMade, type, error) => {
-        if (type === BACKOFF_TYPE && error instanceof RetryLaterError) return error.delayMs;
-        return 5_000;
+    concurrency: config.HERALD_ENDPOINT_CONCURRENCY,
+    circuitThreshold: config.HERALD_CIRCUIT_THRESHOLD,
+    circuitCooldownMs: config.HERALD_CIRCUIT_COOLDOWN,
+    leaseMs: lockDuration,
+  });
+  const processDelivery = createProcessor({ loader, recorder, client, policy, guard, operational, metrics, logger });
+
+  const worker = new Worker<DeliveryJob>(
+    QUEUES.deliveries,
+    async (job, token) => {
+      try {
+        return await processDelivery(job, token);
+      } catch (error) {
+        if (!(error instanceof HoldBackError)) throw error;
+        // Put back without an attempt: DelayedError tells BullMQ the job has moved itself.
+        await job.moveToDelayed(Date.now() + error.delayMs, token);
+        throw new DelayedError();
+      }
+    },
+    {
+      connection: deps.redis,
+      prefix: config.HERALD_QUEUE_PREFIX,
+      concurrency: config.HERALD_WORKER_CONCURRENCY,
+      lockDuration,
+      // A dead worker's jobs are taken back within about two lock durations.
+      stalledInterval: Math.min(30_000, lockDuration),
+      maxStalledCount: 10,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 0 },
+      settings: {
+        backoffStrategy: (_attemptsMade, type, error) => {
+          if (type === BACKOFF_TYPE && error instanceof RetryLaterError) return error.delayMs;
+          return 5_000;
+        },
       },
     },
-  });
+  );
   worker.on("failed", (job, error) => {
     if (!(error instanceof RetryLaterError)) logger.error({ err: error, jobId: job?.id }, "delivery job failed unexpectedly");
   });
   worker.on("error", (error) => logger.error({ err: error }, "worker error"));
 
-  const queue = new Queue(QUEUES.deliveries, { connection: deps.redis, prefix: config.HERALD_QUEUE_PREFIX });
   const reconciler = createReconciler(deps.sql, queue, logger, {
     intervalMs: config.HERALD_RECONCILE_INTERVAL,
     graceMs: config.HERALD_RECONCILE_GRACE,
@@ -87,7 +126,7 @@ export function createWorker(deps: WorkerDeps) {
     if (!deps.client) await client.close();
   }
 
-  return { worker, queue, reconciler, recorder, close };
+  return { worker, queue, reconciler, recorder, operational, metrics, close };
 }
 
 export type HeraldWorker = ReturnType<typeof createWorker>;

@@ -88,6 +88,9 @@ export const workerConfigSchema = z.object({
   HERALD_RECONCILE_GRACE: duration("60s"),
   HERALD_SHUTDOWN_TIMEOUT: duration("30s"),
   HERALD_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  HERALD_METRICS_HOST: z.string().default("127.0.0.1"),
+  HERALD_OPERATOR_TENANT: z.string().min(1).default("herald-operator"),
+  HERALD_OPERATOR_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;

@@ -1,0 +1,150 @@
+import type { Redis } from "ioredis";
+
+/**
+ * Admission for one delivery to one endpoint, shared by every worker process
+ * through Redis: a circuit breaker, a cap on requests in flight, and an
+ * optional rate limit. One script call admits (or says how long to wait),
+ * one script call releases and feeds the outcome to the breaker.
+ *
+ * Keys per endpoint, all under the queue prefix so they share its cluster slot:
+ *   <prefix>:ep:<id>:slots    sorted set of in-flight leases, scored by lease expiry
+ *   <prefix>:ep:<id>:rate     GCRA theoretical arrival time (ms)
+ *   <prefix>:ep:<id>:circuit  hash: failures, openUntil, probeUntil, pausedUntil
+ * Every key carries a TTL, so a killed worker's leases and a forgotten
+ * endpoint's state expire on their own.
+ */
+
+// KEYS: slots, rate, circuit. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none), probe ms.
+// Answers {0, reason} when admitted, {delayMs, reason} when the caller must wait.
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease, leaseMs, cap, rate, probeMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+
+local c = redis.call('HMGET', KEYS[3], 'openUntil', 'probeUntil', 'pausedUntil')
+local openUntil, probeUntil, pausedUntil = tonumber(c[1]) or 0, tonumber(c[2]) or 0, tonumber(c[3]) or 0
+if pausedUntil > now then return {pausedUntil - now, 'paused'} end
+local probing = false
+if openUntil > 0 then
+  if openUntil > now then return {openUntil - now, 'circuit_open'} end
+  if probeUntil > now then return {probeUntil - now, 'circuit_probe'} end
+  probing = true
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local inFlight = redis.call('ZCARD', KEYS[1])
+if inFlight >= cap then
+  -- Wait about as long as the oldest request has been running: short for a
+  -- fast endpoint, long for one that holds connections open.
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local age = now - (tonumber(oldest[2]) - leaseMs)
+  return {math.max(50, math.min(age, 5000)), 'concurrency'}
+end
+
+if rate > 0 then
+  local interval = 1000 / rate
+  local tat = tonumber(redis.call('GET', KEYS[2])) or now
+  if tat < now then tat = now end
+  if tat - now >= 1 then return {math.ceil(tat - now), 'rate_limit'} end
+  redis.call('SET', KEYS[2], tostring(tat + interval), 'PX', math.ceil(interval) + 60000)
+end
+
+redis.call('ZADD', KEYS[1], now + leaseMs, lease)
+redis.call('PEXPIRE', KEYS[1], leaseMs + 60000)
+if probing then
+  redis.call('HSET', KEYS[3], 'probeUntil', now + probeMs)
+  redis.call('PEXPIRE', KEYS[3], probeMs + 86400000)
+  return {0, 'probe'}
+end
+return {0, 'admitted'}
+`;
+
+// KEYS: slots, rate, circuit. ARGV: lease id, ok (1/0), threshold, cool-down ms, pause ms (0 = none).
+// Answers 1 when this outcome opened the circuit.
+const RELEASE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ok, threshold, cooldown, pause = ARGV[2] == '1', tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ok then
+  -- A pause asked for by Retry-After outlives a success of a request sent before it.
+  redis.call('HDEL', KEYS[3], 'failures', 'openUntil', 'probeUntil')
+  return 0
+end
+local failures = redis.call('HINCRBY', KEYS[3], 'failures', 1)
+local openUntil = tonumber(redis.call('HGET', KEYS[3], 'openUntil')) or 0
+local opened = 0
+-- A failed probe re-opens at once; otherwise the run of failures must reach the threshold.
+if openUntil > 0 or failures >= threshold then
+  redis.call('HSET', KEYS[3], 'openUntil', now + cooldown, 'probeUntil', 0)
+  opened = openUntil == 0 and 1 or 0
+end
+if pause > 0 then
+  local pausedUntil = tonumber(redis.call('HGET', KEYS[3], 'pausedUntil')) or 0
+  if now + pause > pausedUntil then redis.call('HSET', KEYS[3], 'pausedUntil', now + pause) end
+end
+redis.call('PEXPIRE', KEYS[3], math.max(cooldown, pause) + 86400000)
+return opened
+`;
+
+export type AdmissionReason = "admitted" | "probe" | "paused" | "circuit_open" | "circuit_probe" | "concurrency" | "rate_limit";
+
+export type Admission = { admitted: true; reason: "admitted" | "probe" } | { admitted: false; delayMs: number; reason: AdmissionReason };
+
+export interface EndpointGuardOptions {
+  prefix: string;
+  /** Requests in flight per endpoint across all workers. */
+  concurrency: number;
+  /** Consecutive failures that open the circuit. */
+  circuitThreshold: number;
+  circuitCooldownMs: number;
+  /** How long a lease lives if its worker dies without releasing it; longer than one attempt. */
+  leaseMs: number;
+}
+
+interface GuardCommands {
+  heraldAcquire(slots: string, rate: string, circuit: string, ...args: (string | number)[]): Promise<[number, string]>;
+  heraldRelease(slots: string, rate: string, circuit: string, ...args: (string | number)[]): Promise<number>;
+}
+
+export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions) {
+  const commands = redis as Redis & GuardCommands;
+  if (!("heraldAcquire" in redis)) {
+    redis.defineCommand("heraldAcquire", { numberOfKeys: 3, lua: ACQUIRE });
+    redis.defineCommand("heraldRelease", { numberOfKeys: 3, lua: RELEASE });
+  }
+  const keys = (endpointId: string) => {
+    const base = `${options.prefix}:ep:${endpointId}`;
+    return [`${base}:slots`, `${base}:rate`, `${base}:circuit`] as const;
+  };
+
+  return {
+    /** Takes a slot for `lease` (unique per run of a job) or says how long to wait. */
+    async acquire(endpointId: string, lease: string, rateLimit: number | null): Promise<Admission> {
+      const [delayMs, reason] = await commands.heraldAcquire(
+        ...keys(endpointId),
+        lease,
+        options.leaseMs,
+        options.concurrency,
+        rateLimit ?? 0,
+        options.leaseMs,
+      );
+      if (delayMs === 0) return { admitted: true, reason: reason as "admitted" | "probe" };
+      return { admitted: false, delayMs, reason: reason as AdmissionReason };
+    },
+    /** Frees the slot and tells the breaker how it went; answers true when this failure opened the circuit. */
+    async release(endpointId: string, lease: string, ok: boolean, pauseMs = 0): Promise<boolean> {
+      const opened = await commands.heraldRelease(
+        ...keys(endpointId),
+        lease,
+        ok ? 1 : 0,
+        options.circuitThreshold,
+        options.circuitCooldownMs,
+        Math.max(0, Math.round(pauseMs)),
+      );
+      return opened === 1;
+    },
+  };
+}
+
+export type EndpointGuard = ReturnType<typeof createEndpointGuard>;

@@ -1,0 +1,55 @@
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** The worker's Prometheus metrics, in a registry of its own (no global state). */
+export function createWorkerMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "herald_worker_" });
+  const deliveries = new Counter({
+    name: "herald_deliveries_total",
+    help: "Delivery attempts by what became of the delivery: succeeded, failed (retry scheduled), exhausted, held, skipped.",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const attemptDuration = new Histogram({
+    name: "herald_attempt_duration_seconds",
+    help: "Duration of one HTTP attempt, by error kind (ok for 2xx).",
+    labelNames: ["kind"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers: [registry],
+  });
+  const inFlight = new Gauge({
+    name: "herald_deliveries_in_flight",
+    help: "HTTP attempts this worker has in flight.",
+    registers: [registry],
+  });
+  const delayed = new Counter({
+    name: "herald_deliveries_delayed_total",
+    help: "Jobs put back without an attempt, by reason: circuit_open, circuit_probe, concurrency, rate_limit, paused.",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  return { registry, deliveries, attemptDuration, inFlight, delayed };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+/** Serves GET /metrics; answers the address it listens on. */
+export async function serveMetrics(registry: Registry, port: number, host: string): Promise<{ url: string; server: Server }> {
+  const server = createServer(async (req, res) => {
+    if (req.method === "GET" && req.url === "/metrics") {
+      const body = await registry.metrics();
+      res.writeHead(200, { "content-type": registry.contentType });
+      res.end(body);
+      return;
+    }
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("not found");
+  });
+  server.listen(port, host);
+  await once(server, "listening");
+  const address = server.address() as AddressInfo;
+  return { url: `http://${host}:${address.port}/metrics`, server };
+}
