@@ -93,7 +93,13 @@ export const events = pgTable(
     idempotencyKey: text("idempotency_key"),
     createdAt: createdAt(),
   },
-  (t) => [index("events_tenant_idx").on(t.tenantId, t.id), uniqueIndex("events_idempotency_idx").on(t.tenantId, t.idempotencyKey)],
+  (t) => [
+    index("events_tenant_idx").on(t.tenantId, t.id),
+    // The event list's type filter, newest first.
+    index("events_tenant_type_idx").on(t.tenantId, t.eventType, t.id),
+    // Keys older than 24 hours are cleared on reuse, so this only holds keys inside the idempotency window.
+    uniqueIndex("events_idempotency_idx").on(t.tenantId, t.idempotencyKey),
+  ],
 );
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "exhausted", "held"] as const;
@@ -121,6 +127,8 @@ export const deliveries = pgTable(
   },
   (t) => [
     index("deliveries_tenant_idx").on(t.tenantId, t.id),
+    // The delivery list's status filter ("show me what failed"), newest first.
+    index("deliveries_tenant_status_idx").on(t.tenantId, t.status, t.id),
     index("deliveries_event_idx").on(t.eventId),
     index("deliveries_endpoint_idx").on(t.endpointId, t.id),
     // The reconciler's scan: unfinished deliveries by due time.

@@ -1,0 +1,2 @@
+CREATE INDEX "deliveries_tenant_status_idx" ON "deliveries" USING btree ("tenant_id","status","id");--> statement-breakpoint
+CREATE INDEX "events_tenant_type_idx" ON "events" USING btree ("tenant_id","event_type","id");
