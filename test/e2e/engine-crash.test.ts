@@ -1,0 +1,132 @@
+import { eventually, type Herald, type Receiver, startHerald, startReceiver } from "@herald/testing";
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { allDeliveries, createEndpoint, createTenant, type Db, database, publishMany, statusCounts } from "./engine-support.ts";
+
+/**
+ * No lost events: thousands of deliveries while a worker is killed, while
+ * Redis loses its data, and while a worker shuts down. PostgreSQL is the
+ * source of truth; every delivery must end succeeded.
+ */
+
+const ENDPOINTS = 20;
+const EVENTS = 100;
+const TOTAL = ENDPOINTS * EVENTS;
+
+let herald: Herald | undefined;
+let sql: Db | undefined;
+let receiver: Receiver | undefined;
+
+afterEach(async () => {
+  await receiver?.close();
+  await sql?.end();
+  await herald?.stop();
+  herald = undefined;
+  sql = undefined;
+  receiver = undefined;
+});
+
+/** A receiver answering 200 after `delayMs`, 20 endpoints on it, 100 events: 2,000 deliveries. */
+async function loadUp(h: Herald, delayMs: number) {
+  receiver = await startReceiver((_request, _index, res) => {
+    setTimeout(() => {
+      res.writeHead(200);
+      res.end("ok");
+    }, delayMs);
+  });
+  const tenantId = await createTenant(h, "crash");
+  for (let i = 0; i < ENDPOINTS; i++) await createEndpoint(h, tenantId, `${receiver.url}/e${i}`);
+  await publishMany(h, tenantId, EVENTS);
+  return receiver;
+}
+
+/** Requests the receiver saw beyond one per delivery (the same webhook-id at the same endpoint twice). */
+function duplicates(target: Receiver): number {
+  const unique = new Set(target.requests.map((r) => `${r.path} ${r.headers["webhook-id"]}`));
+  expect(unique.size).toBe(TOTAL);
+  return target.requests.length - unique.size;
+}
+
+const FAST = {
+  HERALD_DELIVERY_TIMEOUT: "2s",
+  HERALD_RECONCILE_INTERVAL: "1s",
+  HERALD_RECONCILE_GRACE: "3s",
+};
+
+describe("no lost events", () => {
+  it("SIGKILL of a worker mid-run: every delivery ends succeeded, duplicates counted", async () => {
+    herald = await startHerald({ workers: 2, env: FAST });
+    sql = database(herald);
+    const target = await loadUp(herald, 5);
+    await target.waitForRequests(TOTAL / 5, 60_000);
+    const victim = herald.workers[0];
+    victim?.child.kill("SIGKILL");
+    expect(await victim?.exited).toBeNull();
+    const killedAt = Date.now();
+
+    const counts = await eventually(allDeliveries(sql, "succeeded", TOTAL), { timeoutMs: 120_000, what: "every delivery to succeed" });
+    expect(counts).toEqual({ succeeded: TOTAL });
+    const dupes = duplicates(target);
+    const [recorded] = await sql<{ n: number }[]>`select count(*)::int as n from attempts`;
+    console.log(
+      `SIGKILL: ${TOTAL} deliveries succeeded, ${dupes} duplicate requests at the receiver, ` +
+        `${(recorded?.n ?? 0) - TOTAL} extra attempts recorded, recovered ${Date.now() - killedAt} ms after the kill`,
+    );
+  }, 240_000);
+
+  it("FLUSHDB of its Redis mid-run: the reconciler restores every unfinished delivery", async () => {
+    const db = 1 + Math.floor(Math.random() * 15);
+    const redisUrl = `redis://127.0.0.1:6379/${db}`;
+    herald = await startHerald({ workers: 1, env: { ...FAST, REDIS_URL: redisUrl } });
+    sql = database(herald);
+    const target = await loadUp(herald, 5);
+    await target.waitForRequests(TOTAL / 5, 60_000);
+
+    const redis = new Redis(redisUrl);
+    await redis.flushdb();
+    const wipedAt = Date.now();
+    const before = await statusCounts(sql);
+    expect(before.succeeded ?? 0).toBeLessThan(TOTAL);
+
+    const counts = await eventually(allDeliveries(sql, "succeeded", TOTAL), { timeoutMs: 120_000, what: "every delivery to succeed" });
+    const recovery = Date.now() - wipedAt;
+    expect(counts).toEqual({ succeeded: TOTAL });
+    const dupes = duplicates(target);
+    console.log(
+      `FLUSHDB (db ${db}): ${TOTAL - (before.succeeded ?? 0)} deliveries unfinished at the wipe, all succeeded ${recovery} ms later, ` +
+        `${dupes} duplicate requests`,
+    );
+    // The processes stop first, so that nothing writes to this database after it is emptied.
+    await sql.end();
+    sql = undefined;
+    await herald.stop();
+    herald = undefined;
+    await redis.flushdb();
+    redis.disconnect();
+  }, 240_000);
+
+  it("SIGTERM mid-run: exit 0, nothing half-recorded, another worker finishes the rest", async () => {
+    herald = await startHerald({ workers: 1 });
+    sql = database(herald);
+    const target = await loadUp(herald, 200);
+    await target.waitForRequests(300, 60_000);
+    const code = await herald.workers[0]?.stop("SIGTERM");
+    expect(code).toBe(0);
+
+    // Every delivery's attempt count agrees with its attempt rows, and every request sent was recorded.
+    const mismatched = await sql`
+      select d.id from deliveries d left join attempts a on a.delivery_id = d.id
+      group by d.id, d.attempts having d.attempts <> count(a.id)`;
+    expect(mismatched).toHaveLength(0);
+    const [recorded] = await sql<{ n: number }[]>`select count(*)::int as n from attempts`;
+    expect(recorded?.n).toBe(target.requests.length);
+    const atStop = await statusCounts(sql);
+    expect(atStop.succeeded).toBe(target.requests.length);
+    expect(atStop.succeeded).toBeLessThan(TOTAL);
+
+    await herald.addWorker();
+    const counts = await eventually(allDeliveries(sql, "succeeded", TOTAL), { timeoutMs: 120_000, what: "every delivery to succeed" });
+    expect(counts).toEqual({ succeeded: TOTAL });
+    expect(duplicates(target)).toBe(0);
+  }, 240_000);
+});
