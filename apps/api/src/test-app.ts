@@ -26,7 +26,11 @@ export async function createTestApp(env: Record<string, string> = {}) {
   const { db, sql } = createDatabase(config.DATABASE_URL, { max: 4 });
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue(QUEUES.deliveries, { connection: redis, prefix });
-  const deliveryClient = createDeliveryClient({ timeoutMs: 5000, connectTimeoutMs: 2000, allowPrivateTargets: true });
+  const deliveryClient = createDeliveryClient({
+    timeoutMs: 5000,
+    connectTimeoutMs: 2000,
+    allowPrivateTargets: config.HERALD_ALLOW_PRIVATE_TARGETS,
+  });
   const logger = pino({ level: "silent" });
   const app = createApp({ config, db, sql, redis, queue, logger, deliveryClient });
 

@@ -2,14 +2,26 @@ import {
   endpointCreateSchema,
   endpointSchema,
   endpointSecretSchema,
+  endpointTestResultSchema,
+  endpointTestSchema,
   endpointUpdateSchema,
   listSchema,
   paginationQuerySchema,
+  secretRotateSchema,
 } from "@herald/schema";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../deps.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../openapi.ts";
-import { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, updateEndpoint } from "../services/endpoints.ts";
+import {
+  createEndpoint,
+  deleteEndpoint,
+  getEndpoint,
+  listEndpoints,
+  rotateSecret,
+  secretView,
+  updateEndpoint,
+} from "../services/endpoints.ts";
+import { sendTestEvent } from "../services/test-send.ts";
 import { endpointView } from "../views.ts";
 import { endpointParams, tenantParams } from "./params.ts";
 
@@ -103,12 +115,49 @@ export function endpointRoutes(app: OpenAPIHono<AppEnv>) {
       summary: "Read the endpoint's signing secret",
       security: bearerSecurity,
       request: { params: endpointParams },
-      responses: { 200: jsonResponse(endpointSecretSchema, "The current secret"), ...errorResponses },
+      responses: {
+        200: jsonResponse(endpointSecretSchema, "The current secret, and the previous one while it still signs"),
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const { tenantId, endpointId } = c.req.valid("param");
-      const endpoint = await getEndpoint(c.var.ctx, tenantId, endpointId);
-      return c.json({ secret: endpoint.secret }, 200);
+      return c.json(secretView(await getEndpoint(c.var.ctx, tenantId, endpointId)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: `${base}/{endpointId}/secret/rotate`,
+      tags,
+      summary: "Rotate the signing secret; the old one keeps signing for a grace period",
+      security: bearerSecurity,
+      request: { params: endpointParams, body: { ...jsonBody(secretRotateSchema), required: false } },
+      responses: { 200: jsonResponse(endpointSecretSchema, "The new secret and the old one with its expiry"), ...errorResponses },
+    }),
+    async (c) => {
+      const { tenantId, endpointId } = c.req.valid("param");
+      return c.json(secretView(await rotateSecret(c.var.ctx, tenantId, endpointId, c.req.valid("json") ?? {})), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: `${base}/{endpointId}/test`,
+      tags,
+      summary: "Send a test event now and answer with the receiver's response",
+      description:
+        "Delivers one signed request at once, with the example payload of the chosen event type, and records it in the delivery log as a test. " +
+        "A receiver that fails, times out or cannot be reached is described in a 200 answer (`ok: false`, `errorKind`).",
+      security: bearerSecurity,
+      request: { params: endpointParams, body: { ...jsonBody(endpointTestSchema), required: false } },
+      responses: { 200: jsonResponse(endpointTestResultSchema, "What the receiver answered"), ...errorResponses },
+    }),
+    async (c) => {
+      const { tenantId, endpointId } = c.req.valid("param");
+      return c.json(await sendTestEvent(c.var.ctx, tenantId, endpointId, c.req.valid("json") ?? {}), 200);
     },
   );
 }

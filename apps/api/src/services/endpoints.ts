@@ -1,5 +1,15 @@
+import { parseDuration } from "@herald/config";
 import { checkWebhookUrl, generateSecret, isValidSecret } from "@herald/delivery";
-import { type Endpoint, type EndpointCreate, type EndpointUpdate, endpoints, eventTypes, newId } from "@herald/schema";
+import {
+  type Endpoint,
+  type EndpointCreate,
+  type EndpointSecretView,
+  type EndpointUpdate,
+  endpoints,
+  eventTypes,
+  newId,
+  type SecretRotate,
+} from "@herald/schema";
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -30,14 +40,18 @@ async function validateSubscriptions(ctx: ServiceContext, names: string[] | unde
   return unique;
 }
 
-export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string, input: EndpointCreate): Promise<Endpoint> {
-  const tenant = await resolveTenant(ctx, tenantIdOrUid);
-  validateUrl(ctx, input.url);
-  if (input.secret !== undefined && !isValidSecret(input.secret)) {
+function checkSecret(secret: string): void {
+  if (!isValidSecret(secret)) {
     throw new ApiError("validation_failed", "secret must be whsec_ followed by base64 of 24 to 64 bytes", [
       { path: "secret", message: "must be whsec_ followed by base64 of 24 to 64 bytes" },
     ]);
   }
+}
+
+export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string, input: EndpointCreate): Promise<Endpoint> {
+  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  validateUrl(ctx, input.url);
+  if (input.secret !== undefined) checkSecret(input.secret);
   const subscribed = await validateSubscriptions(ctx, input.eventTypes);
   const disabled = input.disabled ?? false;
   const [row] = await ctx.db
@@ -83,6 +97,25 @@ export async function getEndpoint(ctx: ServiceContext, tenantIdOrUid: string, en
   return row;
 }
 
+/** Disabling keeps a reason; enabling clears it and the failure streak that may have disabled it. */
+function disabledFields(current: Endpoint, input: EndpointUpdate) {
+  const disabled = input.disabled ?? current.disabled;
+  if (input.disabledReason !== undefined && !disabled) {
+    throw new ApiError("validation_failed", "disabledReason needs disabled: true", [
+      { path: "disabledReason", message: "is only kept for a disabled endpoint" },
+    ]);
+  }
+  if (disabled && (!current.disabled || input.disabledReason !== undefined)) {
+    return {
+      disabled: true,
+      disabledReason: input.disabledReason ?? "disabled through the API",
+      disabledAt: current.disabled ? current.disabledAt : new Date(),
+    };
+  }
+  if (!disabled && current.disabled) return { disabled: false, disabledReason: null, disabledAt: null, failingSince: null };
+  return {};
+}
+
 export async function updateEndpoint(
   ctx: ServiceContext,
   tenantIdOrUid: string,
@@ -92,13 +125,8 @@ export async function updateEndpoint(
   const current = await getEndpoint(ctx, tenantIdOrUid, endpointId);
   if (input.url !== undefined) validateUrl(ctx, input.url);
   const eventTypesValue = input.eventTypes === undefined ? undefined : await validateSubscriptions(ctx, input.eventTypes);
-  const disabledChange =
-    input.disabled === undefined || input.disabled === current.disabled
-      ? {}
-      : input.disabled
-        ? { disabled: true, disabledReason: "disabled through the API", disabledAt: new Date() }
-        : { disabled: false, disabledReason: null, disabledAt: null, failingSince: null };
-  const { disabled: _ignored, ...rest } = input;
+  const disabledChange = disabledFields(current, input);
+  const { disabled: _disabled, disabledReason: _reason, ...rest } = input;
   const [row] = await ctx.db
     .update(endpoints)
     .set({ ...rest, ...(eventTypesValue ? { eventTypes: eventTypesValue } : {}), ...disabledChange, updatedAt: new Date() })
@@ -110,4 +138,50 @@ export async function updateEndpoint(
 export async function deleteEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointId: string): Promise<void> {
   const current = await getEndpoint(ctx, tenantIdOrUid, endpointId);
   await ctx.db.delete(endpoints).where(eq(endpoints.id, current.id));
+}
+
+/** The secrets that sign right now: the current one, then the previous one while its grace period lasts. */
+export function signingSecrets(endpoint: Endpoint, now: Date = new Date()): string[] {
+  const graceLasts = endpoint.previousSecret && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > now;
+  return graceLasts ? [endpoint.secret, endpoint.previousSecret as string] : [endpoint.secret];
+}
+
+export function secretView(endpoint: Endpoint, now: Date = new Date()): EndpointSecretView {
+  const previous = signingSecrets(endpoint, now)[1];
+  return {
+    secret: endpoint.secret,
+    previousSecret: previous ?? null,
+    previousSecretExpiresAt: previous ? (endpoint.previousSecretExpiresAt as Date).toISOString() : null,
+  };
+}
+
+const MAX_GRACE_MS = 30 * 86_400_000;
+
+/**
+ * Replaces the secret; the old one keeps signing (both signatures are sent)
+ * until the grace period ends, so receivers can switch without losing a request.
+ * A grace of 0 retires the old secret at once.
+ */
+export async function rotateSecret(ctx: ServiceContext, tenantIdOrUid: string, endpointId: string, input: SecretRotate): Promise<Endpoint> {
+  const current = await getEndpoint(ctx, tenantIdOrUid, endpointId);
+  if (input.secret !== undefined) checkSecret(input.secret);
+  const graceMs = input.gracePeriod === undefined ? ctx.config.HERALD_SECRET_GRACE_PERIOD : parseDuration(input.gracePeriod);
+  if (graceMs === undefined || graceMs > MAX_GRACE_MS) {
+    throw new ApiError("validation_failed", "gracePeriod must be at most 30d", [{ path: "gracePeriod", message: "must be at most 30d" }]);
+  }
+  const secret = input.secret ?? generateSecret();
+  if (secret === current.secret) {
+    throw new ApiError("validation_failed", "the new secret is the current one", [{ path: "secret", message: "is the current secret" }]);
+  }
+  const [row] = await ctx.db
+    .update(endpoints)
+    .set({
+      secret,
+      previousSecret: graceMs > 0 ? current.secret : null,
+      previousSecretExpiresAt: graceMs > 0 ? new Date(Date.now() + graceMs) : null,
+      updatedAt: new Date(),
+    })
+    .where(eq(endpoints.id, current.id))
+    .returning();
+  return row as Endpoint;
 }

@@ -82,9 +82,16 @@ export const endpointUpdateSchema = z
     rateLimit: endpointFields.rateLimit.optional(),
     maxAttempts: endpointFields.maxAttempts.optional(),
     disabled: endpointFields.disabled.optional(),
+    disabledReason: z
+      .string()
+      .trim()
+      .min(1)
+      .max(500)
+      .optional()
+      .meta({ description: "Why the endpoint is being disabled; kept with `disabled: true`.", example: "receiver migrating" }),
     metadata: endpointFields.metadata.optional(),
   })
-  .meta({ id: "EndpointUpdate" });
+  .meta({ id: "EndpointUpdate", example: { disabled: true, disabledReason: "receiver migrating" } });
 export type EndpointUpdate = z.infer<typeof endpointUpdateSchema>;
 
 export const endpointSchema = z
@@ -114,4 +121,52 @@ export const endpointSchema = z
   .meta({ id: "Endpoint" });
 export type EndpointView = z.infer<typeof endpointSchema>;
 
-export const endpointSecretSchema = z.object({ secret: z.string() }).meta({ id: "EndpointSecret" });
+export const endpointSecretSchema = z
+  .object({
+    secret: z.string().meta({ example: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }),
+    previousSecret: z
+      .string()
+      .nullable()
+      .meta({ description: "The secret before the last rotation while it still signs (until previousSecretExpiresAt); else null." }),
+    previousSecretExpiresAt: timestampSchema.nullable(),
+  })
+  .meta({ id: "EndpointSecret" });
+export type EndpointSecretView = z.infer<typeof endpointSecretSchema>;
+
+export const gracePeriodSchema = z
+  .string()
+  .regex(/^\d{1,9}(ms|s|m|h|d)$/, "must be a duration such as 30s, 15m, 24h or 0s")
+  .meta({ description: "How long the old secret keeps signing, up to 30d; default HERALD_SECRET_GRACE_PERIOD (24h).", example: "24h" });
+
+export const secretRotateSchema = z
+  .strictObject({
+    secret: z.string().max(200).optional().meta({ description: "The new `whsec_` secret; one is generated when omitted." }),
+    gracePeriod: gracePeriodSchema.optional(),
+  })
+  .meta({ id: "SecretRotate", example: { gracePeriod: "24h" } });
+export type SecretRotate = z.infer<typeof secretRotateSchema>;
+
+export const endpointTestSchema = z
+  .strictObject({
+    eventType: z.string().max(100).optional().meta({
+      description: "The event type to send; default: the first subscribed type, using its example payload.",
+      example: "payment.received",
+    }),
+  })
+  .meta({ id: "EndpointTest", example: { eventType: "payment.received" } });
+export type EndpointTest = z.infer<typeof endpointTestSchema>;
+
+export const endpointTestResultSchema = z
+  .object({
+    deliveryId: z.string().meta({ example: "dlv_01jdz3k5q8e6f0a1b2c3d4e5f6" }),
+    eventId: z.string().meta({ example: "evt_01jdz3k5q8e6f0a1b2c3d4e5f6" }),
+    eventType: z.string().meta({ example: "payment.received" }),
+    ok: z.boolean().meta({ description: "True when the receiver answered 2xx." }),
+    statusCode: z.number().int().nullable().meta({ example: 200 }),
+    durationMs: z.number().int().meta({ example: 84 }),
+    responseBody: z.string().nullable().meta({ description: "The first bytes (at most 4 KiB) of the answer.", example: "ok" }),
+    errorKind: z.string().nullable().meta({ description: "Why it failed: timeout, connection_refused, blocked_target, http_status, …" }),
+    errorMessage: z.string().nullable(),
+  })
+  .meta({ id: "EndpointTestResult" });
+export type EndpointTestResult = z.infer<typeof endpointTestResultSchema>;
