@@ -5,12 +5,17 @@ import { HTTPException } from "hono/http-exception";
 import { bearerAuth } from "./auth.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { ApiError, fieldErrors, type ProblemCode, problemBody } from "./errors.ts";
+import { createApiMetrics } from "./metrics.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
+import { deliveryRoutes } from "./routes/deliveries.ts";
 import { endpointRoutes } from "./routes/endpoints.ts";
 import { eventTypeRoutes } from "./routes/event-types.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { portalLinkRoutes } from "./routes/portal-links.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
+import { consoleRoutes } from "./ui/index.tsx";
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
@@ -38,18 +43,28 @@ export function createApp(deps: AppDeps) {
     );
   });
 
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      // The envelope around the payload is small; the limit is on what the caller sends.
-      maxSize: deps.config.HERALD_MAX_PAYLOAD_BYTES + 16 * 1024,
-      onError: () => {
-        throw new ApiError("payload_too_large", `the body is larger than ${deps.config.HERALD_MAX_PAYLOAD_BYTES} bytes`);
-      },
-    }),
-  );
+  const metrics = createApiMetrics(deps);
+  app.use(metrics.middleware);
+
+  const singleLimit = bodyLimit({
+    // The envelope around the payload is small; the limit is on what the caller sends.
+    maxSize: deps.config.HERALD_MAX_PAYLOAD_BYTES + 16 * 1024,
+    onError: () => {
+      throw new ApiError("payload_too_large", `the body is larger than ${deps.config.HERALD_MAX_PAYLOAD_BYTES} bytes`);
+    },
+  });
+  // A batch carries up to 1000 payloads; each is still held to HERALD_MAX_PAYLOAD_BYTES by the publish service.
+  const batchLimit = bodyLimit({
+    maxSize: deps.config.HERALD_MAX_BATCH_BYTES,
+    onError: () => {
+      throw new ApiError("payload_too_large", `the batch is larger than ${deps.config.HERALD_MAX_BATCH_BYTES} bytes`);
+    },
+  });
+  app.use("/v1/*", (c, next) => (c.req.path.endsWith("/events/batch") ? batchLimit(c, next) : singleLimit(c, next)));
   app.use("/v1/*", async (c, next) => {
-    if (BODY_METHODS.has(c.req.method)) {
+    // A POST without a body (e.g. a retry) has no content type to check.
+    const bodyless = !c.req.header("content-type") && !c.req.header("transfer-encoding") && (c.req.header("content-length") ?? "0") === "0";
+    if (BODY_METHODS.has(c.req.method) && !bodyless) {
       const type = c.req.header("content-type") ?? "";
       if (!/^application\/(.+\+)?json\b/i.test(type)) {
         throw new ApiError("unsupported_media_type", "send the body as application/json");
@@ -64,7 +79,10 @@ export function createApp(deps: AppDeps) {
   apiKeyRoutes(app);
   eventTypeRoutes(app);
   endpointRoutes(app);
-  eventRoutes(app);
+  portalLinkRoutes(app);
+  eventRoutes(app, metrics);
+  deliveryRoutes(app);
+  metricsRoutes(app, metrics);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
@@ -79,6 +97,8 @@ export function createApp(deps: AppDeps) {
       description: "Publish events once; Herald delivers signed webhooks to every subscribed endpoint.",
     },
   });
+
+  consoleRoutes(app, deps);
 
   app.notFound((c) =>
     c.json(problemBody("not_found", `no route for ${c.req.method} ${c.req.path}`, c.get("requestId")), 404, {

@@ -70,6 +70,8 @@ export const apiConfigSchema = z.object({
   HOST: z.string().default("127.0.0.1"),
   HERALD_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters"),
   HERALD_MAX_PAYLOAD_BYTES: int(256 * 1024, 1),
+  /** The whole body of a batch publish (up to 1000 events); each payload is still held to HERALD_MAX_PAYLOAD_BYTES. */
+  HERALD_MAX_BATCH_BYTES: int(8 * 1024 * 1024, 1),
   HERALD_SECRET_GRACE_PERIOD: duration("24h"),
   /** Signs console sessions and portal links; derived from HERALD_ADMIN_TOKEN when unset. */
   HERALD_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),

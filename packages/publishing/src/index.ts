@@ -16,6 +16,11 @@ export interface PublishInput {
   idempotencyKey?: string | undefined;
 }
 
+export interface BatchInput {
+  tenantId: string;
+  events: Omit<PublishInput, "tenantId">[];
+}
+
 export interface StoredEvent {
   id: string;
   tenantId: string;
@@ -32,67 +37,130 @@ export interface PublishResult {
   replayed: boolean;
 }
 
+/** How long an idempotency key answers with the first result; after that it may be used again. */
+export const IDEMPOTENCY_WINDOW_HOURS = 24;
+
 const isUniqueViolation = (error: unknown) => (error as { code?: string })?.code === "23505";
 
-async function existingByKey(sql: Sql, tenantId: string, key: string): Promise<PublishResult | undefined> {
-  const [row] = await sql<(Omit<StoredEvent, "createdAt"> & { createdAt: string | Date; deliveries: number })[]>`
+type EventRow = Omit<StoredEvent, "createdAt"> & { createdAt: string | Date };
+const stored = (row: EventRow): StoredEvent => ({ ...row, createdAt: new Date(row.createdAt) });
+
+/** Events published with these keys inside the window, by key. */
+async function recentByKeys(sql: Sql, tenantId: string, keys: string[]): Promise<Map<string, PublishResult>> {
+  if (keys.length === 0) return new Map();
+  const rows = await sql<(EventRow & { deliveries: number })[]>`
     select e.id, e.tenant_id as "tenantId", e.event_type as "eventType", e.idempotency_key as "idempotencyKey",
            e.created_at as "createdAt", (select count(*)::int from deliveries d where d.event_id = e.id) as deliveries
-    from events e where e.tenant_id = ${tenantId} and e.idempotency_key = ${key}`;
-  if (!row) return undefined;
-  const { deliveries, ...event } = row;
-  return { event: { ...event, createdAt: new Date(event.createdAt) }, deliveries, replayed: true };
+    from events e
+    where e.tenant_id = ${tenantId} and e.idempotency_key = any(${keys}::text[])
+      and e.created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
+  return new Map(
+    rows.map(({ deliveries, ...event }) => [event.idempotencyKey as string, { event: stored(event), deliveries, replayed: true }]),
+  );
 }
 
 /**
- * Stores the event and one delivery per subscribed endpoint in one
+ * Stores the events and one delivery per subscribed endpoint in one
  * transaction (held, not queued, for disabled endpoints), then enqueues the
- * queued ones with one bulk call. The caller has checked the tenant and the
- * event type. If enqueueing fails the event is still stored, and the
- * worker's reconciler enqueues its deliveries.
+ * queued ones with one bulk call. All or nothing: if any event fails to
+ * store, none is. The caller has checked the tenant and the event types.
+ *
+ * An event whose idempotency key was used within the last 24 hours is not
+ * stored again; its result is the original one, marked `replayed`. An older
+ * event keeps its payload but gives up its key, so the unique index on
+ * (tenant, key) only ever holds keys still inside the window.
+ *
+ * If enqueueing fails the events are still stored, and the worker's
+ * reconciler enqueues their deliveries.
  */
-export async function publish(deps: PublishDeps, input: PublishInput): Promise<PublishResult> {
-  const key = input.idempotencyKey;
-  if (key) {
-    const existing = await existingByKey(deps.sql, input.tenantId, key);
-    if (existing) return existing;
-  }
-  const eventId = newId("event");
-  let stored: { event: StoredEvent; jobs: DeliveryJob[]; total: number };
-  try {
-    stored = await deps.sql.begin(async (tx) => {
-      const [event] = await tx<(Omit<StoredEvent, "createdAt"> & { createdAt: string | Date })[]>`
-        insert into events (id, tenant_id, event_type, payload, idempotency_key)
-        values (${eventId}, ${input.tenantId}, ${input.eventType}, ${JSON.stringify(input.payload)}::jsonb, ${key ?? null})
-        returning id, tenant_id as "tenantId", event_type as "eventType", idempotency_key as "idempotencyKey", created_at as "createdAt"`;
-      const targets = await tx<{ id: string; disabled: boolean }[]>`
-        select id, disabled from endpoints
-        where tenant_id = ${input.tenantId}
-          and (cardinality(event_types) = 0 or event_types && ${matchingSubscriptions(input.eventType)}::text[])`;
-      const ids = targets.map(() => newId("delivery"));
-      if (targets.length > 0) {
-        await tx`
-          insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at)
-          select d.id, ${input.tenantId}, ${eventId}, d.endpoint_id, d.status,
-                 case when d.status = 'pending' then now() end
-          from unnest(${ids}::text[], ${targets.map((t) => t.id)}::text[], ${targets.map((t) => (t.disabled ? "held" : "pending"))}::text[])
-               as d(id, endpoint_id, status)`;
-      }
-      const jobs = targets.flatMap((target, i) =>
-        target.disabled ? [] : [{ deliveryId: ids[i] as string, eventId, endpointId: target.id, tenantId: input.tenantId }],
-      );
-      const row = event as Omit<StoredEvent, "createdAt"> & { createdAt: string | Date };
-      return { event: { ...row, createdAt: new Date(row.createdAt) }, jobs, total: targets.length };
-    });
-  } catch (error) {
-    if (key && isUniqueViolation(error)) {
-      const existing = await existingByKey(deps.sql, input.tenantId, key);
-      if (existing) return existing;
+export async function publishBatch(deps: PublishDeps, input: BatchInput): Promise<PublishResult[]> {
+  const keys = input.events.flatMap((event) => (event.idempotencyKey ? [event.idempotencyKey] : []));
+  // A concurrent publish with the same key wins the unique index; the next round then replays it.
+  for (let round = 1; ; round++) {
+    const recent = await recentByKeys(deps.sql, input.tenantId, keys);
+    const fresh = input.events.flatMap((event, index) =>
+      event.idempotencyKey && recent.has(event.idempotencyKey) ? [] : [{ ...event, index, id: newId("event") }],
+    );
+    if (fresh.length === 0) return input.events.map((event) => recent.get(event.idempotencyKey as string) as PublishResult);
+    try {
+      const written = await storeEvents(deps.sql, input.tenantId, fresh);
+      await enqueueDeliveries(deps, written.jobs);
+      const results = new Map(fresh.map((event, i) => [event.index, written.results[i] as PublishResult]));
+      return input.events.map((event, index) => results.get(index) ?? (recent.get(event.idempotencyKey as string) as PublishResult));
+    } catch (error) {
+      if (!(keys.length > 0 && isUniqueViolation(error) && round < 3)) throw error;
     }
-    throw error;
   }
-  await enqueueDeliveries(deps, stored.jobs);
-  return { event: stored.event, deliveries: stored.total, replayed: false };
+}
+
+/** Publishes one event; see publishBatch. */
+export async function publish(deps: PublishDeps, input: PublishInput): Promise<PublishResult> {
+  const { tenantId, ...event } = input;
+  const [result] = await publishBatch(deps, { tenantId, events: [event] });
+  return result as PublishResult;
+}
+
+async function storeEvents(
+  sql: Sql,
+  tenantId: string,
+  events: (Omit<PublishInput, "tenantId"> & { id: string })[],
+): Promise<{ results: PublishResult[]; jobs: DeliveryJob[] }> {
+  return sql.begin(async (tx) => {
+    const keys = events.flatMap((event) => (event.idempotencyKey ? [event.idempotencyKey] : []));
+    if (keys.length > 0) {
+      await tx`
+        update events set idempotency_key = null
+        where tenant_id = ${tenantId} and idempotency_key = any(${keys}::text[])
+          and created_at <= now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
+    }
+    const rows = await tx<EventRow[]>`
+      insert into events (id, tenant_id, event_type, payload, idempotency_key)
+      select v.id, ${tenantId}, v.event_type, v.payload::jsonb, v.idempotency_key
+      from unnest(${events.map((e) => e.id)}::text[], ${events.map((e) => e.eventType)}::text[],
+                  ${events.map((e) => JSON.stringify(e.payload))}::text[], ${events.map((e) => e.idempotencyKey ?? null)}::text[])
+           as v(id, event_type, payload, idempotency_key)
+      returning id, tenant_id as "tenantId", event_type as "eventType", idempotency_key as "idempotencyKey", created_at as "createdAt"`;
+    const byId = new Map(rows.map((row) => [row.id, stored(row)]));
+
+    // Batches usually carry few distinct types: one endpoint lookup per type.
+    const targetsByType = new Map<string, { id: string; disabled: boolean }[]>();
+    for (const type of new Set(events.map((e) => e.eventType))) {
+      targetsByType.set(
+        type,
+        await tx<{ id: string; disabled: boolean }[]>`
+          select id, disabled from endpoints
+          where tenant_id = ${tenantId}
+            and (cardinality(event_types) = 0 or event_types && ${matchingSubscriptions(type)}::text[])
+          order by id`,
+      );
+    }
+
+    const deliveryIds: string[] = [];
+    const eventIds: string[] = [];
+    const endpointIds: string[] = [];
+    const statuses: string[] = [];
+    const jobs: DeliveryJob[] = [];
+    const results = events.map((event) => {
+      const targets = targetsByType.get(event.eventType) ?? [];
+      for (const target of targets) {
+        const deliveryId = newId("delivery");
+        deliveryIds.push(deliveryId);
+        eventIds.push(event.id);
+        endpointIds.push(target.id);
+        statuses.push(target.disabled ? "held" : "pending");
+        if (!target.disabled) jobs.push({ deliveryId, eventId: event.id, endpointId: target.id, tenantId });
+      }
+      return { event: byId.get(event.id) as StoredEvent, deliveries: targets.length, replayed: false };
+    });
+    if (deliveryIds.length > 0) {
+      await tx`
+        insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at)
+        select d.id, ${tenantId}, d.event_id, d.endpoint_id, d.status, case when d.status = 'pending' then now() end
+        from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${endpointIds}::text[], ${statuses}::text[])
+             as d(id, event_id, endpoint_id, status)`;
+    }
+    return { results, jobs };
+  }) as Promise<{ results: PublishResult[]; jobs: DeliveryJob[] }>;
 }
 
 /** One bulk call; job id = delivery id, so enqueueing twice is harmless. */

@@ -1,5 +1,8 @@
+import type { PublishResult } from "@herald/publishing";
 import {
   eventAcceptedSchema,
+  eventBatchAcceptedSchema,
+  eventBatchSchema,
   eventDetailSchema,
   eventPublishSchema,
   eventSchema,
@@ -7,20 +10,43 @@ import {
   idempotencyKeySchema,
   listSchema,
   paginationQuerySchema,
+  problemSchema,
+  timeRangeQuerySchema,
 } from "@herald/schema";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { ApiError } from "../errors.ts";
+import type { ApiMetrics } from "../metrics.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../openapi.ts";
-import { getEvent, listEvents, publishEvent } from "../services/events.ts";
+import { getEvent, listEvents, publishEvent, publishEvents } from "../services/events.ts";
 import { deliveryView, eventView } from "../views.ts";
 import { eventParams, tenantParams } from "./params.ts";
 
 const tags = ["Events"];
+
+const tooLarge = {
+  413: { description: "The body or a payload is too large", content: { "application/problem+json": { schema: problemSchema } } },
+} as const;
+
+function acceptedView(result: PublishResult) {
+  return {
+    id: result.event.id,
+    eventType: result.event.eventType,
+    createdAt: result.event.createdAt.toISOString(),
+    deliveries: result.deliveries,
+    replayed: result.replayed,
+  };
+}
 const base = "/v1/tenants/{tenantId}/events";
 
-export function eventRoutes(app: OpenAPIHono<AppEnv>) {
+export function eventRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
+  const count = (results: PublishResult[]) => {
+    const replayed = results.filter((result) => result.replayed).length;
+    if (replayed > 0) metrics.eventsPublished.inc({ result: "replayed" }, replayed);
+    if (results.length > replayed) metrics.eventsPublished.inc({ result: "published" }, results.length - replayed);
+  };
+
   app.openapi(
     createRoute({
       method: "post",
@@ -36,6 +62,7 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>) {
       responses: {
         202: jsonResponse(eventAcceptedSchema, "Stored; deliveries queued"),
         200: jsonResponse(eventAcceptedSchema, "An earlier publish with the same idempotency key"),
+        ...tooLarge,
         ...errorResponses,
       },
     }),
@@ -51,14 +78,53 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>) {
         ...body,
         idempotencyKey: body.idempotencyKey ?? headerKey,
       });
-      const answer = {
-        id: result.event.id,
-        eventType: result.event.eventType,
-        createdAt: result.event.createdAt.toISOString(),
-        deliveries: result.deliveries,
-      };
+      count([result]);
+      const { replayed: _replayed, ...answer } = acceptedView(result);
       if (result.replayed) c.header("idempotent-replayed", "true");
       return result.replayed ? c.json(answer, 200) : c.json(answer, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: `${base}/batch`,
+      tags,
+      summary: "Publish up to 1000 events in one request",
+      description:
+        "All or nothing: if any item is invalid the answer is a problem naming it (`events.3.eventType`) and nothing is published. " +
+        "Each item may carry its own `idempotencyKey`; an `Idempotency-Key` header gives the items without one the key `<header>:<index>`, " +
+        "so sending the same batch again with the same header publishes nothing twice. " +
+        "The answer is 202 if anything was published, 200 with `idempotent-replayed: true` if every item was a replay.",
+      security: bearerSecurity,
+      request: {
+        params: tenantParams,
+        headers: z.object({ "idempotency-key": idempotencyKeySchema.optional() }),
+        body: jsonBody(eventBatchSchema),
+      },
+      responses: {
+        202: jsonResponse(eventBatchAcceptedSchema, "Stored; deliveries queued"),
+        200: jsonResponse(eventBatchAcceptedSchema, "Every item was published before with the same idempotency key"),
+        ...tooLarge,
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const headerKey = c.req.valid("header")["idempotency-key"];
+      const items = c.req
+        .valid("json")
+        .events.map((item, index) => ({
+          ...item,
+          idempotencyKey: item.idempotencyKey ?? (headerKey ? `${headerKey}:${index}` : undefined),
+        }));
+      const results = await publishEvents(c.var.ctx, c.req.valid("param").tenantId, items);
+      count(results);
+      const answer = { data: results.map(acceptedView) };
+      if (results.every((result) => result.replayed)) {
+        c.header("idempotent-replayed", "true");
+        return c.json(answer, 200);
+      }
+      return c.json(answer, 202);
     },
   );
 
@@ -68,10 +134,11 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>) {
       path: base,
       tags,
       summary: "List a tenant's events",
+      description: "Newest first. Filter by event type and creation time (`after` inclusive, `before` exclusive).",
       security: bearerSecurity,
       request: {
         params: tenantParams,
-        query: paginationQuerySchema.extend({ eventType: eventTypeNameSchema.optional() }),
+        query: paginationQuerySchema.extend({ eventType: eventTypeNameSchema.optional(), ...timeRangeQuerySchema.shape }),
       },
       responses: { 200: jsonResponse(listSchema(eventSchema), "A page of events, newest first"), ...errorResponses },
     }),

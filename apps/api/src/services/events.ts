@@ -1,24 +1,69 @@
-import { type PublishResult, publish } from "@herald/publishing";
-import { type Delivery, deliveries, type Event, type EventPublish, events, eventTypes } from "@herald/schema";
-import { and, asc, desc, eq, lt } from "drizzle-orm";
+import { type PublishResult, publish, publishBatch } from "@herald/publishing";
+import { type Delivery, deliveries, type Event, type EventPublish, type EventType, events, eventTypes, idFloor } from "@herald/schema";
+import { and, asc, desc, eq, gte, inArray, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
-import { ApiError, notFound } from "../errors.ts";
+import { ApiError, type FieldError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
+import { validatePayload } from "./event-types.ts";
 import { resolveTenant } from "./tenants.ts";
 
 /**
- * Publishes after checking what only the API knows: that the tenant is
- * visible to the caller and the event type is in the catalog.
+ * What only the API can check before publishing: every event type is in the
+ * catalog and not archived, and every payload is within the size limit.
+ * `where` names the item in errors (`events.3`) for batches.
  */
+async function checkPublishable(ctx: ServiceContext, items: EventPublish[], where: (index: number) => string): Promise<void> {
+  const limit = ctx.config.HERALD_MAX_PAYLOAD_BYTES;
+  const tooLarge = items.flatMap((item, index) =>
+    Buffer.byteLength(JSON.stringify(item.payload) ?? "") > limit
+      ? [{ path: `${where(index)}payload`, message: `is larger than ${limit} bytes` }]
+      : [],
+  );
+  if (tooLarge.length > 0) throw new ApiError("payload_too_large", `a payload is larger than ${limit} bytes`, tooLarge);
+
+  const names = [...new Set(items.map((item) => item.eventType))];
+  const rows = await ctx.db.select().from(eventTypes).where(inArray(eventTypes.name, names));
+  const known = new Map(rows.map((row) => [row.name, row]));
+  const unknown: FieldError[] = items.flatMap((item, index) => {
+    const type = known.get(item.eventType);
+    if (type && !type.archived) return [];
+    return [{ path: `${where(index)}eventType`, message: `${item.eventType} is ${type ? "archived" : "not in the event catalog"}` }];
+  });
+  if (unknown.length > 0) {
+    throw new ApiError("unknown_event_type", unknown.map((e) => `${e.path}: ${e.message}`).join("; "), unknown);
+  }
+  for (const [index, item] of items.entries()) {
+    validatePayload(ctx, known.get(item.eventType) as EventType, item.payload, `${where(index)}payload`);
+  }
+}
+
+/** Publishes after checking that the tenant is visible to the caller and the event is publishable. */
 export async function publishEvent(ctx: ServiceContext, tenantIdOrUid: string, input: EventPublish): Promise<PublishResult> {
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
-  const [type] = await ctx.db.select().from(eventTypes).where(eq(eventTypes.name, input.eventType)).limit(1);
-  if (!type || type.archived) {
-    throw new ApiError("unknown_event_type", `${input.eventType} is not in the event catalog${type ? " (archived)" : ""}`, [
-      { path: "eventType", message: "is not in the event catalog" },
-    ]);
-  }
+  await checkPublishable(ctx, [input], () => "");
   return publish(ctx, { tenantId: tenant.id, eventType: input.eventType, payload: input.payload, idempotencyKey: input.idempotencyKey });
+}
+
+/**
+ * Publishes a batch (up to MAX_BATCH_EVENTS of @herald/schema) in one transaction and one bulk
+ * enqueue. All or nothing: one invalid item rejects the whole batch, naming
+ * its index, and nothing is stored. Results come back in input order.
+ */
+export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, items: EventPublish[]): Promise<PublishResult[]> {
+  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  const firstWithKey = new Map<string, number>();
+  const duplicates: FieldError[] = [];
+  items.forEach((item, index) => {
+    if (!item.idempotencyKey) return;
+    const first = firstWithKey.get(item.idempotencyKey);
+    if (first === undefined) firstWithKey.set(item.idempotencyKey, index);
+    else duplicates.push({ path: `events.${index}.idempotencyKey`, message: `repeats the key of events.${first}` });
+  });
+  if (duplicates.length > 0) {
+    throw new ApiError("validation_failed", duplicates.map((e) => `${e.path}: ${e.message}`).join("; "), duplicates);
+  }
+  await checkPublishable(ctx, items, (index) => `events.${index}.`);
+  return publishBatch(ctx, { tenantId: tenant.id, events: items });
 }
 
 export async function getEvent(
@@ -37,11 +82,16 @@ export async function getEvent(
   return { event, deliveries: rows };
 }
 
-export async function listEvents(
-  ctx: ServiceContext,
-  tenantIdOrUid: string,
-  input: { limit: number; cursor?: string | undefined; eventType?: string | undefined },
-) {
+export interface EventListInput {
+  limit: number;
+  cursor?: string | undefined;
+  eventType?: string | undefined;
+  after?: string | undefined;
+  before?: string | undefined;
+}
+
+/** A tenant's events, newest first, by type and creation time (`after` inclusive, `before` exclusive). */
+export async function listEvents(ctx: ServiceContext, tenantIdOrUid: string, input: EventListInput) {
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
   const rows = await ctx.db
     .select()
@@ -51,6 +101,9 @@ export async function listEvents(
         eq(events.tenantId, tenant.id),
         input.cursor ? lt(events.id, input.cursor) : undefined,
         input.eventType ? eq(events.eventType, input.eventType) : undefined,
+        // Ids start with their creation time, so a time range is an id range.
+        input.after ? gte(events.id, idFloor("event", new Date(input.after))) : undefined,
+        input.before ? lt(events.id, idFloor("event", new Date(input.before))) : undefined,
       ),
     )
     .orderBy(desc(events.id))

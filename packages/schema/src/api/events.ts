@@ -32,6 +32,52 @@ export const eventAcceptedSchema = z
   .meta({ id: "EventAccepted" });
 export type EventAccepted = z.infer<typeof eventAcceptedSchema>;
 
+export const MAX_BATCH_EVENTS = 1000;
+
+export const eventBatchSchema = z
+  .strictObject({
+    events: z
+      .array(eventPublishSchema)
+      .min(1)
+      .max(MAX_BATCH_EVENTS)
+      .meta({
+        description: `1 to ${MAX_BATCH_EVENTS} events, published all or nothing.`,
+        example: [
+          { eventType: "invoice.paid", payload: { invoiceId: "in_1", amount: 4200 }, idempotencyKey: "in_1-paid" },
+          { eventType: "invoice.paid", payload: { invoiceId: "in_2", amount: 990 } },
+        ],
+      }),
+  })
+  .meta({ id: "EventBatch" });
+export type EventBatch = z.infer<typeof eventBatchSchema>;
+
+export const eventBatchAcceptedSchema = z
+  .object({
+    data: z.array(
+      eventAcceptedSchema
+        .extend({
+          replayed: z.boolean().meta({ description: "True when an earlier publish with the same idempotency key answered instead." }),
+        })
+        .meta({ id: "EventBatchItem" }),
+    ),
+  })
+  .meta({
+    id: "EventBatchAccepted",
+    description: "One result per published event, in the order sent.",
+    example: {
+      data: [
+        {
+          id: "evt_01jdz3k5q8e6f0a1b2c3d4e5f6",
+          eventType: "invoice.paid",
+          createdAt: "2026-11-30T12:00:00.000Z",
+          deliveries: 2,
+          replayed: false,
+        },
+      ],
+    },
+  });
+export type EventBatchAccepted = z.infer<typeof eventBatchAcceptedSchema>;
+
 export const deliveryStatusSchema = z.enum(DELIVERY_STATUSES);
 
 export const deliverySchema = z

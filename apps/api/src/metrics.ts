@@ -1,0 +1,105 @@
+import type { Sql } from "@herald/schema/client";
+import type { Queue } from "bullmq";
+import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+const QUEUE_STATES = ["waiting", "delayed", "active", "failed", "prioritized"] as const;
+
+export interface MetricsDeps {
+  queue: Queue;
+  sql: Sql;
+  /** How long a reading of queue depth and backlog age is reused; scrapers may be many. */
+  cacheMs?: number;
+}
+
+/**
+ * The API's Prometheus metrics, in a registry of its own (no global state, so
+ * several apps can live in one test process). Queue depth and the age of the
+ * oldest due delivery are read from BullMQ and PostgreSQL at scrape time and
+ * cached briefly, so every API copy reports the same cluster-wide numbers
+ * without a background poller.
+ */
+export function createApiMetrics(deps: MetricsDeps) {
+  const cacheMs = deps.cacheMs ?? 5000;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "herald_api_" });
+
+  const httpRequests = new Counter({
+    name: "herald_http_requests_total",
+    help: "HTTP requests by method, route pattern and status code.",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: "herald_http_request_duration_seconds",
+    help: "HTTP request duration by method and route pattern.",
+    labelNames: ["method", "route"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const eventsPublished = new Counter({
+    name: "herald_events_published_total",
+    help: "Events accepted by the API: published (stored and queued) or replayed (an idempotency key seen within 24 h).",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+
+  let reading: Promise<{ counts: Record<string, number>; oldestDueSeconds: number }> | undefined;
+  let readAt = 0;
+  function read() {
+    if (!reading || Date.now() - readAt > cacheMs) {
+      readAt = Date.now();
+      reading = (async () => {
+        const [counts, [row]] = await Promise.all([
+          deps.queue.getJobCounts(...QUEUE_STATES),
+          deps.sql<{ age: string | number | null }[]>`
+            select extract(epoch from now() - min(next_attempt_at)) as age
+            from deliveries where status in ('pending', 'failed') and next_attempt_at <= now()`,
+        ]);
+        return { counts, oldestDueSeconds: Math.max(0, Number(row?.age ?? 0)) };
+      })();
+      // A failed reading must not be cached; the next scrape tries again.
+      reading.catch(() => {
+        readAt = 0;
+      });
+    }
+    return reading;
+  }
+
+  new Gauge({
+    name: "herald_queue_jobs",
+    help: "Delivery jobs in the queue by state (cluster-wide, cached for a few seconds).",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    async collect() {
+      const { counts } = await read();
+      for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+    },
+  });
+  new Gauge({
+    name: "herald_oldest_pending_delivery_age_seconds",
+    help: "How long the most overdue pending or failed delivery has been due; 0 when nothing is waiting.",
+    registers: [registry],
+    async collect() {
+      this.set((await read()).oldestDueSeconds);
+    },
+  });
+
+  /** Counts every request by the route pattern it matched, never the raw path (bounded label values). */
+  const middleware: MiddlewareHandler = async (c, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      const handler = matchedRoutes(c).findLast((route) => route.method !== "ALL");
+      const route = handler?.path ?? "unmatched";
+      httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+      httpDuration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
+    }
+  };
+
+  return { registry, middleware, eventsPublished };
+}
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
