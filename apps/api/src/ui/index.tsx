@@ -1,0 +1,133 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
+import { readFileSync } from "node:fs";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { Hono } from "hono";
+import type { AppDeps, AppEnv } from "../deps.ts";
+import { ApiError } from "../errors.ts";
+import { listTenants, resolveTenant } from "../services/tenants.ts";
+import { catalogRoutes } from "./catalog.tsx";
+import { dashboardRoutes } from "./dashboard.tsx";
+import { deliveryRoutes } from "./deliveries.tsx";
+import type { UiEnv } from "./env.ts";
+import { ErrorPage, pageContext, render, tenantPath } from "./render.tsx";
+import { endSession, requireSession } from "./session.ts";
+import { signInRoutes } from "./sign-in.tsx";
+import { tenantRoutes } from "./tenants.tsx";
+import { webhookRoutes } from "./webhooks.tsx";
+
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join("; ");
+
+function asset(name: string): string {
+  return readFileSync(new URL(`./assets/${name}`, import.meta.url), "utf8");
+}
+
+/**
+ * The console at /ui: server-rendered pages that call the same services as
+ * the API, with the signed-in admin or tenant as the principal.
+ */
+export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
+  const ui = new Hono<UiEnv>();
+  const css = asset("console.css");
+  const js = asset("console.js");
+
+  ui.use(async (c, next) => {
+    await next();
+    c.header("content-security-policy", CONTENT_SECURITY_POLICY);
+    c.header("x-content-type-options", "nosniff");
+    c.header("x-frame-options", "DENY");
+    // Portal links carry their token in the path; never leak it to another site.
+    c.header("referrer-policy", "no-referrer");
+    if (!c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
+  });
+  ui.get("/assets/console.css", (c) =>
+    c.body(css, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=300" }),
+  );
+  ui.get("/assets/console.js", (c) =>
+    c.body(js, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }),
+  );
+
+  signInRoutes(ui, deps);
+  ui.use(requireSession(deps));
+
+  ui.post("/sign-out", (c) => {
+    endSession(c);
+    return c.redirect("/ui/sign-in", 303);
+  });
+
+  // The admin's tenant picker on every page.
+  ui.use(async (c, next) => {
+    if (c.var.session.kind === "admin") {
+      const { rows } = await listTenants(c.var.ctx, { limit: 250 });
+      c.set(
+        "tenants",
+        rows.map((t) => ({ id: t.id, name: t.name })),
+      );
+    }
+    await next();
+  });
+  ui.use("/t/:tenant/*", async (c, next) => {
+    const tenant = await resolveTenant(c.var.ctx, c.req.param("tenant"));
+    c.set("tenant", { id: tenant.id, name: tenant.name });
+    await next();
+  });
+
+  const home = (c: import("hono").Context<UiEnv>) => {
+    const { session } = c.var;
+    if (session.kind === "tenant" && session.tenantId) {
+      return c.redirect(tenantPath(session.tenantId, session.portal ? "/webhooks" : "/dashboard"), 303);
+    }
+    return c.redirect("/ui/dashboard", 303);
+  };
+  ui.get("/", home);
+  ui.get("/go", (c) => {
+    const tenant = c.req.query("tenant");
+    return tenant ? c.redirect(tenantPath(tenant, "/webhooks"), 303) : c.redirect("/ui/tenants", 303);
+  });
+  ui.use("/dashboard", async (c, next) => (c.var.session.kind === "tenant" ? home(c) : next()));
+
+  dashboardRoutes(ui);
+  tenantRoutes(ui);
+  webhookRoutes(ui);
+  deliveryRoutes(ui);
+  catalogRoutes(ui);
+
+  ui.all("*", (c) =>
+    render(
+      c,
+      <ErrorPage page={pageContext(c)} status={404} title="Page not found" detail="There is no console page at this address." />,
+      404,
+    ),
+  );
+
+  ui.onError((error, c) => {
+    const page = c.var.session ? pageContext(c) : undefined;
+    if (error instanceof ApiError && error.status < 500) {
+      const title = error.status === 404 ? "Not found" : error.status === 403 ? "Not allowed" : "That did not work";
+      return render(c, <ErrorPage page={page} status={error.status} title={title} detail={error.detail} />, error.status as 400);
+    }
+    const requestId = c.get("requestId");
+    deps.logger.error({ err: error, requestId, path: c.req.path }, "console error");
+    return render(
+      c,
+      <ErrorPage
+        page={page}
+        status={500}
+        title="Something went wrong"
+        detail={`Something went wrong on our side; quote request id ${requestId}.`}
+      />,
+      500,
+    );
+  });
+
+  app.route("/ui", ui);
+  app.get("/", (c) => c.redirect("/ui", 302));
+}
