@@ -10,11 +10,12 @@ import type { Redis } from "ioredis";
  *   <prefix>:ep:<id>:slots    sorted set of in-flight leases, scored by lease expiry
  *   <prefix>:ep:<id>:rate     GCRA theoretical arrival time (ms)
  *   <prefix>:ep:<id>:circuit  hash: failures, openUntil, probeUntil, pausedUntil
+ *   <prefix>:ep:<id>:waiting  jobs turned away in the last second, a measure of the backlog
  * Every key carries a TTL, so a killed worker's leases and a forgotten
  * endpoint's state expire on their own.
  */
 
-// KEYS: slots, rate, circuit. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none), probe ms.
+// KEYS: slots, rate, circuit, waiting. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none), probe ms.
 // Answers {0, reason} when admitted, {delayMs, reason} when the caller must wait.
 const ACQUIRE = `
 local t = redis.call('TIME')
@@ -31,21 +32,30 @@ if openUntil > 0 then
   probing = true
 end
 
+-- Jobs turned away in the last second approximate the queue in front of this
+-- endpoint; the n-th of them waits about n turns, so a backlog of thousands
+-- spreads out instead of coming back together again and again.
+local function waiters()
+  local n = redis.call('INCR', KEYS[4])
+  if n == 1 then redis.call('PEXPIRE', KEYS[4], 1000) end
+  return n
+end
+
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local inFlight = redis.call('ZCARD', KEYS[1])
 if inFlight >= cap then
-  -- Wait about as long as the oldest request has been running: short for a
-  -- fast endpoint, long for one that holds connections open.
+  -- One turn is about as long as the oldest request has been running: short
+  -- for a fast endpoint, long for one that holds connections open.
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  local age = now - (tonumber(oldest[2]) - leaseMs)
-  return {math.max(50, math.min(age, 5000)), 'concurrency'}
+  local age = math.max(50, now - (tonumber(oldest[2]) - leaseMs))
+  return {math.floor(math.min(age * math.max(1, waiters() / cap), leaseMs)), 'concurrency'}
 end
 
 if rate > 0 then
   local interval = 1000 / rate
   local tat = tonumber(redis.call('GET', KEYS[2])) or now
   if tat < now then tat = now end
-  if tat - now >= 1 then return {math.ceil(tat - now), 'rate_limit'} end
+  if tat - now >= 1 then return {math.ceil(math.max(tat - now, waiters() * interval)), 'rate_limit'} end
   redis.call('SET', KEYS[2], tostring(tat + interval), 'PX', math.ceil(interval) + 60000)
 end
 
@@ -59,7 +69,7 @@ end
 return {0, 'admitted'}
 `;
 
-// KEYS: slots, rate, circuit. ARGV: lease id, ok (1/0), threshold, cool-down ms, pause ms (0 = none).
+// KEYS: slots, rate, circuit, waiting. ARGV: lease id, ok (1/0), threshold, cool-down ms, pause ms (0 = none).
 // Answers 1 when this outcome opened the circuit.
 const RELEASE = `
 local t = redis.call('TIME')
@@ -103,19 +113,19 @@ export interface EndpointGuardOptions {
 }
 
 interface GuardCommands {
-  heraldAcquire(slots: string, rate: string, circuit: string, ...args: (string | number)[]): Promise<[number, string]>;
-  heraldRelease(slots: string, rate: string, circuit: string, ...args: (string | number)[]): Promise<number>;
+  heraldAcquire(slots: string, rate: string, circuit: string, waiting: string, ...args: (string | number)[]): Promise<[number, string]>;
+  heraldRelease(slots: string, rate: string, circuit: string, waiting: string, ...args: (string | number)[]): Promise<number>;
 }
 
 export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions) {
   const commands = redis as Redis & GuardCommands;
   if (!("heraldAcquire" in redis)) {
-    redis.defineCommand("heraldAcquire", { numberOfKeys: 3, lua: ACQUIRE });
-    redis.defineCommand("heraldRelease", { numberOfKeys: 3, lua: RELEASE });
+    redis.defineCommand("heraldAcquire", { numberOfKeys: 4, lua: ACQUIRE });
+    redis.defineCommand("heraldRelease", { numberOfKeys: 4, lua: RELEASE });
   }
   const keys = (endpointId: string) => {
     const base = `${options.prefix}:ep:${endpointId}`;
-    return [`${base}:slots`, `${base}:rate`, `${base}:circuit`] as const;
+    return [`${base}:slots`, `${base}:rate`, `${base}:circuit`, `${base}:waiting`] as const;
   };
 
   return {
