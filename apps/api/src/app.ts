@@ -8,6 +8,7 @@ import { ApiError, fieldErrors, type ProblemCode, problemBody } from "./errors.t
 import { createApiMetrics } from "./metrics.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { deliveryRoutes } from "./routes/deliveries.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { endpointRoutes } from "./routes/endpoints.ts";
 import { eventTypeRoutes } from "./routes/event-types.ts";
 import { eventRoutes } from "./routes/events.ts";
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps) {
   eventRoutes(app, metrics);
   deliveryRoutes(app);
   metricsRoutes(app, metrics);
+  docsRoutes(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

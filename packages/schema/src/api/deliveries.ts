@@ -28,7 +28,7 @@ export const deliveryRetrySchema = z
       .optional()
       .meta({ description: "Also re-send a delivery that already succeeded. Without it, retrying a succeeded delivery answers 409." }),
   })
-  .meta({ id: "DeliveryRetry" });
+  .meta({ id: "DeliveryRetry", example: { force: true } });
 export type DeliveryRetry = z.infer<typeof deliveryRetrySchema>;
 
 export const recoverSchema = z

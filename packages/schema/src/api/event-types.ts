@@ -19,7 +19,19 @@ export const eventTypeCreateSchema = z
     example: z.unknown().optional().meta({ description: "An example payload, shown in the catalog and sent by test events." }),
     schema: jsonSchemaSchema.optional(),
   })
-  .meta({ id: "EventTypeCreate" });
+  .meta({
+    id: "EventTypeCreate",
+    example: {
+      name: "payment.received",
+      description: "A payment was received and booked",
+      example: { amount: 4200, currency: "EUR" },
+      schema: {
+        type: "object",
+        required: ["amount", "currency"],
+        properties: { amount: { type: "integer" }, currency: { type: "string" } },
+      },
+    },
+  });
 export type EventTypeCreate = z.infer<typeof eventTypeCreateSchema>;
 
 export const eventTypeUpdateSchema = z
@@ -29,7 +41,7 @@ export const eventTypeUpdateSchema = z
     schema: jsonSchemaSchema.nullable().optional(),
     archived: z.boolean().optional(),
   })
-  .meta({ id: "EventTypeUpdate" });
+  .meta({ id: "EventTypeUpdate", example: { description: "A payment was received and booked", archived: false } });
 export type EventTypeUpdate = z.infer<typeof eventTypeUpdateSchema>;
 
 export const eventTypeSchema = z
@@ -42,5 +54,16 @@ export const eventTypeSchema = z
     createdAt: timestampSchema,
     updatedAt: timestampSchema,
   })
-  .meta({ id: "EventType" });
+  .meta({
+    id: "EventType",
+    example: {
+      name: "payment.received",
+      description: "A payment was received and booked",
+      example: { amount: 4200, currency: "EUR" },
+      schema: null,
+      archived: false,
+      createdAt: "2026-11-30T12:00:00.000Z",
+      updatedAt: "2026-11-30T12:00:00.000Z",
+    },
+  });
 export type EventTypeView = z.infer<typeof eventTypeSchema>;
