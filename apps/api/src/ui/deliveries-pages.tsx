@@ -110,7 +110,12 @@ export function DeliveryLogPage({
                   </td>
                   <td data-label="Event">
                     <code>{events.get(delivery.eventId)?.eventType ?? delivery.eventId}</code>
-                    {delivery.isTest && <span class="badge"> test</span>}
+                    {delivery.isTest && (
+                      <>
+                        {" "}
+                        <span class="badge">test</span>
+                      </>
+                    )}
                   </td>
                   <td data-label="Webhook">{names.get(delivery.endpointId) ?? delivery.endpointId}</td>
                   <td data-label="Status">
@@ -237,7 +242,12 @@ export function DeliveryPage({
           <dt>Event</dt>
           <dd>
             <code>{event.eventType}</code> · <code>{event.id}</code>
-            {delivery.isTest && <span class="badge"> test</span>}
+            {delivery.isTest && (
+              <>
+                {" "}
+                <span class="badge">test</span>
+              </>
+            )}
           </dd>
           <dt>Webhook</dt>
           <dd>

@@ -52,5 +52,7 @@ const ERROR_WORDS: Record<string, string> = {
 export function errorInWords(kind: string | null | undefined, message?: string | null): string {
   if (!kind) return message ?? "";
   const words = ERROR_WORDS[kind] ?? `Failed (${kind}).`;
+  // The status code is shown beside it already; the stored message would only repeat it.
+  if (kind === "http_status") return words;
   return message && !words.includes(message) ? `${words} ${message}` : words;
 }
