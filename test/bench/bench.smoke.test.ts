@@ -1,0 +1,82 @@
+import { TEST_REDIS_URL } from "@herald/testing";
+import { describe, expect, it } from "vitest";
+import { barChart } from "./chart.ts";
+import { chartBars, judgeTargets, renderReport } from "./report.ts";
+import { SIZES } from "./sizes.ts";
+import { runSuite } from "./suite.ts";
+
+const machine = { cpu: "test", cores: 2, memoryGiB: 1, node: process.version, postgres: "15", redis: "7" };
+
+// Keeps the benchmark suite working in CI: every scenario at a tiny size. It
+// measures nothing; it asserts only that each scenario produced its numbers.
+describe("benchmark suite at tiny size", () => {
+  it("runs every scenario and reports each of them", { timeout: 600_000 }, async () => {
+    const lines: object[] = [];
+    const results = await runSuite({ sizes: SIZES.tiny, redisUrl: TEST_REDIS_URL, emit: (line) => lines.push(line) });
+
+    expect(results.errors).toEqual([]);
+    const { httpLimit, queueLimit, barePipeline, naiveBaseline } = results.references;
+    for (const reference of [httpLimit, queueLimit, barePipeline, naiveBaseline]) expect(reference?.perSecond).toBeGreaterThan(0);
+
+    const deliveries = SIZES.tiny.events * SIZES.tiny.endpoints;
+    expect(results.throughput).toMatchObject({ deliveries, received: deliveries, signed: deliveries, attemptsRecorded: deliveries });
+    expect(results.throughput?.deliveriesPerSecond).toBeGreaterThan(0);
+    expect(Object.values(results.throughput?.ratios ?? {}).every((ratio) => typeof ratio === "number" && ratio > 0)).toBe(true);
+    expect(results.throughput?.perDelivery.redisCommands).toBeGreaterThan(0);
+    expect(results.throughput?.perDelivery.pgTransactions).toBeGreaterThan(0);
+    expect(results.memory?.apiPeakMiB).toBeGreaterThan(0);
+    expect(results.memory?.workerPeakMiB).toBeGreaterThan(0);
+
+    expect(results.latency?.received).toBe(results.latency?.deliveries);
+    expect(Number.isFinite(results.latency?.p99Ms)).toBe(true);
+
+    expect(results.workers?.two).toBeGreaterThan(0);
+
+    const ingest = new Map(results.ingest?.rows.map((row) => [row.mode, row]));
+    expect(ingest.get("single")?.eventsPerSecond).toBeGreaterThan(0);
+    expect(ingest.get("single-at-rate")?.p99Ms).toBeGreaterThan(0);
+    // The batch row has numbers once the batch route exists, and says why not before that.
+    const batch = ingest.get("batch");
+    expect(batch?.eventsPerSecond != null || batch?.note !== undefined).toBe(true);
+
+    expect(results.fanout?.runs.map((run) => [run.endpoints, run.received])).toEqual(SIZES.tiny.fanout.map((size) => [size, size]));
+    expect(results.fanout?.runs.every((run) => run.acceptMs > 0 && run.lastReceiveMs > 0)).toBe(true);
+
+    expect(results.isolation?.received).toBe(deliveries);
+    expect(results.isolation?.hungRequests).toBeGreaterThan(0);
+    expect(results.isolation?.ratio).toBeGreaterThan(0);
+
+    // One JSON line per scenario: four references, throughput, memory, latency, workers, ingest, fan-out, isolation.
+    expect(lines.map((line) => (line as { scenario: string }).scenario)).toEqual([
+      "reference.http-limit",
+      "reference.queue-limit",
+      "reference.bare-pipeline",
+      "reference.naive-baseline",
+      "throughput",
+      "memory",
+      "latency",
+      "workers",
+      "ingest",
+      "fanout",
+      "isolation",
+    ]);
+
+    const report = renderReport(results, machine, { command: "npm run bench", mode: "tiny", redis: "test", date: "today" });
+    for (const label of [
+      "HTTP limit",
+      "queue limit",
+      "bare pipeline",
+      "naive baseline",
+      "latency",
+      "fan-out to 50",
+      "isolation",
+      "memory",
+    ]) {
+      expect(report).toContain(label);
+    }
+    // Every target is judged, except the 10,000-endpoint fan-out that tiny size does not run (and batch while it is missing).
+    const unjudged = judgeTargets(results).filter((target) => target.met === null);
+    expect(unjudged.map((target) => target.target).filter((name) => !/^Fan-out to 10,000|^Batch publish/.test(name))).toEqual([]);
+    expect(barChart("t", "u", chartBars(results))).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
+  });
+});

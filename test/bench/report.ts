@@ -1,0 +1,223 @@
+import type { Bar } from "./chart.ts";
+import type { Machine } from "./machine.ts";
+import type { SuiteResults } from "./suite.ts";
+
+export interface Target {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+const n = (value: number | null | undefined, digits = 0) =>
+  value === null || value === undefined || Number.isNaN(value)
+    ? "—"
+    : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const x = (value: number | null | undefined) => (value === null || value === undefined ? "—" : `${n(value, 2)}×`);
+
+/** The issue's targets, each judged from this run's numbers; null where the scenario has no number. */
+export function judgeTargets(r: SuiteResults): Target[] {
+  const t = r.throughput;
+  const single = r.ingest?.rows.find((row) => row.mode === "single");
+  const atRate = r.ingest?.rows.find((row) => row.mode === "single-at-rate");
+  const batch = r.ingest?.rows.find((row) => row.mode === "batch");
+  const fan = r.fanout?.runs.find((run) => run.endpoints === 10_000);
+  const check = (value: number | null | undefined, ok: (v: number) => boolean) =>
+    value === null || value === undefined || Number.isNaN(value) ? null : ok(value);
+  return [
+    {
+      target: "Throughput ≥ 0.8 × bare pipeline",
+      measured: x(t?.ratios.barePipeline),
+      met: check(t?.ratios.barePipeline, (v) => v >= 0.8),
+    },
+    {
+      target: "Throughput ≥ 2.5 × naive baseline",
+      measured: x(t?.ratios.naiveBaseline),
+      met: check(t?.ratios.naiveBaseline, (v) => v >= 2.5),
+    },
+    {
+      target: "Every delivery signed and its attempt recorded",
+      measured: t ? `${n(t.signed)} signed, ${n(t.attemptsRecorded)} attempts recorded of ${n(t.deliveries)}` : "—",
+      met: t ? t.signed === t.deliveries && t.attemptsRecorded >= t.deliveries : null,
+    },
+    {
+      target: "Latency p99 ≤ 100 ms at half the throughput",
+      measured: r.latency ? `${n(r.latency.p99Ms, 1)} ms` : "—",
+      met: check(r.latency?.p99Ms, (v) => v <= 100),
+    },
+    {
+      target: "Ingest ≥ 2,000 single-event publishes/s",
+      measured: single ? `${n(single.eventsPerSecond)}/s` : "—",
+      met: check(single?.eventsPerSecond, (v) => v >= 2000),
+    },
+    {
+      target: "Ingest p99 ≤ 50 ms at 1,000/s",
+      measured: atRate ? `${n(atRate.p99Ms, 1)} ms` : "—",
+      met: check(atRate?.p99Ms, (v) => v <= 50),
+    },
+    {
+      target: "Batch publish ≥ 10,000 events/s",
+      measured: batch?.eventsPerSecond != null ? `${n(batch.eventsPerSecond)}/s` : (batch?.note ?? "—"),
+      met: check(batch?.eventsPerSecond, (v) => v >= 10_000),
+    },
+    {
+      target: "Fan-out to 10,000 endpoints accepted ≤ 1 s",
+      measured: fan ? `${n(fan.acceptMs)} ms` : "—",
+      met: check(fan?.acceptMs, (v) => v <= 1000),
+    },
+    {
+      target: "Isolation ratio ≥ 0.9",
+      measured: r.isolation ? n(r.isolation.ratio, 2) : "—",
+      met: check(r.isolation?.ratio, (v) => v >= 0.9),
+    },
+    {
+      target: "Worker peak RSS ≤ 256 MiB",
+      measured: r.memory ? `${n(r.memory.workerPeakMiB)} MiB` : "—",
+      met: check(r.memory?.workerPeakMiB, (v) => v <= 256),
+    },
+    {
+      target: "API peak RSS ≤ 200 MiB",
+      measured: r.memory ? `${n(r.memory.apiPeakMiB)} MiB` : "—",
+      met: check(r.memory?.apiPeakMiB, (v) => v <= 200),
+    },
+  ];
+}
+
+export function chartBars(r: SuiteResults): Bar[] {
+  const bars: Bar[] = [];
+  const add = (label: string, value: number | undefined, herald: boolean) => {
+    if (value !== undefined) bars.push({ label, value, herald });
+  };
+  add("HTTP limit (undici loop)", r.references.httpLimit?.perSecond, false);
+  add("queue limit (no-op BullMQ)", r.references.queueLimit?.perSecond, false);
+  add("bare pipeline (BullMQ + undici)", r.references.barePipeline?.perSecond, false);
+  add("naive (BullMQ + fetch + INSERT)", r.references.naiveBaseline?.perSecond, false);
+  add("Herald, 1 worker", r.throughput?.deliveriesPerSecond, true);
+  add("Herald, 2 workers", r.workers?.two, true);
+  add("Herald, healthy with a dead endpoint", r.isolation?.healthyPerSecond, true);
+  return bars;
+}
+
+export function renderReport(
+  r: SuiteResults,
+  machine: Machine,
+  meta: { command: string; mode: string; redis: string; date: string },
+): string {
+  const t = r.throughput;
+  const refs = r.references;
+  const lines: string[] = [];
+  const row = (...cells: string[]) => lines.push(`| ${cells.join(" | ")} |`);
+  lines.push(
+    "# Benchmarks",
+    "",
+    `Written by \`${meta.command}\` (${meta.mode} mode) on ${meta.date}. Every number below comes from that one run;`,
+    "the reference points ran on the same machine, receiver, payload (a ~1 KiB JSON envelope) and concurrency",
+    "(100 in flight, 64 sockets per origin: Herald's defaults). Re-run it on your machine to compare.",
+    "",
+    "## Machine",
+    "",
+    "| CPU | cores | memory | Node.js | PostgreSQL | Redis |",
+    "| --- | --- | --- | --- | --- | --- |",
+    `| ${machine.cpu} | ${machine.cores} | ${machine.memoryGiB} GiB | ${machine.node} | ${machine.postgres} | ${machine.redis} (${meta.redis}) |`,
+    "",
+    "## Results",
+    "",
+    "![deliveries per second: reference points and Herald](benchmarks.svg)",
+    "",
+  );
+  row("scenario", "result", "detail");
+  row("---", "---", "---");
+  row("HTTP limit", `${n(refs.httpLimit?.perSecond)} req/s`, "undici `Agent.request` loop straight to the receiver, no queue");
+  row("queue limit", `${n(refs.queueLimit?.perSecond)} jobs/s`, "one BullMQ worker, no-op processor, `removeOnComplete`");
+  row("bare pipeline", `${n(refs.barePipeline?.perSecond)} jobs/s`, "BullMQ worker that POSTs each job with undici, records nothing");
+  row("naive baseline", `${n(refs.naiveBaseline?.perSecond)} jobs/s`, "BullMQ worker with `fetch` and one `INSERT` per attempt");
+  if (t) {
+    row(
+      `**Herald throughput**, 1 worker`,
+      `**${n(t.deliveriesPerSecond)} deliveries/s**`,
+      `${n(t.events)} events × ${n(t.endpoints)} endpoints, publish → received and recorded; ` +
+        `${x(t.ratios.httpLimit)} HTTP limit, ${x(t.ratios.queueLimit)} queue limit, ${x(t.ratios.barePipeline)} bare pipeline, ${x(t.ratios.naiveBaseline)} naive`,
+    );
+  }
+  if (r.workers)
+    row(
+      "Herald throughput, 2 workers",
+      `${n(r.workers.two)} deliveries/s`,
+      `${x(r.workers.scaling)} the 1-worker run (2 cores shared by everything)`,
+    );
+  if (r.latency) {
+    const l = r.latency;
+    row(
+      "latency",
+      `p50 ${n(l.p50Ms, 1)} ms, p95 ${n(l.p95Ms, 1)} ms, p99 ${n(l.p99Ms, 1)} ms`,
+      `publish → receive at ${n(l.targetDeliveriesPerSecond)} deliveries/s (${n(l.eventsPerSecond, 1)} events/s) for ${l.seconds} s; max ${n(l.maxMs, 1)} ms, publish p99 ${n(l.acceptP99Ms, 1)} ms`,
+    );
+  }
+  for (const ingestRow of r.ingest?.rows ?? []) {
+    const label = { single: "ingest, single events", "single-at-rate": "ingest, single events at 1,000/s", batch: "ingest, batch of 100" }[
+      ingestRow.mode
+    ];
+    row(
+      label,
+      ingestRow.eventsPerSecond === null ? (ingestRow.note ?? "—") : `${n(ingestRow.eventsPerSecond)} events/s`,
+      ingestRow.eventsPerSecond === null
+        ? ""
+        : `p50 ${n(ingestRow.p50Ms, 1)} ms, p99 ${n(ingestRow.p99Ms, 1)} ms, ${n(ingestRow.errors)} errors; autocannon, 32 connections, API alone`,
+    );
+  }
+  for (const run of r.fanout?.runs ?? []) {
+    row(
+      `fan-out to ${n(run.endpoints)}`,
+      `accepted in ${n(run.acceptMs)} ms`,
+      `last endpoint received it after ${n(run.lastReceiveMs)} ms, all recorded after ${n(run.recordedMs)} ms`,
+    );
+  }
+  if (r.isolation) {
+    const i = r.isolation;
+    row(
+      "isolation",
+      `ratio ${n(i.ratio, 2)}`,
+      `${n(i.healthyPerSecond)} healthy deliveries/s with one endpoint that never answers (${n(i.hungRequests)} requests held open)`,
+    );
+  }
+  if (r.memory)
+    row("memory", `API ${n(r.memory.apiPeakMiB)} MiB, worker ${n(r.memory.workerPeakMiB)} MiB`, "peak RSS (VmHWM) over the throughput run");
+  if (t) {
+    const p = t.perDelivery;
+    row(
+      "cost per delivery",
+      `${n(p.redisCommands, 1)} Redis commands, ${n(p.pgTransactions, 3)} PostgreSQL transactions`,
+      `${p.pgStatements === null ? "pg_stat_statements not loaded" : `${n(p.pgStatements, 2)} statements`}, ${n(p.pgRowsWritten, 1)} rows written; CPU ms: ` +
+        `Redis ${n(p.redisCpuMs, 3)}, PostgreSQL ${n(p.pgCpuMs, 3)}, API ${n(p.apiCpuMs, 3)}, worker ${n(p.workerCpuMs, 3)}`,
+    );
+    row(
+      "capacity estimate",
+      `one Redis shard ≈ ${n(t.estimates.redisShard)} deliveries/s; PostgreSQL ≈ ${n(t.estimates.pgPerCore)} deliveries/s per core`,
+      "1 CPU second ÷ the CPU time each spent per delivery (Redis runs commands on one thread)",
+    );
+  }
+  lines.push("", "## Targets", "", "| target | measured | |", "| --- | --- | --- |");
+  for (const target of judgeTargets(r)) {
+    lines.push(`| ${target.target} | ${target.measured} | ${target.met === null ? "not measured" : target.met ? "met" : "**missed**"} |`);
+  }
+  if (r.errors.length > 0) {
+    lines.push("", "## Scenarios that failed in this run", "");
+    for (const error of r.errors) lines.push(`- ${error.scenario}: ${error.error}`);
+  }
+  lines.push(
+    "",
+    "## How each number is measured",
+    "",
+    "- A receiver process (`test/bench/receiver-process.ts`, `node:http`) answers 200 at once and counts and timestamps what arrives; the suite reads it over IPC.",
+    "- Herald runs as real processes (`apps/api`, `apps/worker` through tsx, `HERALD_LOG_LEVEL=warn`) on a fresh PostgreSQL database and queue prefix per scenario.",
+    "- **Throughput**: events are published through the API with 16 requests in flight while the worker delivers; the clock stops when the receiver has every delivery *and* PostgreSQL shows every delivery `succeeded`. Each delivery is signed (the receiver counts `webhook-signature` headers) and each attempt row is counted afterwards.",
+    "- **Reference points** drain jobs that were enqueued before the clock started, so they exclude publishing; Herald's figure includes it.",
+    "- **Latency**: an open-loop publisher at half the measured throughput; each delivery's time runs from just before its publish request is sent to the moment the receiver has the whole webhook.",
+    "- **Ingest**: autocannon against `POST /v1/tenants/{t}/events` (each event stored with one delivery and one job) with no worker running, so the API has the machine.",
+    "- **Fan-out**: one publish to a tenant with 1,000 or 10,000 endpoints; accept = the publish request's round trip.",
+    "- **Isolation**: the throughput run plus one endpoint, on its own port, subscribed to every event, that never answers (Herald's default 15 s timeout outlasts the run); the ratio is healthy deliveries/s over the clean run's deliveries/s.",
+    "- **Workers and cost per delivery**: Redis `INFO commandstats` and CPU deltas over the throughput run; PostgreSQL transactions from `pg_stat_database` of the run's own database (statements from `pg_stat_statements` when it is loaded), CPU of that database's backends from `/proc`.",
+    "- **Memory**: `VmHWM` of the API and worker processes from `/proc/<pid>/status` after the throughput run.",
+    "",
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,70 @@
+/**
+ * `npm run bench [-- --full] [--only=throughput,latency] [--profile=<dir>]`
+ *
+ * Runs the reference points and every Herald scenario against real
+ * processes, prints one JSON line per scenario on stdout (progress goes to
+ * stderr), and writes BENCHMARKS.md and benchmarks.svg at the repository root.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { REPO_ROOT, TEST_ADMIN_URL, TEST_REDIS_URL } from "@herald/testing";
+import { barChart } from "./chart.ts";
+import { describeMachine } from "./machine.ts";
+import { log } from "./progress.ts";
+import { startBenchRedis } from "./redis-server.ts";
+import { chartBars, judgeTargets, renderReport } from "./report.ts";
+import { SIZES } from "./sizes.ts";
+import { runSuite, SCENARIOS, type ScenarioName } from "./suite.ts";
+
+const { values } = parseArgs({
+  options: {
+    full: { type: "boolean", default: false },
+    only: { type: "string" },
+    profile: { type: "string" },
+    "no-write": { type: "boolean", default: false },
+  },
+});
+
+const only = values.only?.split(",").map((name) => name.trim()) as ScenarioName[] | undefined;
+const unknown = only?.filter((name) => !SCENARIOS.includes(name));
+if (unknown && unknown.length > 0) {
+  console.error(`unknown scenario(s): ${unknown.join(", ")}; choose from ${SCENARIOS.join(", ")}`);
+  process.exit(2);
+}
+const sizes = values.full ? SIZES.full : SIZES.quick;
+const profileDir = values.profile ? resolve(values.profile) : undefined;
+if (profileDir) mkdirSync(profileDir, { recursive: true });
+
+const redis = await startBenchRedis(TEST_REDIS_URL);
+log(`${sizes.mode} mode; Redis: ${redis.dedicated ? `a private redis-server at ${redis.url}` : redis.url}`);
+const started = Date.now();
+try {
+  const machine = await describeMachine(TEST_ADMIN_URL, redis.url);
+  const results = await runSuite({
+    sizes,
+    redisUrl: redis.url,
+    profileDir,
+    only,
+    emit: (line) => console.log(JSON.stringify(line)),
+  });
+  log(`finished in ${Math.round((Date.now() - started) / 1000)} s`);
+  for (const target of judgeTargets(results)) {
+    log(`${target.met === null ? "not measured" : target.met ? "met   " : "MISSED"}  ${target.target}: ${target.measured}`);
+  }
+  if (!values["no-write"]) {
+    const command = values.full ? "npm run bench -- --full" : "npm run bench";
+    const report = renderReport(results, machine, {
+      command: only ? `${command} -- --only=${only.join(",")}` : command,
+      mode: sizes.mode,
+      redis: redis.dedicated ? "a private redis-server started by the suite, no persistence" : "the machine's Redis",
+      date: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
+    });
+    writeFileSync(join(REPO_ROOT, "BENCHMARKS.md"), report);
+    writeFileSync(join(REPO_ROOT, "benchmarks.svg"), barChart("Deliveries per second, one run", "higher is better", chartBars(results)));
+    log("wrote BENCHMARKS.md and benchmarks.svg");
+  }
+  if (results.errors.length > 0) process.exitCode = 1;
+} finally {
+  await redis.stop();
+}

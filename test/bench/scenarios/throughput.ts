@@ -1,0 +1,108 @@
+import { type BenchHerald, type BenchOptions, startBenchHerald } from "../herald-bench.ts";
+import { log, now, round, waitForReceived } from "../progress.ts";
+import type { FastReceiver } from "../receiver.ts";
+import { pgDelta, pgSnapshot, processCpuSeconds, processMemory, redisDelta, redisSnapshot, settledPgSnapshot } from "../service-stats.ts";
+import type { Sizes } from "../sizes.ts";
+
+export interface ThroughputResult {
+  scenario: string;
+  workers: number;
+  events: number;
+  endpoints: number;
+  deliveries: number;
+  received: number;
+  signed: number;
+  attemptsRecorded: number;
+  seconds: number;
+  deliveriesPerSecond: number;
+  memory: { apiPeakMiB: number; workerPeakMiB: number };
+  perDelivery: {
+    redisCommands: number;
+    redisCpuMs: number;
+    redisCommandsByName: Record<string, number>;
+    pgTransactions: number;
+    pgStatements: number | null;
+    pgRowsWritten: number;
+    pgCpuMs: number;
+    apiCpuMs: number;
+    workerCpuMs: number;
+  };
+  /** Deliveries/s one Redis core and one PostgreSQL core could carry at the measured cost per delivery. */
+  estimates: { redisShard: number; pgPerCore: number };
+}
+
+/**
+ * Publishes `events` events through the API to `endpoints` endpoints each
+ * and times until every delivery was received and recorded as succeeded.
+ * Leaves the Herald running (for the latency scenario) unless told to stop.
+ */
+export async function throughput(
+  options: BenchOptions,
+  receiver: FastReceiver,
+  sizes: Sizes,
+  { workers = 1, name = "throughput" }: { workers?: number; name?: string } = {},
+): Promise<{ result: ThroughputResult; bench: BenchHerald; tenantId: string }> {
+  const bench = await startBenchHerald(options, { workers });
+  const tenantId = await bench.createTenant("bench");
+  await bench.addEndpoints(
+    tenantId,
+    Array.from({ length: sizes.endpoints }, (_, i) => `${receiver.url}/e/${i}`),
+  );
+  const total = sizes.events * sizes.endpoints;
+  const pids = { api: bench.herald.api.child.pid ?? 0, workers: bench.herald.workers.map((w) => w.child.pid ?? 0) };
+  await receiver.reset();
+  const redisBefore = await redisSnapshot(options.redisUrl);
+  const pgBefore = await pgSnapshot(bench.sql, bench.herald.database.name);
+  const cpuBefore = { api: processCpuSeconds(pids.api), workers: pids.workers.map(processCpuSeconds) };
+
+  log(`${name}: publishing ${sizes.events} events × ${sizes.endpoints} endpoints (${workers} worker process${workers > 1 ? "es" : ""})`);
+  const started = now();
+  const publishing = bench.publishMany(tenantId, sizes.events);
+  const { counters } = await waitForReceived(receiver, total, { label: name, timeoutMs: sizes.timeoutMs });
+  const published = await publishing;
+  const recordedAt = await bench.recorded(total, 30_000);
+  const ended = recordedAt ?? now();
+
+  const cpuAfter = { api: processCpuSeconds(pids.api), workers: pids.workers.map(processCpuSeconds) };
+  const memory = {
+    apiPeakMiB: processMemory(pids.api).peakMiB,
+    workerPeakMiB: Math.max(...pids.workers.map((pid) => processMemory(pid).peakMiB)),
+  };
+  const redis = redisDelta(redisBefore, await redisSnapshot(options.redisUrl));
+  const pg = pgDelta(pgBefore, await settledPgSnapshot(bench.sql, bench.herald.database.name));
+  const [attempts] = await bench.sql<{ n: number }[]>`select count(*)::int as n from attempts`;
+  if (published.failed > 0) log(`${name}: ${published.failed} publishes failed`);
+
+  const seconds = (ended - started) / 1000;
+  const per = (value: number) => value / total;
+  const workerCpu = cpuAfter.workers.reduce((sum, cpu, i) => sum + cpu - (cpuBefore.workers[i] ?? 0), 0);
+  const result: ThroughputResult = {
+    scenario: name,
+    workers,
+    events: sizes.events,
+    endpoints: sizes.endpoints,
+    deliveries: total,
+    received: counters.count,
+    signed: counters.signed,
+    attemptsRecorded: attempts?.n ?? 0,
+    seconds: round(seconds, 3),
+    deliveriesPerSecond: round(recordedAt === undefined ? counters.count / seconds : total / seconds),
+    memory,
+    perDelivery: {
+      redisCommands: round(per(redis.total), 2),
+      redisCpuMs: round(per(redis.cpuSeconds * 1000), 4),
+      redisCommandsByName: Object.fromEntries(Object.entries(redis.byCommand).map(([k, v]) => [k, round(per(v), 3)])),
+      pgTransactions: round(per(pg.transactions), 4),
+      pgStatements: pg.statements === undefined ? null : round(per(pg.statements), 3),
+      pgRowsWritten: round(per(pg.rowsWritten), 2),
+      pgCpuMs: round(per(pg.backendCpuSeconds * 1000), 4),
+      apiCpuMs: round(per((cpuAfter.api - cpuBefore.api) * 1000), 4),
+      workerCpuMs: round(per(workerCpu * 1000), 4),
+    },
+    estimates: {
+      redisShard: redis.cpuSeconds > 0 ? round(total / redis.cpuSeconds) : 0,
+      pgPerCore: pg.backendCpuSeconds > 0 ? round(total / pg.backendCpuSeconds) : 0,
+    },
+  };
+  return { result, bench, tenantId };
+}

@@ -1,0 +1,48 @@
+export interface Sizes {
+  mode: "quick" | "full" | "tiny";
+  /** Events published by the throughput, workers and isolation scenarios. */
+  events: number;
+  /** Endpoints each of those events fans out to. */
+  endpoints: number;
+  /** Jobs or requests of each reference point: the same as the deliveries of the throughput scenario. */
+  referenceJobs: number;
+  latencySeconds: number;
+  ingestSeconds: number;
+  fanout: number[];
+  /** The longest a scenario waits for its deliveries before it reports what it got. */
+  timeoutMs: number;
+}
+
+export const SIZES: Record<Sizes["mode"], Sizes> = {
+  quick: {
+    mode: "quick",
+    events: 2000,
+    endpoints: 5,
+    referenceJobs: 10_000,
+    latencySeconds: 10,
+    ingestSeconds: 5,
+    fanout: [1000, 10_000],
+    timeoutMs: 90_000,
+  },
+  full: {
+    mode: "full",
+    events: 4000,
+    endpoints: 5,
+    referenceJobs: 20_000,
+    latencySeconds: 30,
+    ingestSeconds: 15,
+    fanout: [1000, 10_000],
+    timeoutMs: 180_000,
+  },
+  // The smoke test's size: proves every scenario still produces its numbers, measures nothing.
+  tiny: {
+    mode: "tiny",
+    events: 20,
+    endpoints: 5,
+    referenceJobs: 100,
+    latencySeconds: 1,
+    ingestSeconds: 1,
+    fanout: [10, 50],
+    timeoutMs: 30_000,
+  },
+};

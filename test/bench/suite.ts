@@ -1,0 +1,167 @@
+import { createTestDatabase } from "@herald/testing";
+import type { BenchOptions } from "./herald-bench.ts";
+import { log, round } from "./progress.ts";
+import { startFastReceiver } from "./receiver.ts";
+import { barePipeline, httpLimit, naiveBaseline, queueLimit, type ReferenceResult } from "./references.ts";
+import { type FanoutResult, fanout } from "./scenarios/fanout.ts";
+import { type IngestRow, ingest } from "./scenarios/ingest.ts";
+import { type IsolationResult, isolation } from "./scenarios/isolation.ts";
+import { type LatencyResult, latency } from "./scenarios/latency.ts";
+import { type ThroughputResult, throughput } from "./scenarios/throughput.ts";
+import type { Sizes } from "./sizes.ts";
+
+/** Herald's defaults, which the reference points copy: jobs in flight per worker, sockets per origin. */
+export const WORKER_CONCURRENCY = 100;
+export const CONNECTIONS_PER_ORIGIN = 64;
+
+export interface SuiteResults {
+  references: {
+    httpLimit?: ReferenceResult;
+    queueLimit?: ReferenceResult;
+    barePipeline?: ReferenceResult;
+    naiveBaseline?: ReferenceResult;
+  };
+  throughput?: ThroughputResult & { ratios: Record<string, number | null> };
+  memory?: { scenario: "memory"; apiPeakMiB: number; workerPeakMiB: number };
+  latency?: LatencyResult;
+  workers?: { scenario: "workers"; one: number; two: number; scaling: number; twoWorkers: ThroughputResult };
+  ingest?: { scenario: "ingest"; rows: IngestRow[] };
+  fanout?: { scenario: "fanout"; runs: FanoutResult[] };
+  isolation?: IsolationResult;
+  errors: { scenario: string; error: string }[];
+}
+
+export const SCENARIOS = ["references", "throughput", "latency", "workers", "ingest", "fanout", "isolation"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface SuiteOptions extends BenchOptions {
+  sizes: Sizes;
+  only?: readonly ScenarioName[] | undefined;
+  /** Called with each scenario's result as soon as it is known: the suite's JSON lines. */
+  emit?: (line: object) => void;
+}
+
+const ratio = (value: number, reference: ReferenceResult | undefined) =>
+  reference && reference.perSecond > 0 ? round(value / reference.perSecond, 3) : null;
+
+/**
+ * Runs the reference points and the Herald scenarios in one go, on one
+ * receiver process, and answers every number. A scenario that throws is
+ * recorded in `errors` and the rest still run.
+ */
+export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
+  const { sizes } = options;
+  const wanted = (name: ScenarioName) => !options.only || options.only.includes(name);
+  const emit = options.emit ?? (() => {});
+  const results: SuiteResults = { references: {}, errors: [] };
+  const receiver = await startFastReceiver();
+  const attempt = async (scenario: string, run: () => Promise<void>) => {
+    try {
+      await run();
+    } catch (error) {
+      log(`${scenario} failed: ${(error as Error).stack ?? error}`);
+      results.errors.push({ scenario, error: (error as Error).message });
+    }
+  };
+
+  try {
+    if (wanted("references")) {
+      const database = await createTestDatabase();
+      const ctx = {
+        receiver,
+        redisUrl: options.redisUrl,
+        databaseUrl: database.url,
+        concurrency: WORKER_CONCURRENCY,
+        connections: CONNECTIONS_PER_ORIGIN,
+      };
+      const refs = [
+        ["httpLimit", "HTTP limit", httpLimit],
+        ["queueLimit", "queue limit", queueLimit],
+        ["barePipeline", "bare pipeline", barePipeline],
+        ["naiveBaseline", "naive baseline", naiveBaseline],
+      ] as const;
+      for (const [key, label, run] of refs) {
+        await attempt(`reference.${key}`, async () => {
+          log(`reference: ${label}, ${sizes.referenceJobs} × ~1 KiB at concurrency ${WORKER_CONCURRENCY}`);
+          const result = await run(ctx, sizes.referenceJobs);
+          results.references[key] = result;
+          emit(result);
+        });
+      }
+      await database.drop();
+    }
+
+    let cleanPerSecond: number | undefined;
+    if (wanted("throughput") || wanted("latency")) {
+      await attempt("throughput", async () => {
+        const { result, bench, tenantId } = await throughput(options, receiver, sizes);
+        try {
+          const refs = results.references;
+          const rate = result.deliveriesPerSecond;
+          cleanPerSecond = rate;
+          results.throughput = {
+            ...result,
+            ratios: {
+              httpLimit: ratio(rate, refs.httpLimit),
+              queueLimit: ratio(rate, refs.queueLimit),
+              barePipeline: ratio(rate, refs.barePipeline),
+              naiveBaseline: ratio(rate, refs.naiveBaseline),
+            },
+          };
+          emit(results.throughput);
+          results.memory = { scenario: "memory", ...result.memory };
+          emit(results.memory);
+          if (wanted("latency")) {
+            await attempt("latency", async () => {
+              results.latency = await latency(bench, tenantId, receiver, sizes, rate / 2);
+              emit(results.latency);
+            });
+          }
+        } finally {
+          await bench.stop();
+        }
+      });
+    }
+
+    if (wanted("workers")) {
+      await attempt("workers", async () => {
+        const { result, bench } = await throughput(options, receiver, sizes, { workers: 2, name: "workers (2 processes)" });
+        await bench.stop();
+        const one = results.throughput?.deliveriesPerSecond ?? 0;
+        results.workers = {
+          scenario: "workers",
+          one,
+          two: result.deliveriesPerSecond,
+          scaling: one > 0 ? round(result.deliveriesPerSecond / one, 3) : 0,
+          twoWorkers: result,
+        };
+        emit(results.workers);
+      });
+    }
+
+    if (wanted("ingest")) {
+      await attempt("ingest", async () => {
+        results.ingest = { scenario: "ingest", rows: await ingest(options, receiver, sizes) };
+        emit(results.ingest);
+      });
+    }
+
+    if (wanted("fanout")) {
+      await attempt("fanout", async () => {
+        results.fanout = { scenario: "fanout", runs: await fanout(options, receiver, sizes) };
+        emit(results.fanout);
+      });
+    }
+
+    if (wanted("isolation")) {
+      await attempt("isolation", async () => {
+        if (cleanPerSecond === undefined) throw new Error("isolation needs the throughput scenario's clean run");
+        results.isolation = await isolation(options, receiver, sizes, cleanPerSecond);
+        emit(results.isolation);
+      });
+    }
+  } finally {
+    await receiver.close();
+  }
+  return results;
+}
