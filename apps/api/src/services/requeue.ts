@@ -1,14 +1,33 @@
 import { enqueueDeliveries, type PublishDeps } from "@herald/publishing";
 import type { DeliveryJob } from "@herald/schema";
+import type { Job } from "bullmq";
 
 const CHUNK = 500;
+/** How long to wait for an in-flight attempt to finish before leaving its job be (most take milliseconds). */
+const ACTIVE_WAIT_MS = 2000;
+
+/**
+ * The state a job settles in after an attempt that is in flight right now.
+ * A failed attempt is recorded in PostgreSQL before BullMQ moves its job to
+ * the delayed set, so a retry can arrive while the job is still active; acting
+ * then would leave the job delayed for its whole backoff.
+ */
+async function settledState(job: Job): Promise<string> {
+  const deadline = Date.now() + ACTIVE_WAIT_MS;
+  for (;;) {
+    const state = await job.getState();
+    if (state !== "active" || Date.now() > deadline) return state;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /**
  * Makes deliveries run now. A job whose id (= delivery id) still exists would
  * make a plain add a no-op, so a delayed one (a failed delivery waiting for its
  * next retry) is promoted, a finished one is removed and added again, and a
- * waiting or active one is left alone because it runs soon anyway. The rest
- * go in with one bulk add. The caller has already set the rows to pending, so
+ * waiting one is left alone because it runs soon anyway. An active one is
+ * given a moment to finish its attempt first. The rest go in with one bulk
+ * add. The caller has already set the rows to pending, so
  * if Redis fails here the reconciler enqueues them later.
  */
 export async function enqueueNow(deps: PublishDeps, jobs: DeliveryJob[]): Promise<void> {
@@ -21,10 +40,12 @@ export async function enqueueNow(deps: PublishDeps, jobs: DeliveryJob[]): Promis
           fresh.push(data);
           return;
         }
-        const state = await job.getState();
+        const state = await settledState(job);
         try {
           if (state === "delayed") await job.promote();
-          else if (state === "completed" || state === "failed" || state === "unknown") {
+          else if (state === "unknown") fresh.push(data);
+          else if (state === "completed" || state === "failed") {
+            // Finished while we waited: a fresh job carries the retry.
             await job.remove();
             fresh.push(data);
           }
