@@ -1,0 +1,91 @@
+import { eventually, type Herald, type Receiver, startHerald, startReceiver } from "@herald/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/** Publishing through the real API process: batches, idempotency, size limits, metrics. */
+let herald: Herald;
+let receiver: Receiver;
+
+const MAX_PAYLOAD = 8192;
+const MAX_BATCH = 64 * 1024;
+
+beforeAll(async () => {
+  herald = await startHerald({ env: { HERALD_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD), HERALD_MAX_BATCH_BYTES: String(MAX_BATCH) } });
+  receiver = await startReceiver();
+  await herald.request("POST", "/v1/tenants", { name: "Acme", uid: "acme" });
+  await herald.request("POST", "/v1/event-types", { name: "order.placed", description: "Placed" });
+  await herald.request("POST", "/v1/tenants/acme/endpoints", { name: "Orders", url: `${receiver.url}/orders` });
+});
+
+afterAll(async () => {
+  await receiver?.close();
+  await herald?.stop();
+});
+
+async function post(path: string, body: BodyInit, headers: Record<string, string> = {}) {
+  const response = await fetch(herald.baseUrl + path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${herald.env.HERALD_ADMIN_TOKEN}`, "content-type": "application/json", ...headers },
+    body,
+    // biome-ignore lint/suspicious/noExplicitAny: undici needs `duplex` for a streamed body; the DOM type lacks it.
+    ...({ duplex: "half" } as any),
+  });
+  return { status: response.status, type: response.headers.get("content-type"), body: await response.json() };
+}
+
+describe("batch publish end to end", () => {
+  it("delivers every event of a batch once, and a replayed batch not again", async () => {
+    const events = Array.from({ length: 200 }, (_, i) => ({ eventType: "order.placed", payload: { order: i } }));
+    const published = await herald.request("POST", "/v1/tenants/acme/events/batch", { events }, { "idempotency-key": "import-7" });
+    expect(published.status).toBe(202);
+    const ids = published.body.data.map((item: { id: string }) => item.id);
+    const requests = await receiver.waitForRequests(200);
+    expect(new Set(requests.map((r) => r.headers["webhook-id"]))).toEqual(new Set(ids));
+    expect(requests.map((r) => JSON.parse(r.body).data.order).sort((a, b) => a - b)).toEqual(events.map((_, i) => i));
+
+    const replayed = await herald.request("POST", "/v1/tenants/acme/events/batch", { events }, { "idempotency-key": "import-7" });
+    expect(replayed.status).toBe(200);
+    expect(replayed.body.data.map((item: { id: string }) => item.id)).toEqual(ids);
+    const listed = await herald.request("GET", "/v1/tenants/acme/events?limit=250");
+    expect(listed.body.data).toHaveLength(200);
+    await eventually(async () => {
+      const done = await herald.request("GET", "/v1/tenants/acme/deliveries?status=succeeded&limit=250");
+      return done.body.data.length === 200;
+    });
+  });
+});
+
+describe("size limits over real HTTP", () => {
+  it("answers 413 problems for a large single body, a large payload and a large batch, streamed or not", async () => {
+    const payload = { text: "x".repeat(MAX_PAYLOAD) };
+    const single = await post("/v1/tenants/acme/events", JSON.stringify({ eventType: "order.placed", payload }));
+    expect(single).toMatchObject({ status: 413, type: expect.stringContaining("problem+json"), body: { code: "payload_too_large" } });
+
+    const batch = JSON.stringify({
+      events: Array.from({ length: 10 }, () => ({ eventType: "order.placed", payload: { text: "y".repeat(MAX_PAYLOAD - 100) } })),
+    });
+    expect(batch.length).toBeGreaterThan(MAX_BATCH);
+    expect(await post("/v1/tenants/acme/events/batch", batch)).toMatchObject({ status: 413, body: { code: "payload_too_large" } });
+
+    // Without a content-length the limit is enforced while reading.
+    const stream = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(batch));
+        controller.close();
+      },
+    });
+    expect(await post("/v1/tenants/acme/events/batch", stream)).toMatchObject({ status: 413, body: { code: "payload_too_large" } });
+
+    const fits = JSON.stringify({ events: [{ eventType: "order.placed", payload: { text: "z".repeat(MAX_PAYLOAD - 100) } }] });
+    expect((await post("/v1/tenants/acme/events/batch", fits)).status).toBe(202);
+  });
+});
+
+describe("metrics over real HTTP", () => {
+  it("serves /metrics without a token", async () => {
+    const response = await fetch(`${herald.baseUrl}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toMatch(/^herald_events_published_total\{result="published"\} \d+/m);
+    expect(text).toMatch(/^herald_queue_jobs\{state="waiting"\} \d+/m);
+  });
+});
