@@ -15,12 +15,12 @@ import type { Redis } from "ioredis";
  * endpoint's state expire on their own.
  */
 
-// KEYS: slots, rate, circuit, waiting. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none), probe ms.
+// KEYS: slots, rate, circuit, waiting. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none), probe ms, cool-down ms.
 // Answers {0, reason} when admitted, {delayMs, reason} when the caller must wait.
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local lease, leaseMs, cap, rate, probeMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local lease, leaseMs, cap, rate, probeMs, cooldown = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
 local c = redis.call('HMGET', KEYS[3], 'openUntil', 'probeUntil', 'pausedUntil')
 local openUntil, probeUntil, pausedUntil = tonumber(c[1]) or 0, tonumber(c[2]) or 0, tonumber(c[3]) or 0
@@ -28,7 +28,9 @@ if pausedUntil > now then return {pausedUntil - now, 'paused'} end
 local probing = false
 if openUntil > 0 then
   if openUntil > now then return {openUntil - now, 'circuit_open'} end
-  if probeUntil > now then return {probeUntil - now, 'circuit_probe'} end
+  -- While the probe is out, look again after a cool-down at most: a probe that
+  -- succeeds quickly closes the circuit long before its lease would lapse.
+  if probeUntil > now then return {math.min(probeUntil - now, cooldown), 'circuit_probe'} end
   probing = true
 end
 
@@ -138,6 +140,7 @@ export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions)
         options.concurrency,
         rateLimit ?? 0,
         options.leaseMs,
+        options.circuitCooldownMs,
       );
       if (delayMs === 0) return { admitted: true, reason: reason as "admitted" | "probe" };
       return { admitted: false, delayMs, reason: reason as AdmissionReason };
