@@ -67,8 +67,11 @@ describe("the console in a real browser", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("alert").filter({ hasText: "That token is not valid" }).waitFor();
 
-    await page.getByLabel("Admin token or tenant API key").fill(TEST_ADMIN_TOKEN);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    // Keyboard only: Tab reaches the token field, Enter submits.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
+    await page.keyboard.type(TEST_ADMIN_TOKEN);
+    await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: /Dashboard/ }).waitFor();
     const cookies = await browser.context.cookies();
     const session = cookies.find((cookie) => cookie.name === "herald_session");
@@ -196,6 +199,71 @@ describe("the console in a real browser", () => {
     await page.getByRole("link", { name: hostile, exact: true }).waitFor();
     expect(await page.locator("script", { hasText: "alert(1)" }).count()).toBe(0);
     expect(dialogs).toEqual([]);
+  });
+
+  it("recovers an endpoint's failed deliveries since a time", async () => {
+    receiver.respond(respondWith(503, "maintenance"));
+    const { deliveryId } = await publish("payment.received", { invoiceId: "inv_44", amount: 1 });
+    await eventually(async () => (await deliveryStatus(deliveryId)) === "exhausted", { what: "the delivery to exhaust its attempts" });
+    receiver.respond(respondWith(200, "back"));
+
+    await page.goto(`${herald.baseUrl}/ui/t/acme/webhooks/${endpointId}`);
+    await page.getByLabel("Recover failed since (UTC)").fill("2020-01-01T00:00");
+    await page.getByRole("button", { name: "Recover" }).click();
+    await page.getByText("Queued 1 deliveries to be sent again.").waitFor();
+    await eventually(async () => (await deliveryStatus(deliveryId)) === "succeeded", { what: "the recovered delivery to succeed" });
+  });
+
+  it("explains a refused connection in plain words in the test dialog", async () => {
+    const closed = await startReceiver();
+    await closed.close();
+    const created = await herald.request("POST", "/v1/tenants/acme/endpoints", { name: "Closed port", url: `${closed.url}/gone` });
+    expect(created.status).toBe(201);
+    await page.goto(`${herald.baseUrl}/ui/t/acme/webhooks/${created.body.id}`);
+    await page.getByRole("button", { name: "Send Test Event" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    const text = (await dialog.textContent()) ?? "";
+    expect(text).toContain("Test event failed");
+    expect(text).toContain("no response");
+    expect(text).toContain("The connection was refused");
+  });
+
+  it("disables, finds by search, and deletes a webhook after confirmation", async () => {
+    await page.goto(`${herald.baseUrl}/ui/t/acme/webhooks`);
+    await page.getByRole("button", { name: "Disable Closed port" }).click();
+    await page.getByText("Webhook disabled.").waitFor();
+    expect(await page.getByRole("row", { name: /Closed port/ }).textContent()).toContain("disabled");
+    expect(await page.getByRole("button", { name: "Enable Closed port" }).count()).toBe(1);
+
+    await page.getByLabel("Search by name or URL").fill("closed");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.url()).toContain("q=closed");
+    expect(await page.locator("tbody tr").count()).toBe(1);
+
+    await page.getByRole("link", { name: "Delete Closed port" }).click();
+    await page.getByRole("heading", { name: /Delete “Closed port”\?/ }).waitFor();
+    await page.getByRole("button", { name: "Delete webhook" }).click();
+    await page.getByText("Webhook deleted.").waitFor();
+    expect(await page.getByRole("row", { name: /Closed port/ }).count()).toBe(0);
+    const listed = await herald.request("GET", "/v1/tenants/acme/endpoints");
+    expect(listed.body.data.map((e: { name: string }) => e.name)).not.toContain("Closed port");
+  });
+
+  it("lets the admin add an event type, showing the API's error for a bad name", async () => {
+    await page.goto(`${herald.baseUrl}/ui/catalog`);
+    await page.getByLabel("Name", { exact: true }).fill("Refund");
+    await page.getByLabel("Description").fill("Money went back to the customer.");
+    await page.getByLabel("Example payload (JSON)").fill('{"invoiceId": "inv_123", "amount": 100}');
+    await page.getByRole("button", { name: "Add event type" }).click();
+    expect(await page.locator("#type-name-error").textContent()).toContain("must look like resource.action");
+
+    await page.getByLabel("Name", { exact: true }).fill("refund.issued");
+    await page.getByRole("button", { name: "Add event type" }).click();
+    await page.getByText("Event type added to the catalog.").waitFor();
+    await page.getByRole("heading", { name: "refund.issued" }).waitFor();
+    const stored = await herald.request("GET", "/v1/event-types/refund.issued");
+    expect(stored.body).toMatchObject({ description: "Money went back to the customer.", example: { invoiceId: "inv_123", amount: 100 } });
   });
 
   it("shows the dashboard with a chart of attempts", async () => {
