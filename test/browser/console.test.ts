@@ -69,7 +69,7 @@ describe("the console in a real browser", () => {
 
     // Keyboard only: Tab reaches the token field, Enter submits.
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("token");
+    expect(await page.locator("#token:focus").count()).toBe(1);
     await page.keyboard.type(TEST_ADMIN_TOKEN);
     await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: /Dashboard/ }).waitFor();
