@@ -20,6 +20,22 @@ describe("configuration", () => {
     expect(config.HERALD_DELIVERY_TIMEOUT).toBe(15_000);
   });
 
+  it("gives the delivery engine's knobs their documented defaults and checks them", () => {
+    const config = parseConfig(workerConfigSchema, {});
+    expect(config).toMatchObject({
+      HERALD_ENDPOINT_CONCURRENCY: 10,
+      HERALD_CIRCUIT_THRESHOLD: 10,
+      HERALD_CIRCUIT_COOLDOWN: 30_000,
+      HERALD_DISABLE_AFTER: 432_000_000,
+      HERALD_OPERATOR_TENANT: "herald-operator",
+      HERALD_METRICS_HOST: "127.0.0.1",
+    });
+    expect(config.HERALD_OPERATOR_WEBHOOK_URL).toBeUndefined();
+    expect(config.HERALD_METRICS_PORT).toBeUndefined();
+    expect(() => parseConfig(workerConfigSchema, { HERALD_OPERATOR_WEBHOOK_URL: "ftp://ops" })).toThrow(/HERALD_OPERATOR_WEBHOOK_URL/);
+    expect(() => parseConfig(workerConfigSchema, { HERALD_ENDPOINT_CONCURRENCY: "0" })).toThrow(/HERALD_ENDPOINT_CONCURRENCY/);
+  });
+
   it("names every bad variable in one error", () => {
     try {
       parseConfig(apiConfigSchema, { PORT: "eighty", HERALD_RETRY_SCHEDULE: "0,5x", REDIS_URL: "http://nope" });
