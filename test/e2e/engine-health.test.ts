@@ -140,15 +140,20 @@ describe("rate limit", () => {
     // Loose below: this proves the limit delays rather than stalls; speed belongs to benchmarks.
     expect(measured).toBeGreaterThanOrEqual(rate * 0.3);
 
-    // Both processes delivered to it: the limit is shared, not per process.
+    // Both processes delivered to it: the limit is shared, not per process; jobs over it were delayed.
     const perWorker = await Promise.all(
       herald.workers.map(async (worker) => {
         const url = worker.output().match(/metrics on (http:\/\/\S+)/)?.[1] as string;
         const text = await (await fetch(url)).text();
-        return Number(text.match(/herald_deliveries_total\{outcome="succeeded"\} (\d+)/)?.[1] ?? 0);
+        const read = (pattern: RegExp) => Number(text.match(pattern)?.[1] ?? 0);
+        return {
+          succeeded: read(/herald_deliveries_total\{outcome="succeeded"\} (\d+)/),
+          delayed: read(/herald_deliveries_delayed_total\{reason="rate_limit"\} (\d+)/),
+        };
       }),
     );
-    expect(perWorker.every((n) => n > 0)).toBe(true);
+    expect(perWorker.every((w) => w.succeeded > 0)).toBe(true);
+    expect(perWorker.reduce((sum, w) => sum + w.delayed, 0)).toBeGreaterThan(0);
   });
 });
 
