@@ -117,6 +117,24 @@ describe("the console in a real browser", () => {
     const secret = await herald.request("GET", `/v1/tenants/acme/endpoints/${endpointId}/secret`);
     expect(shown?.trim()).toBe(secret.body.secret);
     expect(await page.getByRole("button", { name: "Copy" }).isVisible()).toBe(true);
+
+    // Rotating asks for confirmation first, then shows the new secret.
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: "Rotate secret" }).click();
+    await page.getByText("Signing secret rotated.").waitFor();
+    const rotated = await herald.request("GET", `/v1/tenants/acme/endpoints/${endpointId}/secret`);
+    expect(rotated.body.secret).not.toBe(secret.body.secret);
+    expect((await page.locator("#secret-value").textContent())?.trim()).toBe(rotated.body.secret);
+  });
+
+  it("saves edits to a webhook", async () => {
+    await page.goto(`${herald.baseUrl}/ui/t/acme/webhooks/${endpointId}`);
+    await page.getByLabel("Custom headers").fill("X-Customer: acme\nX-Region: eu");
+    await page.getByLabel("Rate limit (deliveries per second)").fill("");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Changes saved.").waitFor();
+    const stored = await herald.request("GET", `/v1/tenants/acme/endpoints/${endpointId}`);
+    expect(stored.body).toMatchObject({ headers: { "X-Customer": "acme", "X-Region": "eu" }, rateLimit: null, name: "Billing webhook" });
   });
 
   it("sends a test event and shows the receiver's answer in a dialog", async () => {
