@@ -262,6 +262,21 @@ describe("batch publish: errors", () => {
     expect(repeated.body.errors).toEqual([{ path: "events.1.idempotencyKey", message: "repeats the key of events.0" }]);
   });
 
+  it("answers 400 for a hostilely nested payload, single or in a batch, and stores nothing", async () => {
+    // Written as text: JSON.stringify itself would overflow the stack on it.
+    const deep = `${'{"a":['.repeat(1000)}1${"]}".repeat(1000)}`;
+    const before = await eventCount();
+    const single = await t.call("POST", "/v1/tenants/acme/events", { body: `{"eventType":"invoice.paid","payload":${deep}}` });
+    expectProblem(single, 400, "validation_failed");
+    expect(single.body.errors[0].path).toBe("payload");
+    const inBatch = await t.call("POST", "/v1/tenants/acme/events/batch", {
+      body: `{"events":[{"eventType":"invoice.paid","payload":{}},{"eventType":"invoice.paid","payload":${deep}}]}`,
+    });
+    expectProblem(inBatch, 400, "validation_failed");
+    expect(inBatch.body.errors[0].path).toBe("events.1.payload");
+    expect(await eventCount()).toBe(before);
+  });
+
   it("answers 413 for a payload over HERALD_MAX_PAYLOAD_BYTES, single or in a batch", async () => {
     const big = { text: "x".repeat(MAX_PAYLOAD) };
     const before = await eventCount();

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DELIVERY_STATUSES } from "../tables.ts";
-import { timestampSchema } from "./common.ts";
+import { jsonValueSchema, timestampSchema } from "./common.ts";
 import { eventTypeNameSchema } from "./event-types.ts";
 
 export const idempotencyKeySchema = z.string().min(1).max(200);
@@ -8,8 +8,7 @@ export const idempotencyKeySchema = z.string().min(1).max(200);
 export const eventPublishSchema = z
   .strictObject({
     eventType: eventTypeNameSchema,
-    payload: z
-      .unknown()
+    payload: jsonValueSchema
       .refine((value) => value !== undefined, "is required")
       .meta({
         description: "The event's data; receivers get it as `data` in the envelope.",
