@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { bearerAuth } from "./auth.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
-import { ApiError, fieldErrors, type ProblemCode, problemBody } from "./errors.ts";
+import { ApiError, fieldErrors, isDataException, type ProblemCode, problemBody } from "./errors.ts";
 import { createApiMetrics } from "./metrics.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { deliveryRoutes } from "./routes/deliveries.ts";
@@ -118,6 +118,10 @@ export function createApp(deps: AppDeps) {
     } else if (error instanceof HTTPException && error.status < 500) {
       code = /json/i.test(error.message) ? "malformed_json" : "validation_failed";
       detail = error.message || "the request is not valid";
+    } else if (isDataException(error)) {
+      deps.logger.warn({ err: error, requestId, method: c.req.method, path: c.req.path }, "value refused by the database");
+      code = "validation_failed";
+      detail = "a value in the request cannot be stored (NUL characters, out-of-range numbers and impossible dates are refused)";
     } else {
       deps.logger.error({ err: error, requestId, method: c.req.method, path: c.req.path }, "unexpected error");
       code = "internal_error";

@@ -77,3 +77,17 @@ export function fieldErrors(issues: readonly { path: readonly PropertyKey[]; mes
     return { path: path || "(body)", message: issue.message };
   });
 }
+
+/**
+ * PostgreSQL refused a value the request carried (SQLSTATE class 22: a NUL
+ * character, an out-of-range number or date). That is the caller's input, not
+ * our failure, so it answers 400 rather than 500. drizzle wraps the driver's
+ * error, so the cause is checked too.
+ */
+export function isDataException(error: unknown): boolean {
+  for (let current = error, i = 0; current && i < 3; current = (current as { cause?: unknown }).cause, i++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return false;
+}

@@ -133,6 +133,16 @@ describe("errors", () => {
     );
   });
 
+  it("answers 400 for hostile nesting and NUL characters instead of failing to store them", async () => {
+    const deep = `{"name":"deep.example","description":"","example":${"[".repeat(20_000)}${"]".repeat(20_000)}}`;
+    const nested = await t.call("POST", "/v1/event-types", { body: deep });
+    expect(nested.status).toBe(400);
+    expect(nested.body.errors[0]).toMatchObject({ path: "example", message: "must not nest more than 64 levels deep" });
+    const nul = await t.call("POST", "/v1/event-types", { body: { name: "nul.example", description: "a\u0000b" } });
+    expect(nul.status).toBe(400);
+    expect(nul.body.code).toBe("validation_failed");
+  });
+
   it("answers 409 for a duplicate name and 404 for an unknown one", async () => {
     await t.call("POST", "/v1/event-types", { body: { name: "dup.name", description: "" } });
     expect((await t.call("POST", "/v1/event-types", { body: { name: "dup.name", description: "" } })).status).toBe(409);

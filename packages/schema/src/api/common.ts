@@ -33,5 +33,26 @@ export function listSchema<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 }
 
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * How deep a parsed JSON value nests, counted without recursion and giving up
+ * past `limit`: JSON.parse accepts any depth, but JSON.stringify (and so
+ * storing the value) overflows the stack on hostile nesting.
+ */
+export function jsonDepthWithin(value: unknown, limit: number = MAX_JSON_DEPTH): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (current === null || typeof current !== "object") continue;
+    if (depth >= limit) return false;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
 /** Any JSON value, bounded so that hostile nesting cannot exhaust the stack. */
-export const jsonValueSchema = z.unknown().meta({ description: "Any JSON value." });
+export const jsonValueSchema = z
+  .unknown()
+  .refine((value) => jsonDepthWithin(value), `must not nest more than ${MAX_JSON_DEPTH} levels deep`)
+  .meta({ description: `Any JSON value, nested at most ${MAX_JSON_DEPTH} levels deep.` });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { timestampSchema } from "./common.ts";
+import { jsonDepthWithin, jsonValueSchema, MAX_JSON_DEPTH, timestampSchema } from "./common.ts";
 
 export const eventTypeNameSchema = z
   .string()
@@ -10,13 +10,14 @@ export const eventTypeNameSchema = z
 
 const jsonSchemaSchema = z
   .record(z.string(), z.unknown())
+  .refine((value) => jsonDepthWithin(value), `must not nest more than ${MAX_JSON_DEPTH} levels deep`)
   .meta({ description: "A JSON Schema (draft 2020-12) that published payloads must satisfy." });
 
 export const eventTypeCreateSchema = z
   .strictObject({
     name: eventTypeNameSchema,
     description: z.string().max(2000).default(""),
-    example: z.unknown().optional().meta({ description: "An example payload, shown in the catalog and sent by test events." }),
+    example: jsonValueSchema.optional().meta({ description: "An example payload, shown in the catalog and sent by test events." }),
     schema: jsonSchemaSchema.optional(),
   })
   .meta({
@@ -37,7 +38,7 @@ export type EventTypeCreate = z.infer<typeof eventTypeCreateSchema>;
 export const eventTypeUpdateSchema = z
   .strictObject({
     description: z.string().max(2000).optional(),
-    example: z.unknown().optional(),
+    example: jsonValueSchema.optional(),
     schema: jsonSchemaSchema.nullable().optional(),
     archived: z.boolean().optional(),
   })
