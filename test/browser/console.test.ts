@@ -160,7 +160,7 @@ describe("the console in a real browser", () => {
   });
 
   it("shows an event published through the API in the delivery log as succeeded", async () => {
-    const { deliveryId } = await publish("payment.received", { invoiceId: "inv_42", amount: 4200, currency: "EUR" });
+    const { eventId, deliveryId } = await publish("payment.received", { invoiceId: "inv_42", amount: 4200, currency: "EUR" });
     await eventually(async () => (await deliveryStatus(deliveryId)) === "succeeded", { what: "the delivery to succeed" });
 
     await page.goto(`${herald.baseUrl}/ui/t/acme/deliveries?status=succeeded`);
@@ -174,6 +174,11 @@ describe("the console in a real browser", () => {
     const body = (await page.locator("main").textContent()) ?? "";
     expect(body).toContain("HTTP 200");
     expect(body).toContain('"invoiceId": "inv_42"');
+
+    // The event id leads to every delivery of that event.
+    await page.getByRole("link", { name: eventId }).click();
+    await expect.poll(() => page.url()).toContain(`event=${eventId}`);
+    expect(await page.locator("tbody tr").count()).toBe(1);
   });
 
   it("shows failed attempts when the receiver fails, then Retry delivers it", async () => {

@@ -7,6 +7,7 @@ import { tenantPath } from "./render.tsx";
 export interface LogFilters {
   status: string;
   endpointId: string;
+  eventId: string;
   after: string;
   before: string;
 }
@@ -40,9 +41,13 @@ export function DeliveryLogPage({
   const logPath = tenantPath(tenantId, "/deliveries");
   const names = new Map(endpoints.map((endpoint) => [endpoint.id, endpoint.name]));
   const query = Object.fromEntries(
-    Object.entries({ status: filters.status, endpoint: filters.endpointId, after: filters.after, before: filters.before }).filter(
-      ([, v]) => v,
-    ),
+    Object.entries({
+      status: filters.status,
+      endpoint: filters.endpointId,
+      event: filters.eventId,
+      after: filters.after,
+      before: filters.before,
+    }).filter(([, v]) => v),
   );
   return (
     <Layout page={page} title="Delivery log" section="deliveries">
@@ -69,6 +74,10 @@ export function DeliveryLogPage({
               </option>
             ))}
           </select>
+        </div>
+        <div>
+          <label for="event">Event id</label>
+          <input type="text" id="event" name="event" value={filters.eventId} placeholder="evt_…" size={30} />
         </div>
         <div>
           <label for="after">From (UTC)</label>
@@ -241,7 +250,10 @@ export function DeliveryPage({
           </dd>
           <dt>Event</dt>
           <dd>
-            <code>{event.eventType}</code> · <code>{event.id}</code>
+            <code>{event.eventType}</code> ·{" "}
+            <a href={tenantPath(tenantId, `/deliveries?event=${encodeURIComponent(event.id)}`)}>
+              <code>{event.id}</code>
+            </a>
             {delivery.isTest && (
               <>
                 {" "}

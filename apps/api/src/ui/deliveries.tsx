@@ -50,6 +50,7 @@ export function deliveryRoutes(ui: Hono<UiEnv>) {
     const filters: LogFilters = {
       status: STATUSES.includes(c.req.query("status") as DeliveryStatus) ? (c.req.query("status") as string) : "",
       endpointId: /^ep_[0-9a-z]{26}$/.test(c.req.query("endpoint") ?? "") ? (c.req.query("endpoint") as string) : "",
+      eventId: /^evt_[0-9a-z]{26}$/.test(c.req.query("event")?.trim() ?? "") ? (c.req.query("event")?.trim() as string) : "",
       after: utc(c.req.query("after") ?? "") ? (c.req.query("after") as string) : "",
       before: utc(c.req.query("before") ?? "") ? (c.req.query("before") as string) : "",
     };
@@ -60,6 +61,7 @@ export function deliveryRoutes(ui: Hono<UiEnv>) {
         cursor,
         status: (filters.status || undefined) as DeliveryStatus | undefined,
         endpointId: filters.endpointId || undefined,
+        eventId: filters.eventId || undefined,
         after: utc(filters.after),
         before: utc(filters.before),
       }),
