@@ -26,12 +26,13 @@ async function settledState(job: Job): Promise<string> {
  * make a plain add a no-op, so a delayed one (a failed delivery waiting for its
  * next retry) is promoted, a finished one is removed and added again, and a
  * waiting one is left alone because it runs soon anyway. An active one is
- * given a moment to finish its attempt first. The rest go in with one bulk
- * add. The caller has already set the rows to pending, so
+ * given a moment to finish its attempt first. The rest, and `withoutJob`
+ * (deliveries whose job has certainly left Redis, such as exhausted ones),
+ * go in with one bulk add. The caller has already set the rows to pending, so
  * if Redis fails here the reconciler enqueues them later.
  */
-export async function enqueueNow(deps: PublishDeps, jobs: DeliveryJob[]): Promise<void> {
-  const fresh: DeliveryJob[] = [];
+export async function enqueueNow(deps: PublishDeps, jobs: DeliveryJob[], withoutJob: DeliveryJob[] = []): Promise<void> {
+  const fresh: DeliveryJob[] = [...withoutJob];
   for (let start = 0; start < jobs.length; start += CHUNK) {
     await Promise.all(
       jobs.slice(start, start + CHUNK).map(async (data) => {
