@@ -79,6 +79,13 @@ describe("console sessions", () => {
     expect(listed.body.data.map((e: { name: string }) => e.name)).toEqual(["Acme hook"]);
   });
 
+  it("refuses an oversized form before reading it", async () => {
+    const browser = client();
+    await browser.signIn(TEST_ADMIN_TOKEN);
+    const response = await browser.request("POST", "/ui/t/acme/webhooks", { _csrf: "x", name: "x".repeat(300 * 1024) });
+    expect(response.status).toBe(413);
+  });
+
   it("sends a tampered or missing session to the sign-in page", async () => {
     const browser = client();
     await browser.signIn(TEST_ADMIN_TOKEN);

@@ -1,7 +1,8 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import { readFileSync } from "node:fs";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { listTenants, resolveTenant } from "../services/tenants.ts";
@@ -55,6 +56,8 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     c.body(js, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }),
   );
 
+  // Console forms are small; anything bigger is not a person typing.
+  ui.use(bodyLimit({ maxSize: 256 * 1024, onError: (c) => c.text("That form is too large.", 413) }));
   signInRoutes(ui, deps);
   ui.use(requireSession(deps));
 
@@ -80,7 +83,7 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     await next();
   });
 
-  const home = (c: import("hono").Context<UiEnv>) => {
+  const home = (c: Context<UiEnv>) => {
     const { session } = c.var;
     if (session.kind === "tenant" && session.tenantId) {
       return c.redirect(tenantPath(session.tenantId, session.portal ? "/webhooks" : "/dashboard"), 303);
