@@ -168,5 +168,18 @@ export const endpointTestResultSchema = z
     errorKind: z.string().nullable().meta({ description: "Why it failed: timeout, connection_refused, blocked_target, http_status, …" }),
     errorMessage: z.string().nullable(),
   })
-  .meta({ id: "EndpointTestResult" });
+  .meta({
+    id: "EndpointTestResult",
+    example: {
+      deliveryId: "dlv_01jdz3k5q8e6f0a1b2c3d4e5f6",
+      eventId: "evt_01jdz3k5q8e6f0a1b2c3d4e5f6",
+      eventType: "payment.received",
+      ok: true,
+      statusCode: 200,
+      durationMs: 84,
+      responseBody: "ok",
+      errorKind: null,
+      errorMessage: null,
+    },
+  });
 export type EndpointTestResult = z.infer<typeof endpointTestResultSchema>;
