@@ -159,6 +159,17 @@ describe("retry", () => {
     }
   });
 
+  it("leaves a pending delivery's waiting job as it is", async () => {
+    const delivery = await deliveryTo(hookId);
+    const job = await t.queue.getJob(delivery.id);
+    expect(await job?.getState()).toBe("waiting");
+    expect((await t.call("POST", `/v1/tenants/acme/deliveries/${delivery.id}/retry`)).status).toBe(202);
+    const after = await t.queue.getJob(delivery.id);
+    expect(after?.timestamp).toBe(job?.timestamp);
+    expect(await after?.getState()).toBe("waiting");
+    expect(await t.queue.getJobCounts("waiting", "delayed")).toMatchObject({ delayed: 0 });
+  });
+
   it("refuses a succeeded delivery unless forced", async () => {
     const delivery = await deliveryTo(hookId);
     await setState(delivery.id, "succeeded");
