@@ -16,7 +16,7 @@ const portalLinkCreateSchema = z
       .default(900)
       .meta({ description: "Seconds until the link stops working (60 to 604800; default 900)." }),
   })
-  .meta({ id: "PortalLinkCreate" });
+  .meta({ id: "PortalLinkCreate", example: { expiresIn: 900 } });
 
 const portalLinkSchema = z
   .object({
