@@ -8,6 +8,8 @@ let prefix: string;
 let guard: EndpointGuard;
 let endpoints = 0;
 const fresh = () => `ep_test_${++endpoints}`;
+/** Each lease in these tests is a delivery of its own. */
+const d = (endpointId: string, lease: string) => ({ endpointId, deliveryId: `dlv_${endpointId}_${lease}` });
 
 beforeAll(() => {
   redis = new Redis(TEST_REDIS_URL);
@@ -23,29 +25,29 @@ afterAll(async () => {
 describe("endpoint guard", () => {
   it("admits up to the in-flight cap, then asks to wait; a release frees a slot", async () => {
     const id = fresh();
-    expect(await guard.acquire(id, "a", null)).toEqual({ admitted: true, reason: "admitted" });
-    expect(await guard.acquire(id, "b", null)).toEqual({ admitted: true, reason: "admitted" });
-    const third = await guard.acquire(id, "c", null);
+    expect(await guard.acquire(d(id, "a"), "a", null)).toEqual({ admitted: true, reason: "admitted", interruptedAttempt: 0 });
+    expect(await guard.acquire(d(id, "b"), "b", null)).toEqual({ admitted: true, reason: "admitted", interruptedAttempt: 0 });
+    const third = await guard.acquire(d(id, "c"), "c", null);
     expect(third).toMatchObject({ admitted: false, reason: "concurrency" });
-    await guard.release(id, "a", true);
-    expect(await guard.acquire(id, "c", null)).toMatchObject({ admitted: true });
+    await guard.release(d(id, "a"), "a", true);
+    expect(await guard.acquire(d(id, "c"), "c", null)).toMatchObject({ admitted: true });
   });
 
   it("lets the lease of a worker that never released expire", async () => {
     const id = fresh();
     const short = createEndpointGuard(redis, { prefix, concurrency: 1, circuitThreshold: 3, circuitCooldownMs: 300, leaseMs: 100 });
-    expect(await short.acquire(id, "dead-worker", null)).toMatchObject({ admitted: true });
-    expect(await short.acquire(id, "next", null)).toMatchObject({ admitted: false, reason: "concurrency" });
+    expect(await short.acquire(d(id, "dead-worker"), "dead-worker", null)).toMatchObject({ admitted: true });
+    expect(await short.acquire(d(id, "next"), "next", null)).toMatchObject({ admitted: false, reason: "concurrency" });
     await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(await short.acquire(id, "next", null)).toMatchObject({ admitted: true });
+    expect(await short.acquire(d(id, "next"), "next", null)).toMatchObject({ admitted: true });
     expect(await redis.pttl(`${prefix}:ep:${id}:slots`)).toBeGreaterThan(0);
   });
 
   it("spaces admissions by the rate limit and says how long to wait", async () => {
     const id = fresh();
-    expect(await guard.acquire(id, "a", 5)).toMatchObject({ admitted: true });
-    await guard.release(id, "a", true);
-    const next = await guard.acquire(id, "b", 5);
+    expect(await guard.acquire(d(id, "a"), "a", 5)).toMatchObject({ admitted: true });
+    await guard.release(d(id, "a"), "a", true);
+    const next = await guard.acquire(d(id, "b"), "b", 5);
     expect(next).toMatchObject({ admitted: false, reason: "rate_limit" });
     expect(next.admitted === false && next.delayMs).toBeGreaterThan(100);
     expect(next.admitted === false && next.delayMs).toBeLessThanOrEqual(400);
@@ -54,42 +56,51 @@ describe("endpoint guard", () => {
   it("opens after consecutive failures, lets one probe through after the cool-down, closes on success", async () => {
     const id = fresh();
     for (const lease of ["1", "2"]) {
-      await guard.acquire(id, lease, null);
-      expect(await guard.release(id, lease, false)).toBe(false);
+      await guard.acquire(d(id, lease), lease, null);
+      expect(await guard.release(d(id, lease), lease, false)).toBe(false);
     }
-    await guard.acquire(id, "3", null);
-    expect(await guard.release(id, "3", false)).toBe(true);
-    const blocked = await guard.acquire(id, "4", null);
+    await guard.acquire(d(id, "3"), "3", null);
+    expect(await guard.release(d(id, "3"), "3", false)).toBe(true);
+    const blocked = await guard.acquire(d(id, "4"), "4", null);
     expect(blocked).toMatchObject({ admitted: false, reason: "circuit_open" });
     expect(blocked.admitted === false && blocked.delayMs).toBeLessThanOrEqual(300);
 
     await new Promise((resolve) => setTimeout(resolve, 320));
-    expect(await guard.acquire(id, "probe", null)).toEqual({ admitted: true, reason: "probe" });
-    expect(await guard.acquire(id, "other", null)).toMatchObject({ admitted: false, reason: "circuit_probe" });
-    await guard.release(id, "probe", true);
-    expect(await guard.acquire(id, "other", null)).toEqual({ admitted: true, reason: "admitted" });
+    expect(await guard.acquire(d(id, "probe"), "probe", null)).toMatchObject({ admitted: true, reason: "probe" });
+    expect(await guard.acquire(d(id, "other"), "other", null)).toMatchObject({ admitted: false, reason: "circuit_probe" });
+    await guard.release(d(id, "probe"), "probe", true);
+    expect(await guard.acquire(d(id, "other"), "other", null)).toMatchObject({ admitted: true, reason: "admitted" });
   });
 
   it("re-opens at once when the probe fails", async () => {
     const id = fresh();
     for (const lease of ["1", "2", "3"]) {
-      await guard.acquire(id, lease, null);
-      await guard.release(id, lease, false);
+      await guard.acquire(d(id, lease), lease, null);
+      await guard.release(d(id, lease), lease, false);
     }
     await new Promise((resolve) => setTimeout(resolve, 320));
-    expect(await guard.acquire(id, "probe", null)).toMatchObject({ reason: "probe" });
-    await guard.release(id, "probe", false);
-    expect(await guard.acquire(id, "next", null)).toMatchObject({ admitted: false, reason: "circuit_open" });
+    expect(await guard.acquire(d(id, "probe"), "probe", null)).toMatchObject({ reason: "probe" });
+    await guard.release(d(id, "probe"), "probe", false);
+    expect(await guard.acquire(d(id, "next"), "next", null)).toMatchObject({ admitted: false, reason: "circuit_open" });
   });
 
   it("pauses the endpoint for what Retry-After asked, even past a later success", async () => {
     const id = fresh();
-    await guard.acquire(id, "a", null);
-    await guard.acquire(id, "b", null);
-    await guard.release(id, "a", false, 500);
-    await guard.release(id, "b", true);
-    const paused = await guard.acquire(id, "c", null);
+    await guard.acquire(d(id, "a"), "a", null);
+    await guard.acquire(d(id, "b"), "b", null);
+    await guard.release(d(id, "a"), "a", false, 500);
+    await guard.release(d(id, "b"), "b", true);
+    const paused = await guard.acquire(d(id, "c"), "c", null);
     expect(paused).toMatchObject({ admitted: false, reason: "paused" });
     expect(paused.admitted === false && paused.delayMs).toBeGreaterThan(300);
+  });
+
+  it("reports an attempt whose worker stopped between sending and recording", async () => {
+    const delivery = { endpointId: fresh(), deliveryId: "dlv_interrupted" };
+    expect(await guard.acquire(delivery, "run-1", null, 1)).toMatchObject({ admitted: true, interruptedAttempt: 0 });
+    // run-1 dies without releasing; the job runs again.
+    expect(await guard.acquire(delivery, "run-2", null, 1)).toMatchObject({ admitted: true, interruptedAttempt: 1 });
+    await guard.release(delivery, "run-2", true);
+    expect(await guard.acquire(delivery, "run-3", null, 3)).toMatchObject({ admitted: true, interruptedAttempt: 0 });
   });
 });

@@ -11,12 +11,16 @@ import type { Redis } from "ioredis";
  *   <prefix>:ep:<id>:rate     GCRA theoretical arrival time (ms)
  *   <prefix>:ep:<id>:circuit  hash: failures, openUntil, probeUntil, pausedUntil
  *   <prefix>:ep:<id>:waiting  jobs turned away in the last second, a measure of the backlog
+ *   <prefix>:sending:<delivery>  the attempt number being sent, from admission until
+ *                             release after the record is committed: if it is still
+ *                             there when the delivery runs again, a worker died mid-attempt
  * Every key carries a TTL, so a killed worker's leases and a forgotten
  * endpoint's state expire on their own.
  */
 
-// KEYS: slots, rate, circuit, waiting. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none), probe ms, cool-down ms.
-// Answers {0, reason} when admitted, {delayMs, reason} when the caller must wait.
+// KEYS: slots, rate, circuit, waiting, sending. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none),
+// probe ms, cool-down ms, attempt number. Answers {0, reason, interrupted attempt or 0} when admitted,
+// {delayMs, reason} when the caller must wait.
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -63,21 +67,24 @@ end
 
 redis.call('ZADD', KEYS[1], now + leaseMs, lease)
 redis.call('PEXPIRE', KEYS[1], leaseMs + 60000)
+local interrupted = tonumber(redis.call('GET', KEYS[5])) or 0
+redis.call('SET', KEYS[5], ARGV[7], 'PX', 86400000)
 if probing then
   redis.call('HSET', KEYS[3], 'probeUntil', now + probeMs)
   redis.call('PEXPIRE', KEYS[3], probeMs + 86400000)
-  return {0, 'probe'}
+  return {0, 'probe', interrupted}
 end
-return {0, 'admitted'}
+return {0, 'admitted', interrupted}
 `;
 
-// KEYS: slots, rate, circuit, waiting. ARGV: lease id, ok (1/0), threshold, cool-down ms, pause ms (0 = none).
+// KEYS: slots, rate, circuit, waiting, sending. ARGV: lease id, ok (1/0), threshold, cool-down ms, pause ms (0 = none).
 // Answers 1 when this outcome opened the circuit.
 const RELEASE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ok, threshold, cooldown, pause = ARGV[2] == '1', tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[5])
 if ok then
   -- A pause asked for by Retry-After outlives a success of a request sent before it.
   redis.call('HDEL', KEYS[3], 'failures', 'openUntil', 'probeUntil')
@@ -101,7 +108,14 @@ return opened
 
 export type AdmissionReason = "admitted" | "probe" | "paused" | "circuit_open" | "circuit_probe" | "concurrency" | "rate_limit";
 
-export type Admission = { admitted: true; reason: "admitted" | "probe" } | { admitted: false; delayMs: number; reason: AdmissionReason };
+export type Admission =
+  | {
+      admitted: true;
+      reason: "admitted" | "probe";
+      /** An earlier attempt of this delivery whose worker stopped before recording it (0 if none). */
+      interruptedAttempt: number;
+    }
+  | { admitted: false; delayMs: number; reason: AdmissionReason };
 
 export interface EndpointGuardOptions {
   prefix: string;
@@ -114,41 +128,59 @@ export interface EndpointGuardOptions {
   leaseMs: number;
 }
 
+export interface DeliveryRef {
+  deliveryId: string;
+  endpointId: string;
+}
+
 interface GuardCommands {
-  heraldAcquire(slots: string, rate: string, circuit: string, waiting: string, ...args: (string | number)[]): Promise<[number, string]>;
-  heraldRelease(slots: string, rate: string, circuit: string, waiting: string, ...args: (string | number)[]): Promise<number>;
+  heraldAcquire(...keysThenArgs: (string | number)[]): Promise<[number, string, number?]>;
+  heraldRelease(...keysThenArgs: (string | number)[]): Promise<number>;
 }
 
 export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions) {
   const commands = redis as Redis & GuardCommands;
   if (!("heraldAcquire" in redis)) {
-    redis.defineCommand("heraldAcquire", { numberOfKeys: 4, lua: ACQUIRE });
-    redis.defineCommand("heraldRelease", { numberOfKeys: 4, lua: RELEASE });
+    redis.defineCommand("heraldAcquire", { numberOfKeys: 5, lua: ACQUIRE });
+    redis.defineCommand("heraldRelease", { numberOfKeys: 5, lua: RELEASE });
   }
-  const keys = (endpointId: string) => {
-    const base = `${options.prefix}:ep:${endpointId}`;
-    return [`${base}:slots`, `${base}:rate`, `${base}:circuit`, `${base}:waiting`] as const;
+  const keys = (delivery: DeliveryRef) => {
+    const base = `${options.prefix}:ep:${delivery.endpointId}`;
+    return [
+      `${base}:slots`,
+      `${base}:rate`,
+      `${base}:circuit`,
+      `${base}:waiting`,
+      `${options.prefix}:sending:${delivery.deliveryId}`,
+    ] as const;
   };
 
   return {
-    /** Takes a slot for `lease` (unique per run of a job) or says how long to wait. */
-    async acquire(endpointId: string, lease: string, rateLimit: number | null): Promise<Admission> {
-      const [delayMs, reason] = await commands.heraldAcquire(
-        ...keys(endpointId),
+    /**
+     * Takes a slot for `lease` (unique per run of a job) to send attempt
+     * `attemptNumber`, or says how long to wait.
+     */
+    async acquire(delivery: DeliveryRef, lease: string, rateLimit: number | null, attemptNumber = 1): Promise<Admission> {
+      const [delayMs, reason, interrupted] = await commands.heraldAcquire(
+        ...keys(delivery),
         lease,
         options.leaseMs,
         options.concurrency,
         rateLimit ?? 0,
         options.leaseMs,
         options.circuitCooldownMs,
+        attemptNumber,
       );
-      if (delayMs === 0) return { admitted: true, reason: reason as "admitted" | "probe" };
+      if (delayMs === 0) return { admitted: true, reason: reason as "admitted" | "probe", interruptedAttempt: interrupted ?? 0 };
       return { admitted: false, delayMs, reason: reason as AdmissionReason };
     },
-    /** Frees the slot and tells the breaker how it went; answers true when this failure opened the circuit. */
-    async release(endpointId: string, lease: string, ok: boolean, pauseMs = 0): Promise<boolean> {
+    /**
+     * Frees the slot once the attempt is recorded and tells the breaker how it
+     * went; answers true when this failure opened the circuit.
+     */
+    async release(delivery: DeliveryRef, lease: string, ok: boolean, pauseMs = 0): Promise<boolean> {
       const opened = await commands.heraldRelease(
-        ...keys(endpointId),
+        ...keys(delivery),
         lease,
         ok ? 1 : 0,
         options.circuitThreshold,

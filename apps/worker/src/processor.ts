@@ -1,4 +1,4 @@
-import { buildHeaders, type DeliveryClient } from "@herald/delivery";
+import { buildHeaders, type DeliveryClient, interruptedOutcome } from "@herald/delivery";
 import type { DeliveryJob } from "@herald/schema";
 import type { Job } from "bullmq";
 import type { Logger } from "pino";
@@ -88,23 +88,34 @@ export function createProcessor(deps: ProcessorDeps) {
       return "held";
     }
 
-    const admission = await deps.guard.acquire(endpoint.id, lease, endpoint.rateLimit);
+    const ref = { deliveryId: job.deliveryId, endpointId: endpoint.id };
+    let attemptNumber = state.attempts + 1;
+    const admission = await deps.guard.acquire(ref, lease, endpoint.rateLimit, attemptNumber);
     if (!admission.admitted) {
       metrics.delayed.inc({ reason: admission.reason });
       throw new HoldBackError(spread(admission.delayMs), admission.reason);
     }
+    if (admission.interruptedAttempt >= attemptNumber) {
+      // A worker died after admitting this attempt and before recording it: the
+      // receiver may have it, so the log says so and it counts as an attempt.
+      await deps.recorder.attempt({
+        deliveryId: job.deliveryId,
+        endpointId: endpoint.id,
+        attemptNumber,
+        startedAt: new Date(),
+        outcome: interruptedOutcome(),
+        requestHeaders: {},
+        status: "failed",
+        nextAttemptAt: new Date(),
+      });
+      attemptNumber++;
+    }
 
-    const attemptNumber = state.attempts + 1;
     const startedAt = new Date();
     const headers = buildHeaders(event.id, event.body, endpoint.secrets, endpoint.headers, Math.floor(startedAt.getTime() / 1000));
     metrics.inFlight.inc();
     const outcome = await deps.client.send({ url: endpoint.url, headers, body: event.body }).finally(() => metrics.inFlight.dec());
     metrics.attemptDuration.observe({ kind: outcome.errorKind ?? "ok" }, outcome.durationMs / 1000);
-    // Releasing never fails the attempt: the lease expires on its own if Redis is away.
-    await deps.guard
-      .release(endpoint.id, lease, outcome.ok, outcome.ok ? 0 : pauseAfter(outcome, deps.policy.retryAfterMaxMs))
-      .then((opened) => opened && deps.logger.warn({ endpointId: endpoint.id }, "circuit opened"))
-      .catch((error) => deps.logger.warn({ err: error, endpointId: endpoint.id }, "could not release the endpoint slot"));
 
     let status: FinalStatus;
     let delayMs: number | null = null;
@@ -131,6 +142,13 @@ export function createProcessor(deps: ProcessorDeps) {
       status,
       nextAttemptAt: delayMs === null ? null : new Date(Date.now() + delayMs),
     });
+    // Released only once recorded, so a worker dying in between leaves the mark
+    // that the next run reads as an interrupted attempt. Releasing never fails
+    // the attempt: the lease expires on its own if Redis is away.
+    await deps.guard
+      .release(ref, lease, outcome.ok, outcome.ok ? 0 : pauseAfter(outcome, deps.policy.retryAfterMaxMs))
+      .then((opened) => opened && deps.logger.warn({ endpointId: endpoint.id }, "circuit opened"))
+      .catch((error) => deps.logger.warn({ err: error, endpointId: endpoint.id }, "could not release the endpoint slot"));
 
     if (status === "exhausted") {
       await deps.operational.deliveryExhausted({

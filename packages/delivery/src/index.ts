@@ -7,6 +7,14 @@ export {
   type OutgoingRequest,
   RESPONSE_BODY_LIMIT,
 } from "./http-client.ts";
-export { classifyError, classifyResponse, ERROR_KINDS, type ErrorKind, type Outcome, parseRetryAfter } from "./outcome.ts";
+export {
+  classifyError,
+  classifyResponse,
+  ERROR_KINDS,
+  type ErrorKind,
+  interruptedOutcome,
+  type Outcome,
+  parseRetryAfter,
+} from "./outcome.ts";
 export { generateSecret, isValidSecret, sign } from "./signing.ts";
 export { addressRange, BlockedTargetError, checkWebhookUrl, isPublicAddress, literalAddress } from "./target-guard.ts";

@@ -18,6 +18,8 @@ export const ERROR_KINDS = [
   "blocked_target",
   "invalid_url",
   "network",
+  // The worker stopped (killed, or released at shutdown) before learning the outcome; the receiver may have it.
+  "interrupted",
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
@@ -105,6 +107,20 @@ function kindOf(error: unknown): ErrorKind {
   if (code && TLS_CODE.test(code)) return "tls";
   if (cause && cause !== error) return kindOf(cause);
   return "network";
+}
+
+/** An attempt whose worker stopped before it learned (or recorded) the outcome. */
+export function interruptedOutcome(): Outcome {
+  return {
+    ok: false,
+    statusCode: null,
+    errorKind: "interrupted",
+    errorMessage: "the worker making this attempt stopped before recording its outcome; the receiver may have received it",
+    durationMs: 0,
+    responseHeaders: {},
+    responseBody: null,
+    retryAfterMs: null,
+  };
 }
 
 export function classifyError(error: unknown, durationMs: number): Outcome {
