@@ -273,7 +273,7 @@ describe("the console in a real browser", () => {
     expect(listed.body.data.map((e: { name: string }) => e.name)).not.toContain("Closed port");
   });
 
-  it("lets the admin add an event type, showing the API's error for a bad name", async () => {
+  it("lets the admin add an event type (showing the API's error for a bad name) and edit it", async () => {
     await page.goto(`${herald.baseUrl}/ui/catalog`);
     await page.getByLabel("Name", { exact: true }).fill("Refund");
     await page.getByLabel("Description").fill("Money went back to the customer.");
@@ -287,6 +287,12 @@ describe("the console in a real browser", () => {
     await page.getByRole("heading", { name: "refund.issued" }).waitFor();
     const stored = await herald.request("GET", "/v1/event-types/refund.issued");
     expect(stored.body).toMatchObject({ description: "Money went back to the customer.", example: { invoiceId: "inv_123", amount: 100 } });
+
+    await page.getByRole("link", { name: "Edit refund.issued" }).click();
+    await page.getByLabel("Description").fill("Money went back.");
+    await page.getByRole("button", { name: "Save event type" }).click();
+    await page.getByText("Event type saved.").waitFor();
+    expect((await herald.request("GET", "/v1/event-types/refund.issued")).body.description).toBe("Money went back.");
   });
 
   it("shows the dashboard with a chart of attempts", async () => {
