@@ -104,6 +104,12 @@ describe("console sessions", () => {
     const own = await browser.request("GET", "/ui/t/acme/webhooks");
     expect(own.status).toBe(200);
     expect(own.text).toContain("Acme hook");
+    const home = await browser.request("GET", "/ui/dashboard");
+    expect(home.location).toBe(`/ui/t/${acmeId}/dashboard`);
+    const dashboard = await browser.request("GET", home.location ?? "");
+    expect(dashboard.status).toBe(200);
+    expect(dashboard.text).toContain("deliveries waiting");
+    expect(dashboard.text).not.toContain("jobs in the queue");
     const foreign = await browser.request("GET", "/ui/t/globex/webhooks");
     expect(foreign.status).toBe(404);
     expect(foreign.text).not.toContain("Globex hook");
