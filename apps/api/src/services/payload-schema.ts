@@ -7,10 +7,10 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 
 /**
  * One ajv instance for the process: JSON Schema 2020-12 with formats, every
- * error reported, unknown keywords tolerated (catalog schemas often carry
- * `examples` or vendor keywords), and no remote `$ref` loading.
+ * error reported, unknown keywords and formats tolerated quietly (catalog
+ * schemas often carry `examples` or vendor keywords), and no remote `$ref` loading.
  */
-const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true });
+const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, logger: false });
 addFormats(ajv);
 
 const compiled = new Map<string, { version: number; validate: ValidateFunction }>();
