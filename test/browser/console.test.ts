@@ -243,13 +243,15 @@ describe("the console in a real browser", () => {
     const created = await herald.request("POST", "/v1/tenants/acme/endpoints", { name: "Closed port", url: `${closed.url}/gone` });
     expect(created.status).toBe(201);
     await page.goto(`${herald.baseUrl}/ui/t/acme/webhooks/${created.body.id}`);
-    await page.getByRole("button", { name: "Send Test Event" }).click();
+    await page.getByLabel("Event type").selectOption("payment.received");
+    await page.getByRole("button", { name: "Send test", exact: true }).click();
     const dialog = page.getByRole("dialog");
     await dialog.waitFor();
     const text = (await dialog.textContent()) ?? "";
     expect(text).toContain("Test event failed");
     expect(text).toContain("no response");
     expect(text).toContain("The connection was refused");
+    expect(text).toContain("payment.received");
   });
 
   it("disables, finds by search, and deletes a webhook after confirmation", async () => {

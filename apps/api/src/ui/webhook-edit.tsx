@@ -161,6 +161,26 @@ export function EditWebhookPage({
         catalog={catalog}
       />
       <SecretPanel page={page} base={base} endpoint={endpoint} show={showSecret} />
+      <section class="panel" aria-labelledby="test-title">
+        <h2 id="test-title">Send a test event</h2>
+        <p class="small muted">Sends the event type's example payload now, signed like a real delivery, and shows the receiver's answer.</p>
+        <form method="post" action={`${base}/test`} class="row">
+          <CsrfField csrf={page.csrf} />
+          <input type="hidden" name="from" value="edit" />
+          <div>
+            <label for="test-type">Event type</label>
+            <select id="test-type" name="eventType">
+              <option value="">First subscribed type</option>
+              {catalog.map((type) => (
+                <option value={type.name}>{type.name}</option>
+              ))}
+            </select>
+          </div>
+          <button type="submit" class="secondary">
+            Send test
+          </button>
+        </form>
+      </section>
       <section class="panel" aria-labelledby="recover-title">
         <h2 id="recover-title">Recover failed deliveries</h2>
         <p class="small muted">Sends again every failed, exhausted or held delivery to this webhook created since the time you choose.</p>

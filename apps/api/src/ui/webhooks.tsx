@@ -204,7 +204,8 @@ export function webhookRoutes(ui: Hono<UiEnv>) {
     const endpoint = await getEndpoint(c.var.ctx, tenantId(c), c.req.param("id"));
     let outcome: TestOutcome;
     try {
-      const result = await sendTestEvent(c.var.ctx, tenantId(c), endpoint.id, {});
+      const eventType = field(c.var.form, "eventType");
+      const result = await sendTestEvent(c.var.ctx, tenantId(c), endpoint.id, eventType ? { eventType } : {});
       outcome = { endpointName: endpoint.name, ...result };
     } catch (error) {
       if (!(error instanceof ApiError) || error.status >= 500) throw error;
