@@ -85,9 +85,14 @@ describe("security", () => {
     expect(after.body.code).toBe("unauthorized");
   });
 
-  it("refuses an expired key", async () => {
-    const { key } = await newKey("acme", { name: "old", expiresAt: "2020-01-01T00:00:00.000Z" });
+  it("refuses a key once it has expired, and a key that would be born expired", async () => {
+    const { id, key } = await newKey("acme", { name: "soon", expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    expect((await t.call("GET", "/v1/tenants/acme", { token: key })).status).toBe(200);
+    await t.sql`update api_keys set expires_at = now() - interval '1 second' where id = ${id}`;
     expect((await t.call("GET", "/v1/tenants/acme", { token: key })).status).toBe(401);
+    const past = await t.call("POST", "/v1/tenants/acme/api-keys", { body: { name: "old", expiresAt: "2020-01-01T00:00:00.000Z" } });
+    expect(past.status).toBe(400);
+    expect(past.body.errors[0].path).toBe("expiresAt");
   });
 
   it("refuses a key that is one character off", async () => {

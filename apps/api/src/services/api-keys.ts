@@ -3,7 +3,7 @@ import { type ApiKey, type ApiKeyCreate, apiKeys, newId } from "@herald/schema";
 import { and, desc, eq, lt } from "drizzle-orm";
 import { hashApiKey } from "../auth.ts";
 import type { ServiceContext } from "../deps.ts";
-import { notFound } from "../errors.ts";
+import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
 import { resolveTenant } from "./tenants.ts";
 
@@ -18,6 +18,9 @@ export function generateApiKey(): string {
 
 export async function createApiKey(ctx: ServiceContext, tenantIdOrUid: string, input: ApiKeyCreate): Promise<{ row: ApiKey; key: string }> {
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  if (input.expiresAt && Date.parse(input.expiresAt) <= Date.now()) {
+    throw new ApiError("validation_failed", "expiresAt must be in the future", [{ path: "expiresAt", message: "must be in the future" }]);
+  }
   const key = generateApiKey();
   const [row] = await ctx.db
     .insert(apiKeys)
