@@ -61,7 +61,6 @@ describe("the console in a real browser", () => {
   it("refuses a wrong token and signs in with the admin token into an HttpOnly session cookie", async () => {
     await page.goto(`${herald.baseUrl}/ui`);
     await expect.poll(() => page.url()).toContain("/ui/sign-in");
-    await screenshot(page, "sign-in", { fullPage: false });
 
     await page.getByLabel("Admin token or tenant API key").fill("not-the-token-at-all");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -125,6 +124,7 @@ describe("the console in a real browser", () => {
     const rotated = await herald.request("GET", `/v1/tenants/acme/endpoints/${endpointId}/secret`);
     expect(rotated.body.secret).not.toBe(secret.body.secret);
     expect((await page.locator("#secret-value").textContent())?.trim()).toBe(rotated.body.secret);
+    await screenshot(page, "webhook-edit");
   });
 
   it("saves edits to a webhook", async () => {

@@ -141,8 +141,9 @@ export function EditWebhookPage({
           </dd>
           <dt>Attempts</dt>
           <dd>
-            {endpoint.sentCount} sent, {endpoint.succeededCount} succeeded, {endpoint.failedCount} failed (
-            {successRate(endpoint.succeededCount, endpoint.sentCount)} success)
+            {endpoint.sentCount === 0
+              ? "none yet (test events are not counted)"
+              : `${endpoint.sentCount} sent, ${endpoint.succeededCount} succeeded, ${endpoint.failedCount} failed (${successRate(endpoint.succeededCount, endpoint.sentCount)} success)`}
           </dd>
           <dt>Last success</dt>
           <dd>{formatTime(endpoint.lastSuccessAt)}</dd>
