@@ -244,7 +244,11 @@ describe("secret rotation (API)", () => {
 
 describe("send test event", () => {
   it("delivers one signed request with the first subscribed type's example and records it as a test", async () => {
-    const { id } = await createEndpoint({ eventTypes: ["invoice.*", "payment.refunded"] });
+    const { id } = await createEndpoint({
+      eventTypes: ["invoice.*", "payment.refunded"],
+      headers: { "x-customer": "acme" },
+      disabled: true,
+    });
     const { secret } = (await t.call("GET", `/v1/tenants/acme/endpoints/${id}/secret`)).body;
     const seen = receiver.requests.length;
     const response = await t.call("POST", `/v1/tenants/acme/endpoints/${id}/test`);
@@ -260,6 +264,8 @@ describe("send test event", () => {
     const [request] = (await receiver.waitForRequests(seen + 1)).slice(seen);
     expect(verify(request as ReceivedRequest, secret)).toMatchObject({ type: "payment.refunded", data: { amount: 100 } });
     expect(request?.headers["webhook-id"]).toBe(response.body.eventId);
+    // Custom headers go along, and a disabled endpoint can still be tested before it is enabled again.
+    expect(request?.headers["x-customer"]).toBe("acme");
 
     const [delivery] = await t.sql`
       select d.is_test, d.status, d.attempts, e.event_type, (select count(*)::int from attempts a where a.delivery_id = d.id) as tries
