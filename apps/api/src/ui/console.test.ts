@@ -95,6 +95,8 @@ describe("console sessions", () => {
     expect((await browser.request("GET", "/ui/dashboard")).location).toMatch(/^\/ui\/sign-in/);
     expect(body).toBeTruthy();
     expect((await client().request("GET", "/ui/t/acme/webhooks")).location).toMatch(/^\/ui\/sign-in/);
+    expect((await client().request("GET", "/")).location).toBe("/ui");
+    expect((await client().request("GET", "/ui/")).location).toBe("/ui");
   });
 
   it("lets a tenant key see its own tenant only, and ends the session when the key is revoked", async () => {

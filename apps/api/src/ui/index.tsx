@@ -133,4 +133,5 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
 
   app.route("/ui", ui);
   app.get("/", (c) => c.redirect("/ui", 302));
+  app.get("/ui/", (c) => c.redirect("/ui", 302));
 }
