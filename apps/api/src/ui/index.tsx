@@ -131,7 +131,7 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     );
   });
 
+  app.get("/ui/", (c) => c.redirect("/ui", 302));
   app.route("/ui", ui);
   app.get("/", (c) => c.redirect("/ui", 302));
-  app.get("/ui/", (c) => c.redirect("/ui", 302));
 }
