@@ -47,6 +47,12 @@ async function healthyRate(
   const worker = await herald.addWorker();
   const startedAt = Date.now();
   const all = await receiver.waitForRequests(from + expected, 600_000);
+  const metricsUrl = worker.output().match(/metrics on (http:\/\/\S+)/)?.[1];
+  if (metricsUrl) {
+    const text = await (await fetch(metricsUrl)).text();
+    const delayed = [...text.matchAll(/herald_deliveries_delayed_total\{reason="(\w+)"\} (\d+)/g)].map((m) => `${m[1]}=${m[2]}`);
+    console.log(`  jobs put back by the worker meanwhile: ${delayed.join(", ") || "none"}`);
+  }
   await worker.stop();
   const batch = all.slice(from);
   const first = Math.min(...batch.map((r) => r.receivedAt));
@@ -55,7 +61,7 @@ async function healthyRate(
   return { perSecond: Math.round((expected * 1000) / ms), ms, firstAfterMs: first - startedAt };
 }
 
-const herald = await startHerald({ workers: 0, env: { HERALD_DELIVERY_TIMEOUT: TIMEOUT } });
+const herald = await startHerald({ workers: 0, env: { HERALD_DELIVERY_TIMEOUT: TIMEOUT, HERALD_METRICS_PORT: "0" } });
 const receiver = await startReceiver();
 const held: Socket[] = [];
 let waiting = 0;
