@@ -141,6 +141,15 @@ describe("outcome classes", () => {
     expect(attempts).toMatchObject([{ status_code: null, error_kind: "connection_refused" }]);
   });
 
+  it("an unresolvable host is dns, a TLS handshake with a plain HTTP server is tls", async () => {
+    const dns = await deliverOnce("http://no-such-host.invalid/hook");
+    expect(dns.attempts).toMatchObject([{ status_code: null, error_kind: "dns" }]);
+    const plain = await startReceiver();
+    closers.push(() => plain.close());
+    const tls = await deliverOnce(`https://127.0.0.1:${plain.port}/tls`);
+    expect(tls.attempts).toMatchObject([{ status_code: null, error_kind: "tls" }]);
+  });
+
   it("a connection reset mid-response is connection_reset", async () => {
     const { url } = await tcpServer((socket) => {
       socket.on("error", () => {});
