@@ -100,67 +100,76 @@ export async function publish(deps: PublishDeps, input: PublishInput): Promise<P
   return result as PublishResult;
 }
 
+/**
+ * Two round trips whatever the batch size: the subscribed endpoints, then one
+ * statement that inserts the events and their deliveries together (a single
+ * statement is atomic, so no explicit transaction and its extra round trips).
+ */
 async function storeEvents(
   sql: Sql,
   tenantId: string,
   events: (Omit<PublishInput, "tenantId"> & { id: string })[],
 ): Promise<{ results: PublishResult[]; jobs: DeliveryJob[] }> {
-  return sql.begin(async (tx) => {
-    const keys = events.flatMap((event) => (event.idempotencyKey ? [event.idempotencyKey] : []));
-    if (keys.length > 0) {
-      await tx`
-        update events set idempotency_key = null
-        where tenant_id = ${tenantId} and idempotency_key = any(${keys}::text[])
-          and created_at <= now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
+  const keys = events.flatMap((event) => (event.idempotencyKey ? [event.idempotencyKey] : []));
+  if (keys.length > 0) {
+    // Keys past the window are free to be used again. Clearing them is harmless even if the insert below fails.
+    await sql`
+      update events set idempotency_key = null
+      where tenant_id = ${tenantId} and idempotency_key = any(${keys}::text[])
+        and created_at <= now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
+  }
+
+  // Batches usually carry few distinct types: one endpoint lookup per type.
+  const targetsByType = new Map<string, { id: string; disabled: boolean }[]>();
+  for (const type of new Set(events.map((e) => e.eventType))) {
+    targetsByType.set(
+      type,
+      await sql<{ id: string; disabled: boolean }[]>`
+        select id, disabled from endpoints
+        where tenant_id = ${tenantId}
+          and (cardinality(event_types) = 0 or event_types && ${matchingSubscriptions(type)}::text[])
+        order by id`,
+    );
+  }
+
+  const deliveryIds: string[] = [];
+  const eventIds: string[] = [];
+  const endpointIds: string[] = [];
+  const statuses: string[] = [];
+  const jobs: DeliveryJob[] = [];
+  const counts = events.map((event) => {
+    const targets = targetsByType.get(event.eventType) ?? [];
+    for (const target of targets) {
+      const deliveryId = newId("delivery");
+      deliveryIds.push(deliveryId);
+      eventIds.push(event.id);
+      endpointIds.push(target.id);
+      statuses.push(target.disabled ? "held" : "pending");
+      if (!target.disabled) jobs.push({ deliveryId, eventId: event.id, endpointId: target.id, tenantId });
     }
-    const rows = await tx<EventRow[]>`
+    return targets.length;
+  });
+
+  // An endpoint deleted since the lookup fails the foreign key and with it the whole statement: nothing half-stored.
+  const rows = await sql<EventRow[]>`
+    with stored as (
       insert into events (id, tenant_id, event_type, payload, idempotency_key)
       select v.id, ${tenantId}, v.event_type, v.payload::jsonb, v.idempotency_key
       from unnest(${events.map((e) => e.id)}::text[], ${events.map((e) => e.eventType)}::text[],
                   ${events.map((e) => JSON.stringify(e.payload))}::text[], ${events.map((e) => e.idempotencyKey ?? null)}::text[])
            as v(id, event_type, payload, idempotency_key)
-      returning id, tenant_id as "tenantId", event_type as "eventType", idempotency_key as "idempotencyKey", created_at as "createdAt"`;
-    const byId = new Map(rows.map((row) => [row.id, stored(row)]));
-
-    // Batches usually carry few distinct types: one endpoint lookup per type.
-    const targetsByType = new Map<string, { id: string; disabled: boolean }[]>();
-    for (const type of new Set(events.map((e) => e.eventType))) {
-      targetsByType.set(
-        type,
-        await tx<{ id: string; disabled: boolean }[]>`
-          select id, disabled from endpoints
-          where tenant_id = ${tenantId}
-            and (cardinality(event_types) = 0 or event_types && ${matchingSubscriptions(type)}::text[])
-          order by id`,
-      );
-    }
-
-    const deliveryIds: string[] = [];
-    const eventIds: string[] = [];
-    const endpointIds: string[] = [];
-    const statuses: string[] = [];
-    const jobs: DeliveryJob[] = [];
-    const results = events.map((event) => {
-      const targets = targetsByType.get(event.eventType) ?? [];
-      for (const target of targets) {
-        const deliveryId = newId("delivery");
-        deliveryIds.push(deliveryId);
-        eventIds.push(event.id);
-        endpointIds.push(target.id);
-        statuses.push(target.disabled ? "held" : "pending");
-        if (!target.disabled) jobs.push({ deliveryId, eventId: event.id, endpointId: target.id, tenantId });
-      }
-      return { event: byId.get(event.id) as StoredEvent, deliveries: targets.length, replayed: false };
-    });
-    if (deliveryIds.length > 0) {
-      await tx`
-        insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at)
-        select d.id, ${tenantId}, d.event_id, d.endpoint_id, d.status, case when d.status = 'pending' then now() end
-        from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${endpointIds}::text[], ${statuses}::text[])
-             as d(id, event_id, endpoint_id, status)`;
-    }
-    return { results, jobs };
-  }) as Promise<{ results: PublishResult[]; jobs: DeliveryJob[] }>;
+      returning id, tenant_id, event_type, idempotency_key, created_at
+    ), queued as (
+      insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at)
+      select d.id, ${tenantId}, d.event_id, d.endpoint_id, d.status, case when d.status = 'pending' then now() end
+      from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${endpointIds}::text[], ${statuses}::text[])
+           as d(id, event_id, endpoint_id, status)
+    )
+    select id, tenant_id as "tenantId", event_type as "eventType", idempotency_key as "idempotencyKey", created_at as "createdAt"
+    from stored`;
+  const byId = new Map(rows.map((row) => [row.id, stored(row)]));
+  const results = events.map((event, i) => ({ event: byId.get(event.id) as StoredEvent, deliveries: counts[i] ?? 0, replayed: false }));
+  return { results, jobs };
 }
 
 /** One bulk call; job id = delivery id, so enqueueing twice is harmless. */
