@@ -111,12 +111,10 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
     }),
     async (c) => {
       const headerKey = c.req.valid("header")["idempotency-key"];
-      const items = c.req
-        .valid("json")
-        .events.map((item, index) => ({
-          ...item,
-          idempotencyKey: item.idempotencyKey ?? (headerKey ? `${headerKey}:${index}` : undefined),
-        }));
+      const items = c.req.valid("json").events.map((item, index) => ({
+        ...item,
+        idempotencyKey: item.idempotencyKey ?? (headerKey ? `${headerKey}:${index}` : undefined),
+      }));
       const results = await publishEvents(c.var.ctx, c.req.valid("param").tenantId, items);
       count(results);
       const answer = { data: results.map(acceptedView) };
