@@ -61,9 +61,10 @@ async function recentByKeys(sql: Sql, tenantId: string, keys: string[]): Promise
 
 /**
  * Stores the events and one delivery per subscribed endpoint in one
- * transaction (held, not queued, for disabled endpoints), then enqueues the
- * queued ones with one bulk call. All or nothing: if any event fails to
- * store, none is. The caller has checked the tenant and the event types.
+ * statement (held, not queued, for disabled endpoints), then enqueues the
+ * queued ones with one bulk call (in chunks after answering, for fan-outs
+ * above INLINE_ENQUEUE_LIMIT). All or nothing: if any event fails to store,
+ * none is. The caller has checked the tenant and the event types.
  *
  * An event whose idempotency key was used within the last 24 hours is not
  * stored again; its result is the original one, marked `replayed`. An older
@@ -84,7 +85,7 @@ export async function publishBatch(deps: PublishDeps, input: BatchInput): Promis
     if (fresh.length === 0) return input.events.map((event) => recent.get(event.idempotencyKey as string) as PublishResult);
     try {
       const written = await storeEvents(deps.sql, input.tenantId, fresh);
-      await enqueueDeliveries(deps, written.jobs);
+      await enqueueStored(deps, written.jobs);
       const results = new Map(fresh.map((event, i) => [event.index, written.results[i] as PublishResult]));
       return input.events.map((event, index) => results.get(index) ?? (recent.get(event.idempotencyKey as string) as PublishResult));
     } catch (error) {
@@ -172,7 +173,28 @@ async function storeEvents(
   return { results, jobs };
 }
 
-/** One bulk call; job id = delivery id, so enqueueing twice is harmless. */
+/** Fan-outs up to this many jobs are in Redis before publish answers; larger ones are enqueued after it. */
+export const INLINE_ENQUEUE_LIMIT = 2000;
+const ENQUEUE_CHUNK = 1000;
+
+/**
+ * A publish is accepted once PostgreSQL has it. Enqueueing 10,000 jobs takes
+ * longer than storing them, so a large fan-out answers at once and enqueues in
+ * chunks behind the answer (workers start on the first chunk while the rest
+ * follow). Whatever this process fails to enqueue, for example because it
+ * stops, the reconciler enqueues from PostgreSQL.
+ */
+function enqueueStored(deps: PublishDeps, jobs: DeliveryJob[]): Promise<void> {
+  if (jobs.length <= INLINE_ENQUEUE_LIMIT) return enqueueDeliveries(deps, jobs);
+  void (async () => {
+    for (let offset = 0; offset < jobs.length; offset += ENQUEUE_CHUNK) {
+      await enqueueDeliveries(deps, jobs.slice(offset, offset + ENQUEUE_CHUNK));
+    }
+  })();
+  return Promise.resolve();
+}
+
+/** One bulk call; job id = delivery id, so enqueueing twice is harmless. Never throws: failures are logged. */
 export async function enqueueDeliveries(deps: PublishDeps, jobs: DeliveryJob[]): Promise<void> {
   if (jobs.length === 0) return;
   try {

@@ -1,0 +1,92 @@
+import { generateSecret } from "@herald/delivery";
+import { newId, QUEUES } from "@herald/schema";
+import { createSql, type Sql } from "@herald/schema/client";
+import { createTestDatabase, deletePrefix, eventually, freshQueuePrefix, TEST_REDIS_URL, type TestDatabase } from "@herald/testing";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INLINE_ENQUEUE_LIMIT, publish, publishBatch } from "./index.ts";
+
+let database: TestDatabase;
+let sql: Sql;
+let redis: Redis;
+let queue: Queue;
+const prefix = freshQueuePrefix();
+const logger = pino({ level: "silent" });
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sql = createSql(database.url);
+  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  queue = new Queue(QUEUES.deliveries, { connection: redis, prefix });
+  await sql`insert into event_types (name, description) values ('order.paid', 'An order was paid')`;
+});
+
+afterAll(async () => {
+  await queue?.close();
+  redis?.disconnect();
+  await sql?.end();
+  await deletePrefix(prefix);
+  await database?.drop();
+});
+
+async function tenantWith(endpoints: number, disabled = 0): Promise<string> {
+  const tenantId = newId("tenant");
+  await sql`insert into tenants (id, name) values (${tenantId}, 'Acme')`;
+  const ids = Array.from({ length: endpoints + disabled }, () => newId("endpoint"));
+  await sql`
+    insert into endpoints (id, tenant_id, name, url, secret, disabled)
+    select e.id, ${tenantId}, 'hook', 'https://example.com/hook', ${generateSecret()}, e.n > ${endpoints}
+    from unnest(${ids}::text[]) with ordinality as e(id, n)`;
+  return tenantId;
+}
+
+const deps = () => ({ sql, queue, logger });
+
+describe("publish", () => {
+  it("stores the event with one delivery per endpoint, held for disabled ones, and enqueues before answering", async () => {
+    const tenantId = await tenantWith(3, 1);
+    const result = await publish(deps(), { tenantId, eventType: "order.paid", payload: { amount: 1 } });
+    expect(result).toMatchObject({ deliveries: 4, replayed: false, event: { tenantId, eventType: "order.paid", idempotencyKey: null } });
+    const rows = await sql<{ id: string; status: string }[]>`select id, status from deliveries where event_id = ${result.event.id}`;
+    expect(rows.map((row) => row.status).sort()).toEqual(["held", "pending", "pending", "pending"]);
+    for (const row of rows) expect(Boolean(await queue.getJob(row.id))).toBe(row.status === "pending");
+  });
+
+  it("stores all of a batch or none of it", async () => {
+    const tenantId = await tenantWith(1);
+    const key = `key-${newId("event")}`;
+    await publish(deps(), { tenantId, eventType: "order.paid", payload: {}, idempotencyKey: key });
+    const before = await sql<{ n: number }[]>`select count(*)::int as n from events where tenant_id = ${tenantId}`;
+    // The second item's payload is not JSON PostgreSQL accepts (a NUL in a string), so the statement fails whole.
+    await expect(
+      publishBatch(deps(), {
+        tenantId,
+        events: [
+          { eventType: "order.paid", payload: { ok: 1 } },
+          { eventType: "order.paid", payload: "\u0000" },
+        ],
+      }),
+    ).rejects.toThrow();
+    const after = await sql<{ n: number }[]>`select count(*)::int as n from events where tenant_id = ${tenantId}`;
+    expect(after[0]?.n).toBe(before[0]?.n);
+  });
+
+  it("answers a fan-out above the inline limit once stored, and enqueues every delivery after", async () => {
+    const endpoints = INLINE_ENQUEUE_LIMIT + 500;
+    const tenantId = await tenantWith(endpoints);
+    const result = await publish(deps(), { tenantId, eventType: "order.paid", payload: { amount: 2 } });
+    expect(result.deliveries).toBe(endpoints);
+    const stored = await sql<{ n: number }[]>`select count(*)::int as n from deliveries where event_id = ${result.event.id}`;
+    expect(stored[0]?.n).toBe(endpoints);
+    const ids = await sql<{ id: string }[]>`select id from deliveries where event_id = ${result.event.id}`;
+    await eventually(
+      async () => {
+        const found = await Promise.all([ids[0], ids.at(-1)].map((row) => queue.getJob(row?.id ?? "")));
+        return found.every(Boolean) && (await queue.getWaitingCount()) >= endpoints;
+      },
+      { what: "every delivery of the fan-out to be enqueued" },
+    );
+  });
+});
