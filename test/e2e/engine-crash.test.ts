@@ -16,6 +16,8 @@ const TOTAL = ENDPOINTS * EVENTS;
 let herald: Herald | undefined;
 let sql: Db | undefined;
 let receiver: Receiver | undefined;
+/** Requests the receiver has not answered yet. */
+let unanswered = 0;
 
 afterEach(async () => {
   await receiver?.close();
@@ -29,7 +31,9 @@ afterEach(async () => {
 /** A receiver answering 200 after `delayMs`, 20 endpoints on it, 100 events: 2,000 deliveries. */
 async function loadUp(h: Herald, delayMs: number) {
   receiver = await startReceiver((_request, _index, res) => {
+    unanswered++;
     setTimeout(() => {
+      unanswered--;
       res.writeHead(200);
       res.end("ok");
     }, delayMs);
@@ -117,12 +121,16 @@ describe("no lost events", () => {
   }, 240_000);
 
   it("SIGTERM mid-run: exit 0, nothing half-recorded, another worker finishes the rest", async () => {
-    herald = await startHerald({ workers: 1 });
+    // Hundreds in flight at the signal: 300 per worker, 20 endpoints of 20 each.
+    herald = await startHerald({ workers: 1, env: { HERALD_WORKER_CONCURRENCY: "300", HERALD_ENDPOINT_CONCURRENCY: "20" } });
     sql = database(herald);
-    const target = await loadUp(herald, 200);
-    await target.waitForRequests(300, 60_000);
+    const target = await loadUp(herald, 2000);
+    await target.waitForRequests(400, 60_000);
+    await eventually(async () => unanswered >= 200, { timeoutMs: 60_000, what: "200 requests in flight" });
+    const inFlight = unanswered;
     const code = await herald.workers[0]?.stop("SIGTERM");
     expect(code).toBe(0);
+    expect(inFlight).toBeGreaterThan(0);
 
     // Every delivery's attempt count agrees with its attempt rows, and every request sent was recorded.
     const mismatched = await sql`
@@ -139,5 +147,6 @@ describe("no lost events", () => {
     const counts = await eventually(allDeliveries(sql, "succeeded", TOTAL), { timeoutMs: 120_000, what: "every delivery to succeed" });
     expect(counts).toEqual({ succeeded: TOTAL });
     expect(duplicates(target)).toBe(0);
+    console.log(`SIGTERM with ${inFlight} requests in flight: exit 0, ${atStop.succeeded} recorded at exit, none half-recorded`);
   }, 240_000);
 });

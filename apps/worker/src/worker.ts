@@ -32,6 +32,9 @@ export function createWorker(deps: WorkerDeps) {
       timeoutMs: config.HERALD_DELIVERY_TIMEOUT,
       connectTimeoutMs: config.HERALD_CONNECT_TIMEOUT,
       allowPrivateTargets: config.HERALD_ALLOW_PRIVATE_TARGETS,
+      // Many tenants' endpoints can share one origin (a hosted receiver); only the
+      // per-endpoint cap and the worker's concurrency should limit them.
+      connectionsPerOrigin: config.HERALD_WORKER_CONCURRENCY,
     });
   const metrics = deps.metrics ?? createWorkerMetrics();
   const queue = new Queue(QUEUES.deliveries, { connection: deps.redis, prefix: config.HERALD_QUEUE_PREFIX });
