@@ -25,6 +25,12 @@ import { eventParams, tenantParams } from "./params.ts";
 
 const tags = ["Events"];
 
+const replayedHeader = z.object({
+  "idempotent-replayed": z
+    .literal("true")
+    .meta({ description: "This is the stored result of an earlier publish with the same idempotency key." }),
+});
+
 const tooLarge = {
   413: { description: "The body or a payload is too large", content: { "application/problem+json": { schema: problemSchema } } },
 } as const;
@@ -61,7 +67,7 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
       },
       responses: {
         202: jsonResponse(eventAcceptedSchema, "Stored; deliveries queued"),
-        200: jsonResponse(eventAcceptedSchema, "An earlier publish with the same idempotency key"),
+        200: { ...jsonResponse(eventAcceptedSchema, "An earlier publish with the same idempotency key"), headers: replayedHeader },
         ...tooLarge,
         ...errorResponses,
       },
@@ -104,7 +110,10 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
       },
       responses: {
         202: jsonResponse(eventBatchAcceptedSchema, "Stored; deliveries queued"),
-        200: jsonResponse(eventBatchAcceptedSchema, "Every item was published before with the same idempotency key"),
+        200: {
+          ...jsonResponse(eventBatchAcceptedSchema, "Every item was published before with the same idempotency key"),
+          headers: replayedHeader,
+        },
         ...tooLarge,
         ...errorResponses,
       },
