@@ -21,11 +21,19 @@ export interface ReferenceResult {
   jobs: number;
   seconds: number;
   perSecond: number;
+  /** CPU time of this (the driver) process per job: comparable with Herald's worker CPU per delivery. */
+  cpuMsPerJob: number;
 }
 
-const result = (scenario: string, jobs: number, started: number, ended: number): ReferenceResult => {
+const result = (scenario: string, jobs: number, started: number, ended: number, cpu: NodeJS.CpuUsage): ReferenceResult => {
   const seconds = (ended - started) / 1000;
-  return { scenario, jobs, seconds: round(seconds, 3), perSecond: round(jobs / seconds) };
+  return {
+    scenario,
+    jobs,
+    seconds: round(seconds, 3),
+    perSecond: round(jobs / seconds),
+    cpuMsPerJob: round((cpu.user + cpu.system) / 1000 / jobs, 4),
+  };
 };
 
 /** 1. The most POSTs/s this machine makes to the receiver with no queue at all. */
@@ -33,6 +41,7 @@ export async function httpLimit(ctx: ReferenceContext, requests: number): Promis
   const agent = new Agent({ connections: ctx.connections, keepAliveTimeout: 30_000 });
   await ctx.receiver.reset();
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = now();
   const loop = async () => {
     while (next < requests) {
@@ -49,8 +58,9 @@ export async function httpLimit(ctx: ReferenceContext, requests: number): Promis
   };
   await Promise.all(Array.from({ length: ctx.concurrency }, loop));
   const ended = now();
+  const used = process.cpuUsage(cpu);
   await agent.close();
-  return result("reference.http-limit", requests, started, ended);
+  return result("reference.http-limit", requests, started, ended, used);
 }
 
 type Processor = (job: { data: unknown }) => Promise<void>;
@@ -59,7 +69,11 @@ type Processor = (job: { data: unknown }) => Promise<void>;
  * Fills a fresh queue with `jobs` jobs shaped like Herald's (ids only), then
  * times one BullMQ worker at the given concurrency draining them.
  */
-async function drain(ctx: ReferenceContext, jobs: number, processor: Processor): Promise<{ started: number; ended: number }> {
+async function drain(
+  ctx: ReferenceContext,
+  jobs: number,
+  processor: Processor,
+): Promise<{ started: number; ended: number; cpu: NodeJS.CpuUsage }> {
   const prefix = freshQueuePrefix();
   const connection = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue("reference", { connection, prefix });
@@ -80,6 +94,7 @@ async function drain(ctx: ReferenceContext, jobs: number, processor: Processor):
     const done = new Promise<void>((resolve) => {
       resolveDone = resolve;
     });
+    const cpu = process.cpuUsage();
     const started = now();
     const worker = new Worker("reference", processor, { connection, prefix, concurrency: ctx.concurrency, removeOnComplete: { count: 0 } });
     const progress = setInterval(() => log(`  ${completed}/${jobs} jobs`), 1000);
@@ -91,10 +106,11 @@ async function drain(ctx: ReferenceContext, jobs: number, processor: Processor):
     });
     await done;
     const ended = now();
+    const used = process.cpuUsage(cpu);
     clearInterval(progress);
     await worker.close();
     if (failed > 0) throw new Error(`${failed} reference jobs failed`);
-    return { started, ended };
+    return { started, ended, cpu: used };
   } finally {
     await queue.close();
     connection.disconnect();
@@ -104,15 +120,15 @@ async function drain(ctx: ReferenceContext, jobs: number, processor: Processor):
 
 /** 2. The most jobs/s BullMQ and this Redis do: a no-op processor. */
 export async function queueLimit(ctx: ReferenceContext, jobs: number): Promise<ReferenceResult> {
-  const { started, ended } = await drain(ctx, jobs, async () => {});
-  return result("reference.queue-limit", jobs, started, ended);
+  const { started, ended, cpu } = await drain(ctx, jobs, async () => {});
+  return result("reference.queue-limit", jobs, started, ended, cpu);
 }
 
 /** 3. The floor cost of queue + HTTP: each job POSTs with undici; nothing is recorded. */
 export async function barePipeline(ctx: ReferenceContext, jobs: number): Promise<ReferenceResult> {
   const agent = new Agent({ connections: ctx.connections, keepAliveTimeout: 30_000 });
   await ctx.receiver.reset();
-  const { started, ended } = await drain(ctx, jobs, async () => {
+  const { started, ended, cpu } = await drain(ctx, jobs, async () => {
     const response = await agent.request({
       origin: ctx.receiver.url,
       path: "/bare",
@@ -124,7 +140,7 @@ export async function barePipeline(ctx: ReferenceContext, jobs: number): Promise
   });
   await agent.close();
   await waitForReceived(ctx.receiver, jobs, { label: "bare pipeline", timeoutMs: 10_000 });
-  return result("reference.bare-pipeline", jobs, started, ended);
+  return result("reference.bare-pipeline", jobs, started, ended, cpu);
 }
 
 /** 4. What most teams write first: fetch, then one INSERT per attempt. */
@@ -134,13 +150,13 @@ export async function naiveBaseline(ctx: ReferenceContext, jobs: number): Promis
     id bigserial primary key, delivery_id text not null, status_code int not null, created_at timestamptz not null default now())`;
   await ctx.receiver.reset();
   try {
-    const { started, ended } = await drain(ctx, jobs, async (job) => {
+    const { started, ended, cpu } = await drain(ctx, jobs, async (job) => {
       const response = await fetch(`${ctx.receiver.url}/naive`, { method: "POST", headers: REFERENCE_HEADERS, body: ENVELOPE });
       await response.text();
       const { deliveryId } = job.data as { deliveryId: string };
       await sql`insert into naive_attempts (delivery_id, status_code) values (${deliveryId}, ${response.status})`;
     });
-    return result("reference.naive-baseline", jobs, started, ended);
+    return result("reference.naive-baseline", jobs, started, ended, cpu);
   } finally {
     await sql`drop table if exists naive_attempts`;
     await sql.end({ timeout: 1 });

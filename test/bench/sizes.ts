@@ -2,7 +2,11 @@ export interface Sizes {
   mode: "quick" | "full" | "tiny";
   /** Events published by the throughput, workers and isolation scenarios. */
   events: number;
-  /** Endpoints each of those events fans out to. */
+  /**
+   * Endpoints each of those events fans out to. Twenty, so that the worker's
+   * per-endpoint concurrency cap (10 by default) times the endpoints exceeds its
+   * concurrency (100), as in a real fan-out to many receivers.
+   */
   endpoints: number;
   /** Jobs or requests of each reference point: the same as the deliveries of the throughput scenario. */
   referenceJobs: number;
@@ -16,8 +20,8 @@ export interface Sizes {
 export const SIZES: Record<Sizes["mode"], Sizes> = {
   quick: {
     mode: "quick",
-    events: 2000,
-    endpoints: 5,
+    events: 500,
+    endpoints: 20,
     referenceJobs: 10_000,
     latencySeconds: 10,
     ingestSeconds: 5,
@@ -26,8 +30,8 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
   },
   full: {
     mode: "full",
-    events: 4000,
-    endpoints: 5,
+    events: 1000,
+    endpoints: 20,
     referenceJobs: 20_000,
     latencySeconds: 30,
     ingestSeconds: 15,
@@ -37,8 +41,8 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
   // The smoke test's size: proves every scenario still produces its numbers, measures nothing.
   tiny: {
     mode: "tiny",
-    events: 20,
-    endpoints: 5,
+    events: 5,
+    endpoints: 20,
     referenceJobs: 100,
     latencySeconds: 1,
     ingestSeconds: 1,

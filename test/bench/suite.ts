@@ -22,7 +22,7 @@ export interface SuiteResults {
     naiveBaseline?: ReferenceResult;
   };
   throughput?: ThroughputResult & { ratios: Record<string, number | null> };
-  memory?: { scenario: "memory"; apiPeakMiB: number; workerPeakMiB: number };
+  memory?: { scenario: "memory"; apiPeakMiB: number; workerPeakMiB: number; apiStartMiB: number; workerStartMiB: number };
   latency?: LatencyResult;
   workers?: { scenario: "workers"; one: number; two: number; scaling: number; twoWorkers: ThroughputResult };
   ingest?: { scenario: "ingest"; rows: IngestRow[] };

@@ -10,12 +10,15 @@ export interface ThroughputResult {
   events: number;
   endpoints: number;
   deliveries: number;
+  /** How the events were published: through the batch route (100 per request) or one per request. */
+  publishedVia: "batch" | "single";
   received: number;
   signed: number;
   attemptsRecorded: number;
   seconds: number;
   deliveriesPerSecond: number;
-  memory: { apiPeakMiB: number; workerPeakMiB: number };
+  /** Peak RSS over the run, and resident memory right after start-up for comparison. */
+  memory: { apiPeakMiB: number; workerPeakMiB: number; apiStartMiB: number; workerStartMiB: number };
   perDelivery: {
     redisCommands: number;
     redisCpuMs: number;
@@ -50,6 +53,7 @@ export async function throughput(
   );
   const total = sizes.events * sizes.endpoints;
   const pids = { api: bench.herald.api.child.pid ?? 0, workers: bench.herald.workers.map((w) => w.child.pid ?? 0) };
+  const startMemory = { api: processMemory(pids.api).rssMiB, worker: Math.max(...pids.workers.map((pid) => processMemory(pid).rssMiB)) };
   await receiver.reset();
   const redisBefore = await redisSnapshot(options.redisUrl);
   const pgBefore = await pgSnapshot(bench.sql, bench.herald.database.name);
@@ -67,6 +71,8 @@ export async function throughput(
   const memory = {
     apiPeakMiB: processMemory(pids.api).peakMiB,
     workerPeakMiB: Math.max(...pids.workers.map((pid) => processMemory(pid).peakMiB)),
+    apiStartMiB: startMemory.api,
+    workerStartMiB: startMemory.worker,
   };
   const redis = redisDelta(redisBefore, await redisSnapshot(options.redisUrl));
   const pg = pgDelta(pgBefore, await settledPgSnapshot(bench.sql, bench.herald.database.name));
@@ -82,6 +88,7 @@ export async function throughput(
     events: sizes.events,
     endpoints: sizes.endpoints,
     deliveries: total,
+    publishedVia: published.batched ? "batch" : "single",
     received: counters.count,
     signed: counters.signed,
     attemptsRecorded: attempts?.n ?? 0,
