@@ -94,11 +94,66 @@ export async function publishBatch(deps: PublishDeps, input: BatchInput): Promis
   }
 }
 
-/** Publishes one event; see publishBatch. */
+/** Publishes one event; see publishBatch. Concurrent publishes without an idempotency key are written together. */
 export async function publish(deps: PublishDeps, input: PublishInput): Promise<PublishResult> {
   const { tenantId, ...event } = input;
-  const [result] = await publishBatch(deps, { tenantId, events: [event] });
-  return result as PublishResult;
+  if (event.idempotencyKey) {
+    const [result] = await publishBatch(deps, { tenantId, events: [event] });
+    return result as PublishResult;
+  }
+  return new Promise((resolve, reject) => coalesce(deps, { tenantId, event, resolve, reject }));
+}
+
+interface Waiting {
+  tenantId: string;
+  event: Omit<PublishInput, "tenantId">;
+  resolve: (result: PublishResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The most single publishes written together; more wait for the next write. */
+const COALESCE_MAX = 500;
+const waitingBySql = new WeakMap<Sql, { deps: PublishDeps; items: Waiting[] }>();
+
+/**
+ * Group commit for single publishes: those that arrive in the same turn of
+ * the event loop are stored with one statement and enqueued with one bulk
+ * call per tenant, which is what lets one API process take thousands of
+ * publishes a second. Each caller still gets its own result only after its
+ * event is stored. If a group fails, its events are published one by one, so
+ * one bad event fails alone, as it would have without grouping.
+ */
+function coalesce(deps: PublishDeps, item: Waiting): void {
+  const waiting = waitingBySql.get(deps.sql);
+  if (waiting) {
+    waiting.items.push(item);
+    if (waiting.items.length >= COALESCE_MAX) flushCoalesced(deps.sql);
+    return;
+  }
+  waitingBySql.set(deps.sql, { deps, items: [item] });
+  setImmediate(() => flushCoalesced(deps.sql));
+}
+
+function flushCoalesced(sql: Sql): void {
+  const waiting = waitingBySql.get(sql);
+  if (!waiting) return;
+  waitingBySql.delete(sql);
+  const byTenant = new Map<string, Waiting[]>();
+  for (const item of waiting.items) byTenant.set(item.tenantId, [...(byTenant.get(item.tenantId) ?? []), item]);
+  for (const [tenantId, items] of byTenant) {
+    publishBatch(waiting.deps, { tenantId, events: items.map((item) => item.event) }).then(
+      (results) => items.forEach((item, i) => item.resolve(results[i] as PublishResult)),
+      (error) => {
+        if (items.length === 1) return items[0]?.reject(error);
+        for (const item of items) {
+          publishBatch(waiting.deps, { tenantId, events: [item.event] }).then(
+            ([result]) => item.resolve(result as PublishResult),
+            item.reject,
+          );
+        }
+      },
+    );
+  }
 }
 
 /**

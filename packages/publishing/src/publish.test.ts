@@ -73,6 +73,26 @@ describe("publish", () => {
     expect(after[0]?.n).toBe(before[0]?.n);
   });
 
+  it("writes concurrent publishes together, each with its own result, and a bad one fails alone", async () => {
+    const tenantId = await tenantWith(2);
+    const other = await tenantWith(1);
+    const publishes = Array.from({ length: 40 }, (_, n) =>
+      publish(deps(), { tenantId: n % 4 === 0 ? other : tenantId, eventType: "order.paid", payload: n === 7 ? "\u0000" : { n } }),
+    );
+    const settled = await Promise.allSettled(publishes);
+    expect(settled.filter((outcome) => outcome.status === "rejected")).toHaveLength(1);
+    expect(settled[7]?.status).toBe("rejected");
+    const results = settled.flatMap((outcome) => (outcome.status === "fulfilled" ? [outcome.value] : []));
+    expect(new Set(results.map((result) => result.event.id)).size).toBe(39);
+    for (const [n, outcome] of settled.entries()) {
+      if (outcome.status !== "fulfilled") continue;
+      expect(outcome.value.event.tenantId).toBe(n % 4 === 0 ? other : tenantId);
+      expect(outcome.value.deliveries).toBe(n % 4 === 0 ? 1 : 2);
+      const [row] = await sql<{ payload: unknown }[]>`select payload from events where id = ${outcome.value.event.id}`;
+      expect(row?.payload).toEqual({ n });
+    }
+  });
+
   it("answers a fan-out above the inline limit once stored, and enqueues every delivery after", async () => {
     const endpoints = INLINE_ENQUEUE_LIMIT + 500;
     const tenantId = await tenantWith(endpoints);
