@@ -79,7 +79,16 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
-      if (!writing && queue.length > 0) writing = drain().finally(() => (writing = undefined));
+      if (!writing && queue.length > 0) startDrain();
+    });
+  }
+
+  function startDrain(): void {
+    writing = drain().finally(() => {
+      writing = undefined;
+      // A caller woken by the last batch may have queued a row while `writing`
+      // was still set, so its schedule() did nothing: pick it up here.
+      if (queue.length > 0) schedule();
     });
   }
 
@@ -141,6 +150,8 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
   /**
    * The health rule, checked where failures are recorded: an endpoint of this
    * batch that has had no success for the whole window is disabled. The
+   * window restarts when the endpoint is edited (re-enabled, URL fixed), so
+   * failures from before the fix do not disable it again at once. The
    * `not disabled` guard makes exactly one worker see each disable.
    */
   async function disableFailing(tx: Sql, records: AttemptRecord[]): Promise<DisabledEndpoint[]> {
@@ -151,7 +162,7 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
       update endpoints e set disabled = true, disabled_at = now(), updated_at = now(),
         disabled_reason = 'no successful delivery since ' || to_char(e.failing_since at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
       where e.id = any(${failed}::text[]) and not e.disabled
-        and e.failing_since < now() - make_interval(secs => ${disableAfterMs / 1000})
+        and greatest(e.failing_since, e.updated_at) < now() - make_interval(secs => ${disableAfterMs / 1000})
       returning ${disabledColumns(tx)}`;
   }
 
@@ -228,7 +239,7 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
     async flush(): Promise<void> {
       closed = true;
       while (writing || queue.length > 0) {
-        if (!writing) writing = drain().finally(() => (writing = undefined));
+        if (!writing) startDrain();
         await writing;
       }
       await Promise.all([...notifying]);

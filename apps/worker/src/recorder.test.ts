@@ -1,0 +1,90 @@
+import { classifyResponse, interruptedOutcome } from "@herald/delivery";
+import { newId } from "@herald/schema";
+import { createSql, type Sql } from "@herald/schema/client";
+import { createTestDatabase, type TestDatabase } from "@herald/testing";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DisabledEndpoint } from "./operational-events.ts";
+import { createRecorder } from "./recorder.ts";
+
+let database: TestDatabase;
+let sql: Sql;
+let tenantId: string;
+let eventId: string;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sql = createSql(database.url, { appName: "recorder-test", max: 2 });
+  tenantId = newId("tenant");
+  eventId = newId("event");
+  await sql`insert into tenants (id, name) values (${tenantId}, 'recorder')`;
+  await sql`insert into events (id, tenant_id, event_type, payload) values (${eventId}, ${tenantId}, 'order.created', '{}'::jsonb)`;
+});
+
+afterAll(async () => {
+  await sql?.end({ timeout: 1 });
+  await database?.drop();
+});
+
+/** An endpoint failing since `failingFor` ago and last edited `editedAgo` ago, with one delivery. */
+async function failingEndpoint(failingFor: string, editedAgo: string) {
+  const endpointId = newId("endpoint");
+  const deliveryId = newId("delivery");
+  await sql`
+    insert into endpoints (id, tenant_id, name, url, secret, failing_since, updated_at)
+    values (${endpointId}, ${tenantId}, 'e', 'http://127.0.0.1:1/', 'whsec_x',
+            now() - ${failingFor}::interval, now() - ${editedAgo}::interval)`;
+  await sql`insert into deliveries (id, tenant_id, event_id, endpoint_id) values (${deliveryId}, ${tenantId}, ${eventId}, ${endpointId})`;
+  return { endpointId, deliveryId };
+}
+
+const failure = (endpointId: string, deliveryId: string, attemptNumber = 1) => ({
+  deliveryId,
+  endpointId,
+  attemptNumber,
+  startedAt: new Date(),
+  outcome: classifyResponse(500, {}, "down", 3),
+  requestHeaders: {},
+  status: "failed" as const,
+  nextAttemptAt: new Date(Date.now() + 1000),
+});
+
+describe("recorder", () => {
+  it("disables an endpoint failing for the whole window and says so after commit", async () => {
+    const disabled: DisabledEndpoint[] = [];
+    const recorder = createRecorder(sql, pino({ level: "silent" }), {
+      disableAfterMs: 60_000,
+      onDisabled: async (endpoint) => {
+        disabled.push(endpoint);
+      },
+    });
+    const old = await failingEndpoint("2 minutes", "1 hour");
+    const recent = await failingEndpoint("30 seconds", "1 hour");
+    const edited = await failingEndpoint("2 minutes", "10 seconds");
+    await Promise.all([old, recent, edited].map(({ endpointId, deliveryId }) => recorder.attempt(failure(endpointId, deliveryId))));
+    await recorder.flush();
+
+    expect(disabled.map((d) => d.endpointId)).toEqual([old.endpointId]);
+    expect(disabled[0]).toMatchObject({ tenantId, reason: expect.stringMatching(/^no successful delivery since \d{4}-/) });
+    const rows = await sql<{ id: string; disabled: boolean }[]>`
+      select id, disabled from endpoints where id = any(${[old.endpointId, recent.endpointId, edited.endpointId]})`;
+    const state = Object.fromEntries(rows.map((r) => [r.id, r.disabled]));
+    // Failing for less than the window, or edited (re-enabled, fixed) within it: still enabled.
+    expect(state).toEqual({ [old.endpointId]: true, [recent.endpointId]: false, [edited.endpointId]: false });
+  });
+
+  it("keeps the attempt count and the attempt rows in step, interrupted attempts included", async () => {
+    const recorder = createRecorder(sql, pino({ level: "silent" }));
+    const { endpointId, deliveryId } = await failingEndpoint("1 second", "1 hour");
+    await recorder.attempt({ ...failure(endpointId, deliveryId, 1), outcome: interruptedOutcome() });
+    await recorder.attempt(failure(endpointId, deliveryId, 2));
+    const [delivery] = await sql<{ attempts: number; status: string }[]>`select attempts, status from deliveries where id = ${deliveryId}`;
+    const attempts = await sql<{ attempt_number: number; error_kind: string }[]>`
+      select attempt_number, error_kind from attempts where delivery_id = ${deliveryId} order by attempt_number`;
+    expect(delivery).toEqual({ attempts: 2, status: "failed" });
+    expect(attempts).toEqual([
+      { attempt_number: 1, error_kind: "interrupted" },
+      { attempt_number: 2, error_kind: "http_status" },
+    ]);
+  });
+});
