@@ -6,6 +6,7 @@ import { Agent } from "undici";
 import { ENVELOPE, REFERENCE_HEADERS } from "./payload.ts";
 import { log, now, round, waitForReceived } from "./progress.ts";
 import type { FastReceiver } from "./receiver.ts";
+import { redisDelta, redisSnapshot } from "./service-stats.ts";
 
 /** What every reference point shares with Herald's worker: its concurrency and its connection count per origin. */
 export interface ReferenceContext {
@@ -23,6 +24,8 @@ export interface ReferenceResult {
   perSecond: number;
   /** CPU time of this (the driver) process per job: comparable with Herald's worker CPU per delivery. */
   cpuMsPerJob: number;
+  /** Redis commands per job (scripts' inner commands included), for the queue-based references. */
+  redisCommandsPerJob?: number;
 }
 
 const result = (scenario: string, jobs: number, started: number, ended: number, cpu: NodeJS.CpuUsage): ReferenceResult => {
@@ -73,7 +76,7 @@ async function drain(
   ctx: ReferenceContext,
   jobs: number,
   processor: Processor,
-): Promise<{ started: number; ended: number; cpu: NodeJS.CpuUsage }> {
+): Promise<{ started: number; ended: number; cpu: NodeJS.CpuUsage; redisCommands: number }> {
   const prefix = freshQueuePrefix();
   const connection = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue("reference", { connection, prefix });
@@ -94,6 +97,7 @@ async function drain(
     const done = new Promise<void>((resolve) => {
       resolveDone = resolve;
     });
+    const redisBefore = await redisSnapshot(ctx.redisUrl);
     const cpu = process.cpuUsage();
     const started = now();
     const worker = new Worker("reference", processor, { connection, prefix, concurrency: ctx.concurrency, removeOnComplete: { count: 0 } });
@@ -110,7 +114,8 @@ async function drain(
     clearInterval(progress);
     await worker.close();
     if (failed > 0) throw new Error(`${failed} reference jobs failed`);
-    return { started, ended, cpu: used };
+    const redisCommands = redisDelta(redisBefore, await redisSnapshot(ctx.redisUrl)).total;
+    return { started, ended, cpu: used, redisCommands };
   } finally {
     await queue.close();
     connection.disconnect();
@@ -120,15 +125,15 @@ async function drain(
 
 /** 2. The most jobs/s BullMQ and this Redis do: a no-op processor. */
 export async function queueLimit(ctx: ReferenceContext, jobs: number): Promise<ReferenceResult> {
-  const { started, ended, cpu } = await drain(ctx, jobs, async () => {});
-  return result("reference.queue-limit", jobs, started, ended, cpu);
+  const { started, ended, cpu, redisCommands } = await drain(ctx, jobs, async () => {});
+  return { ...result("reference.queue-limit", jobs, started, ended, cpu), redisCommandsPerJob: round(redisCommands / jobs, 2) };
 }
 
 /** 3. The floor cost of queue + HTTP: each job POSTs with undici; nothing is recorded. */
 export async function barePipeline(ctx: ReferenceContext, jobs: number): Promise<ReferenceResult> {
   const agent = new Agent({ connections: ctx.connections, keepAliveTimeout: 30_000 });
   await ctx.receiver.reset();
-  const { started, ended, cpu } = await drain(ctx, jobs, async () => {
+  const { started, ended, cpu, redisCommands } = await drain(ctx, jobs, async () => {
     const response = await agent.request({
       origin: ctx.receiver.url,
       path: "/bare",
@@ -140,7 +145,7 @@ export async function barePipeline(ctx: ReferenceContext, jobs: number): Promise
   });
   await agent.close();
   await waitForReceived(ctx.receiver, jobs, { label: "bare pipeline", timeoutMs: 10_000 });
-  return result("reference.bare-pipeline", jobs, started, ended, cpu);
+  return { ...result("reference.bare-pipeline", jobs, started, ended, cpu), redisCommandsPerJob: round(redisCommands / jobs, 2) };
 }
 
 /** 4. What most teams write first: fetch, then one INSERT per attempt. */
@@ -150,13 +155,13 @@ export async function naiveBaseline(ctx: ReferenceContext, jobs: number): Promis
     id bigserial primary key, delivery_id text not null, status_code int not null, created_at timestamptz not null default now())`;
   await ctx.receiver.reset();
   try {
-    const { started, ended, cpu } = await drain(ctx, jobs, async (job) => {
+    const { started, ended, cpu, redisCommands } = await drain(ctx, jobs, async (job) => {
       const response = await fetch(`${ctx.receiver.url}/naive`, { method: "POST", headers: REFERENCE_HEADERS, body: ENVELOPE });
       await response.text();
       const { deliveryId } = job.data as { deliveryId: string };
       await sql`insert into naive_attempts (delivery_id, status_code) values (${deliveryId}, ${response.status})`;
     });
-    return result("reference.naive-baseline", jobs, started, ended, cpu);
+    return { ...result("reference.naive-baseline", jobs, started, ended, cpu), redisCommandsPerJob: round(redisCommands / jobs, 2) };
   } finally {
     await sql`drop table if exists naive_attempts`;
     await sql.end({ timeout: 1 });

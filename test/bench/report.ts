@@ -126,7 +126,8 @@ export function renderReport(
   );
   row("scenario", "result", "detail");
   row("---", "---", "---");
-  const cpu = (ref: { cpuMsPerJob: number } | undefined) => `; ${n(ref?.cpuMsPerJob, 3)} CPU ms per job`;
+  const cpu = (ref: { cpuMsPerJob: number; redisCommandsPerJob?: number } | undefined) =>
+    `; ${n(ref?.cpuMsPerJob, 3)} CPU ms${ref?.redisCommandsPerJob === undefined ? "" : ` and ${n(ref.redisCommandsPerJob, 1)} Redis commands`} per job`;
   row(
     "HTTP limit",
     `${n(refs.httpLimit?.perSecond)} req/s`,
@@ -178,7 +179,7 @@ export function renderReport(
       ingestRow.eventsPerSecond === null ? (ingestRow.note ?? "—") : `${n(ingestRow.eventsPerSecond)} events/s`,
       ingestRow.eventsPerSecond === null
         ? ""
-        : `p50 ${n(ingestRow.p50Ms, 1)} ms, p99 ${n(ingestRow.p99Ms, 1)} ms, ${n(ingestRow.errors)} errors; autocannon, 32 connections, API alone`,
+        : `p50 ${n(ingestRow.p50Ms, 1)} ms, p99 ${n(ingestRow.p99Ms, 1)} ms, ${n(ingestRow.errors)} errors, ${n(ingestRow.apiCpuMsPerEvent, 3)} API CPU ms per event; autocannon, 32 connections, API alone`,
     );
   }
   for (const run of r.fanout?.runs ?? []) {

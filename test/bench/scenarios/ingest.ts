@@ -4,6 +4,7 @@ import { type BenchOptions, startBenchHerald } from "../herald-bench.ts";
 import { EVENT_TYPE, PAYLOAD, PUBLISH_BODY } from "../payload.ts";
 import { log, round } from "../progress.ts";
 import type { FastReceiver } from "../receiver.ts";
+import { processCpuSeconds } from "../service-stats.ts";
 import type { Sizes } from "../sizes.ts";
 
 export interface IngestRow {
@@ -14,6 +15,8 @@ export interface IngestRow {
   eventsPerSecond: number | null;
   p50Ms: number | null;
   p99Ms: number | null;
+  /** CPU time of the API process per accepted event, from /proc. */
+  apiCpuMsPerEvent: number | null;
   errors: number;
   /** Why a row has no numbers. */
   note?: string;
@@ -34,8 +37,11 @@ export async function ingest(options: BenchOptions, receiver: FastReceiver, size
     await bench.addEndpoints(tenantId, [`${receiver.url}/ingest`]);
     const headers = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, "content-type": "application/json" };
     const url = `${bench.herald.baseUrl}/v1/tenants/${tenantId}/events`;
-    const run = (body: string, target: string, seconds: number, overallRate?: number) =>
-      autocannon({
+    const apiPid = bench.herald.api.child.pid ?? 0;
+    let cpuSeconds = 0;
+    const run = async (body: string, target: string, seconds: number, overallRate?: number) => {
+      const before = processCpuSeconds(apiPid);
+      const result = await autocannon({
         url: target,
         method: "POST",
         headers,
@@ -44,15 +50,22 @@ export async function ingest(options: BenchOptions, receiver: FastReceiver, size
         duration: seconds,
         ...(overallRate ? { overallRate } : {}),
       });
-    const row = (mode: IngestRow["mode"], result: autocannon.Result, eventsPerRequest: number, offeredRate: number | null): IngestRow => ({
-      scenario: "ingest",
-      mode,
-      offeredRate,
-      eventsPerSecond: round((result["2xx"] * eventsPerRequest) / result.duration),
-      p50Ms: round(result.latency.p50, 1),
-      p99Ms: round(result.latency.p99, 1),
-      errors: result.errors + result.non2xx,
-    });
+      cpuSeconds = processCpuSeconds(apiPid) - before;
+      return result;
+    };
+    const row = (mode: IngestRow["mode"], result: autocannon.Result, eventsPerRequest: number, offeredRate: number | null): IngestRow => {
+      const events = result["2xx"] * eventsPerRequest;
+      return {
+        scenario: "ingest",
+        mode,
+        offeredRate,
+        eventsPerSecond: round(events / result.duration),
+        p50Ms: round(result.latency.p50, 1),
+        p99Ms: round(result.latency.p99, 1),
+        apiCpuMsPerEvent: events > 0 ? round((cpuSeconds * 1000) / events, 3) : null,
+        errors: result.errors + result.non2xx,
+      };
+    };
 
     const rows: IngestRow[] = [];
     if (sizes.mode !== "tiny") await run(PUBLISH_BODY, url, 1); // warm-up: JIT and connection pools
@@ -74,6 +87,7 @@ export async function ingest(options: BenchOptions, receiver: FastReceiver, size
         eventsPerSecond: null,
         p50Ms: null,
         p99Ms: null,
+        apiCpuMsPerEvent: null,
         errors: 0,
         note: `not yet available (POST /v1/tenants/{t}/events/batch answered ${probe.status})`,
       });
