@@ -21,7 +21,7 @@ afterAll(async () => {
   await herald?.stop();
 });
 
-async function post(path: string, body: BodyInit, headers: Record<string, string> = {}) {
+async function post(path: string, body: RequestInit["body"], headers: Record<string, string> = {}) {
   const response = await fetch(herald.baseUrl + path, {
     method: "POST",
     headers: { authorization: `Bearer ${herald.env.HERALD_ADMIN_TOKEN}`, "content-type": "application/json", ...headers },

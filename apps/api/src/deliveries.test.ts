@@ -1,4 +1,4 @@
-import { DELIVERY_JOB_OPTIONS, type IdKind, idFloor, JOB_NAMES, newId } from "@herald/schema";
+import { DELIVERY_JOB_OPTIONS, endpointGuardKey, type IdKind, idFloor, JOB_NAMES, newId } from "@herald/schema";
 import { eventually, TEST_REDIS_URL } from "@herald/testing";
 import { Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -340,6 +340,31 @@ describe("recover", () => {
       404,
       "not_found",
     );
+  });
+});
+
+describe("operator actions and the endpoint's circuit breaker", () => {
+  it("retry, recover and re-enabling clear an open circuit and a Retry-After pause", async () => {
+    const key = endpointGuardKey(t.prefix, hookId, "circuit");
+    const open = () => t.redis.hset(key, { failures: 12, openUntil: Date.now() + 3_600_000, pausedUntil: Date.now() + 3_600_000 });
+
+    await open();
+    const delivery = await deliveryTo(hookId);
+    await setState(delivery.id, "failed", "delayed");
+    expect((await t.call("POST", `/v1/tenants/acme/deliveries/${delivery.id}/retry`)).status).toBe(202);
+    expect(await t.redis.exists(key)).toBe(0);
+
+    await open();
+    const since = new Date(Date.now() - 60_000).toISOString();
+    expect((await t.call("POST", `/v1/tenants/acme/endpoints/${hookId}/recover`, { body: { since } })).status).toBe(202);
+    expect(await t.redis.exists(key)).toBe(0);
+
+    expect((await t.call("PATCH", `/v1/tenants/acme/endpoints/${hookId}`, { body: { disabled: true } })).status).toBe(200);
+    await open();
+    expect((await t.call("PATCH", `/v1/tenants/acme/endpoints/${hookId}`, { body: { name: "Hook" } })).status).toBe(200);
+    expect(await t.redis.exists(key)).toBe(1);
+    expect((await t.call("PATCH", `/v1/tenants/acme/endpoints/${hookId}`, { body: { disabled: false } })).status).toBe(200);
+    expect(await t.redis.exists(key)).toBe(0);
   });
 });
 

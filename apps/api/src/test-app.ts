@@ -64,6 +64,8 @@ export async function createTestApp(env: Record<string, string> = {}) {
     call,
     sql,
     queue,
+    redis,
+    prefix,
     async close() {
       await queue.close();
       redis.disconnect();

@@ -1,3 +1,4 @@
+import { type EndpointGuardPart, endpointGuardKey } from "@herald/schema";
 import type { Redis } from "ioredis";
 
 /**
@@ -145,14 +146,8 @@ export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions)
     redis.defineCommand("heraldRelease", { numberOfKeys: 5, lua: RELEASE });
   }
   const keys = (delivery: DeliveryRef) => {
-    const base = `${options.prefix}:ep:${delivery.endpointId}`;
-    return [
-      `${base}:slots`,
-      `${base}:rate`,
-      `${base}:circuit`,
-      `${base}:waiting`,
-      `${options.prefix}:sending:${delivery.deliveryId}`,
-    ] as const;
+    const key = (part: EndpointGuardPart) => endpointGuardKey(options.prefix, delivery.endpointId, part);
+    return [key("slots"), key("rate"), key("circuit"), key("waiting"), `${options.prefix}:sending:${delivery.deliveryId}`] as const;
   };
 
   return {

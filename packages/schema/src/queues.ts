@@ -50,3 +50,14 @@ export function matchingSubscriptions(eventType: string): string[] {
   for (let i = 1; i < parts.length; i++) patterns.push(`${parts.slice(0, i).join(".")}.*`);
   return patterns;
 }
+
+export type EndpointGuardPart = "slots" | "rate" | "circuit" | "waiting";
+
+/**
+ * Redis keys of an endpoint's admission state, kept by the worker's endpoint
+ * guard. The API clears `circuit` when an operator retries, recovers or
+ * re-enables, because that says the endpoint is worth trying again now.
+ */
+export function endpointGuardKey(prefix: string, endpointId: string, part: EndpointGuardPart): string {
+  return `${prefix}:ep:${endpointId}:${part}`;
+}

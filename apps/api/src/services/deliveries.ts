@@ -12,7 +12,7 @@ import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
-import { enqueueNow } from "./requeue.ts";
+import { enqueueNow, resetEndpointGuard } from "./requeue.ts";
 import { resolveTenant } from "./tenants.ts";
 
 export type DeliveryListInput = DeliveryListQuery & { limit: number; cursor?: string | undefined };
@@ -98,6 +98,7 @@ export async function retryDelivery(
     .where(eq(deliveries.id, deliveryId))
     .returning();
   const delivery = updated ?? found.delivery;
+  await resetEndpointGuard(ctx, delivery.endpointId);
   await enqueueNow(ctx, [
     { deliveryId: delivery.id, eventId: delivery.eventId, endpointId: delivery.endpointId, tenantId: delivery.tenantId },
   ]);

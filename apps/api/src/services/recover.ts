@@ -2,7 +2,7 @@ import { type DeliveryJob, idFloor, type RecoverResult } from "@herald/schema";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { getEndpoint } from "./endpoints.ts";
-import { enqueueNow } from "./requeue.ts";
+import { enqueueNow, resetEndpointGuard } from "./requeue.ts";
 
 /**
  * Re-sends an endpoint's failed, exhausted and held deliveries created at or
@@ -36,6 +36,7 @@ export async function recoverEndpoint(
     where d.id = previous.id
     returning d.id as "deliveryId", d.event_id as "eventId", d.endpoint_id as "endpointId", d.tenant_id as "tenantId",
               previous.status as previous`;
+  await resetEndpointGuard(ctx, endpoint.id);
   const job = ({ previous: _previous, ...rest }: DeliveryJob & { previous: string }): DeliveryJob => rest;
   await enqueueNow(ctx, rows.filter((row) => row.previous === "failed").map(job), rows.filter((row) => row.previous !== "failed").map(job));
   return { queued: rows.length };

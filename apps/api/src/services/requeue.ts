@@ -1,6 +1,7 @@
 import { enqueueDeliveries, type PublishDeps } from "@herald/publishing";
-import type { DeliveryJob } from "@herald/schema";
+import { type DeliveryJob, endpointGuardKey } from "@herald/schema";
 import type { Job } from "bullmq";
+import type { Redis } from "ioredis";
 
 const CHUNK = 500;
 /** How long to wait for an in-flight attempt to finish before leaving its job be (most take milliseconds). */
@@ -58,4 +59,17 @@ export async function enqueueNow(deps: PublishDeps, jobs: DeliveryJob[], without
     );
   }
   await enqueueDeliveries(deps, fresh);
+}
+
+/**
+ * Forgets an open circuit breaker and any Retry-After pause of an endpoint.
+ * An operator who retries, recovers or re-enables is saying the endpoint is
+ * worth trying now; without this the re-sent deliveries would sit out the
+ * cool-down (or an hour-long Retry-After) first.
+ */
+export async function resetEndpointGuard(
+  deps: { redis: Redis; config: { HERALD_QUEUE_PREFIX: string } },
+  endpointId: string,
+): Promise<void> {
+  await deps.redis.del(endpointGuardKey(deps.config.HERALD_QUEUE_PREFIX, endpointId, "circuit"));
 }
