@@ -14,6 +14,8 @@ export const PUBLISH_BATCH = 100;
 
 export interface BenchOptions {
   redisUrl: string;
+  /** Extra environment for every Herald process, for experiments (`--env HERALD_WORKER_CONCURRENCY=300`). */
+  env?: Record<string, string> | undefined;
   /** Writes a V8 CPU profile (.cpuprofile, as node --cpu-prof does) of every Herald process here when set. */
   profileDir?: string | undefined;
 }
@@ -50,7 +52,7 @@ export async function startBenchHerald(
     : {};
   const herald = await startHerald({
     workers,
-    env: { REDIS_URL: options.redisUrl, HERALD_LOG_LEVEL: "warn", ...profile, ...env },
+    env: { REDIS_URL: options.redisUrl, HERALD_LOG_LEVEL: "warn", ...profile, ...options.env, ...env },
   });
   const sql = postgres(herald.database.url, { max: 2, onnotice: () => {} });
   const api = new Pool(herald.baseUrl, { connections: 64, keepAliveTimeout: 30_000 });

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --full] [--only=throughput,latency] [--profile=<dir>]`
+ * `npm run bench [-- --full] [--only=throughput,latency] [--profile=<dir>] [--env NAME=value ...]`
  *
  * Runs the reference points and every Herald scenario against real
  * processes, prints one JSON line per scenario on stdout (progress goes to
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     full: { type: "boolean", default: false },
     only: { type: "string" },
     profile: { type: "string" },
+    env: { type: "string", multiple: true },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -33,6 +34,7 @@ if (unknown && unknown.length > 0) {
   process.exit(2);
 }
 const sizes = values.full ? SIZES.full : SIZES.quick;
+const env = Object.fromEntries((values.env ?? []).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
 const profileDir = values.profile ? resolve(values.profile) : undefined;
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 
@@ -45,6 +47,7 @@ try {
     sizes,
     redisUrl: redis.url,
     profileDir,
+    env,
     only,
     emit: (line) => console.log(JSON.stringify(line)),
   });
@@ -53,9 +56,13 @@ try {
     log(`${target.met === null ? "not measured" : target.met ? "met   " : "MISSED"}  ${target.target}: ${target.measured}`);
   }
   if (!values["no-write"]) {
-    const command = values.full ? "npm run bench -- --full" : "npm run bench";
+    const args = [
+      values.full ? "--full" : "",
+      only ? `--only=${only.join(",")}` : "",
+      ...(values.env ?? []).map((pair) => `--env ${pair}`),
+    ];
     const report = renderReport(results, machine, {
-      command: only ? `${command} -- --only=${only.join(",")}` : command,
+      command: ["npm run bench", ...(args.some(Boolean) ? ["--", ...args.filter(Boolean)] : [])].join(" "),
       mode: sizes.mode,
       redis: redis.dedicated ? "a private redis-server started by the suite, no persistence" : "the machine's Redis",
       date: `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
