@@ -206,14 +206,17 @@ async function storeEvents(
     return targets.length;
   });
 
+  // One JSON document rather than a text array of JSON strings: no escaping of every payload inside an array
+  // literal. It is bound as text (then cast), because clients differ in how they serialise a jsonb parameter.
+  const rowsJson = JSON.stringify(
+    events.map((e) => ({ id: e.id, event_type: e.eventType, payload: e.payload, idempotency_key: e.idempotencyKey ?? null })),
+  );
   // An endpoint deleted since the lookup fails the foreign key and with it the whole statement: nothing half-stored.
   const rows = await sql<EventRow[]>`
     with stored as (
       insert into events (id, tenant_id, event_type, payload, idempotency_key)
-      select v.id, ${tenantId}, v.event_type, v.payload::jsonb, v.idempotency_key
-      from unnest(${events.map((e) => e.id)}::text[], ${events.map((e) => e.eventType)}::text[],
-                  ${events.map((e) => JSON.stringify(e.payload))}::text[], ${events.map((e) => e.idempotencyKey ?? null)}::text[])
-           as v(id, event_type, payload, idempotency_key)
+      select v.id, ${tenantId}, v.event_type, v.payload, v.idempotency_key
+      from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload jsonb, idempotency_key text)
       returning id, tenant_id, event_type, idempotency_key, created_at
     ), queued as (
       insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at)
