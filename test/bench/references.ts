@@ -6,7 +6,7 @@ import { Agent } from "undici";
 import { ENVELOPE, REFERENCE_HEADERS } from "./payload.ts";
 import { log, now, round, waitForReceived } from "./progress.ts";
 import type { FastReceiver } from "./receiver.ts";
-import { redisDelta, redisSnapshot } from "./service-stats.ts";
+import { processCpuSeconds, redisDelta, redisSnapshot } from "./service-stats.ts";
 
 /** What every reference point shares with Herald's worker: its concurrency and its connection count per origin. */
 export interface ReferenceContext {
@@ -26,9 +26,18 @@ export interface ReferenceResult {
   cpuMsPerJob: number;
   /** Redis commands per job (scripts' inner commands included), for the queue-based references. */
   redisCommandsPerJob?: number;
+  /** CPU of everything the job touched per job: this process, the receiver and Redis (not PostgreSQL). */
+  totalCpuMsPerJob: number;
 }
 
-const result = (scenario: string, jobs: number, started: number, ended: number, cpu: NodeJS.CpuUsage): ReferenceResult => {
+const result = (
+  scenario: string,
+  jobs: number,
+  started: number,
+  ended: number,
+  cpu: NodeJS.CpuUsage,
+  serviceCpuSeconds: number,
+): ReferenceResult => {
   const seconds = (ended - started) / 1000;
   return {
     scenario,
@@ -36,6 +45,7 @@ const result = (scenario: string, jobs: number, started: number, ended: number, 
     seconds: round(seconds, 3),
     perSecond: round(jobs / seconds),
     cpuMsPerJob: round((cpu.user + cpu.system) / 1000 / jobs, 4),
+    totalCpuMsPerJob: round(((cpu.user + cpu.system) / 1000 + serviceCpuSeconds * 1000) / jobs, 4),
   };
 };
 
@@ -44,6 +54,7 @@ export async function httpLimit(ctx: ReferenceContext, requests: number): Promis
   const agent = new Agent({ connections: ctx.connections, keepAliveTimeout: 30_000 });
   await ctx.receiver.reset();
   let next = 0;
+  const receiverCpu = processCpuSeconds(ctx.receiver.pid);
   const cpu = process.cpuUsage();
   const started = now();
   const loop = async () => {
@@ -62,8 +73,9 @@ export async function httpLimit(ctx: ReferenceContext, requests: number): Promis
   await Promise.all(Array.from({ length: ctx.concurrency }, loop));
   const ended = now();
   const used = process.cpuUsage(cpu);
+  const serviceCpu = processCpuSeconds(ctx.receiver.pid) - receiverCpu;
   await agent.close();
-  return result("reference.http-limit", requests, started, ended, used);
+  return result("reference.http-limit", requests, started, ended, used, serviceCpu);
 }
 
 type Processor = (job: { data: unknown }) => Promise<void>;
@@ -76,7 +88,7 @@ async function drain(
   ctx: ReferenceContext,
   jobs: number,
   processor: Processor,
-): Promise<{ started: number; ended: number; cpu: NodeJS.CpuUsage; redisCommands: number }> {
+): Promise<{ started: number; ended: number; cpu: NodeJS.CpuUsage; redisCommands: number; serviceCpu: number }> {
   const prefix = freshQueuePrefix();
   const connection = new Redis(ctx.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue("reference", { connection, prefix });
@@ -98,6 +110,7 @@ async function drain(
       resolveDone = resolve;
     });
     const redisBefore = await redisSnapshot(ctx.redisUrl);
+    const receiverCpu = processCpuSeconds(ctx.receiver.pid);
     const cpu = process.cpuUsage();
     const started = now();
     const worker = new Worker("reference", processor, { connection, prefix, concurrency: ctx.concurrency, removeOnComplete: { count: 0 } });
@@ -114,8 +127,9 @@ async function drain(
     clearInterval(progress);
     await worker.close();
     if (failed > 0) throw new Error(`${failed} reference jobs failed`);
-    const redisCommands = redisDelta(redisBefore, await redisSnapshot(ctx.redisUrl)).total;
-    return { started, ended, cpu: used, redisCommands };
+    const redis = redisDelta(redisBefore, await redisSnapshot(ctx.redisUrl));
+    const serviceCpu = redis.cpuSeconds + processCpuSeconds(ctx.receiver.pid) - receiverCpu;
+    return { started, ended, cpu: used, redisCommands: redis.total, serviceCpu };
   } finally {
     await queue.close();
     connection.disconnect();
@@ -125,15 +139,15 @@ async function drain(
 
 /** 2. The most jobs/s BullMQ and this Redis do: a no-op processor. */
 export async function queueLimit(ctx: ReferenceContext, jobs: number): Promise<ReferenceResult> {
-  const { started, ended, cpu, redisCommands } = await drain(ctx, jobs, async () => {});
-  return { ...result("reference.queue-limit", jobs, started, ended, cpu), redisCommandsPerJob: round(redisCommands / jobs, 2) };
+  const { started, ended, cpu, redisCommands, serviceCpu } = await drain(ctx, jobs, async () => {});
+  return { ...result("reference.queue-limit", jobs, started, ended, cpu, serviceCpu), redisCommandsPerJob: round(redisCommands / jobs, 2) };
 }
 
 /** 3. The floor cost of queue + HTTP: each job POSTs with undici; nothing is recorded. */
 export async function barePipeline(ctx: ReferenceContext, jobs: number): Promise<ReferenceResult> {
   const agent = new Agent({ connections: ctx.connections, keepAliveTimeout: 30_000 });
   await ctx.receiver.reset();
-  const { started, ended, cpu, redisCommands } = await drain(ctx, jobs, async () => {
+  const { started, ended, cpu, redisCommands, serviceCpu } = await drain(ctx, jobs, async () => {
     const response = await agent.request({
       origin: ctx.receiver.url,
       path: "/bare",
@@ -145,7 +159,10 @@ export async function barePipeline(ctx: ReferenceContext, jobs: number): Promise
   });
   await agent.close();
   await waitForReceived(ctx.receiver, jobs, { label: "bare pipeline", timeoutMs: 10_000 });
-  return { ...result("reference.bare-pipeline", jobs, started, ended, cpu), redisCommandsPerJob: round(redisCommands / jobs, 2) };
+  return {
+    ...result("reference.bare-pipeline", jobs, started, ended, cpu, serviceCpu),
+    redisCommandsPerJob: round(redisCommands / jobs, 2),
+  };
 }
 
 /** 4. What most teams write first: fetch, then one INSERT per attempt. */
@@ -155,13 +172,16 @@ export async function naiveBaseline(ctx: ReferenceContext, jobs: number): Promis
     id bigserial primary key, delivery_id text not null, status_code int not null, created_at timestamptz not null default now())`;
   await ctx.receiver.reset();
   try {
-    const { started, ended, cpu, redisCommands } = await drain(ctx, jobs, async (job) => {
+    const { started, ended, cpu, redisCommands, serviceCpu } = await drain(ctx, jobs, async (job) => {
       const response = await fetch(`${ctx.receiver.url}/naive`, { method: "POST", headers: REFERENCE_HEADERS, body: ENVELOPE });
       await response.text();
       const { deliveryId } = job.data as { deliveryId: string };
       await sql`insert into naive_attempts (delivery_id, status_code) values (${deliveryId}, ${response.status})`;
     });
-    return { ...result("reference.naive-baseline", jobs, started, ended, cpu), redisCommandsPerJob: round(redisCommands / jobs, 2) };
+    return {
+      ...result("reference.naive-baseline", jobs, started, ended, cpu, serviceCpu),
+      redisCommandsPerJob: round(redisCommands / jobs, 2),
+    };
   } finally {
     await sql`drop table if exists naive_attempts`;
     await sql.end({ timeout: 1 });

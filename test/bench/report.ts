@@ -212,6 +212,14 @@ export function renderReport(
       `${p.pgStatements === null ? "pg_stat_statements not loaded" : `${n(p.pgStatements, 2)} statements`}, ${n(p.pgRowsWritten, 1)} rows written; CPU ms: ` +
         `Redis ${n(p.redisCpuMs, 3)}, PostgreSQL ${n(p.pgCpuMs, 3)}, API ${n(p.apiCpuMs, 3)}, worker ${n(p.workerCpuMs, 3)}`,
     );
+    const bare = refs.barePipeline;
+    row(
+      "CPU budget",
+      `${n(p.totalCpuMs, 3)} CPU ms per delivery in all (bare pipeline: ${n(bare?.totalCpuMsPerJob, 3)} per job)`,
+      `so at most ≈ ${n(t.estimates.cpuCeiling)} deliveries/s on ${machine.cores} cores if nothing else ran` +
+        (bare && bare.totalCpuMsPerJob > 0 ? ` (bare pipeline ≈ ${n((machine.cores * 1000) / bare.totalCpuMsPerJob)} jobs/s)` : "") +
+        `; receiver ${n(p.receiverCpuMs, 3)} ms`,
+    );
     row(
       "capacity estimate",
       `one Redis shard ≈ ${n(t.estimates.redisShard)} deliveries/s; PostgreSQL ≈ ${n(t.estimates.pgPerCore)} deliveries/s per core`,

@@ -1,3 +1,4 @@
+import { cpus } from "node:os";
 import { type BenchHerald, type BenchOptions, startBenchHerald } from "../herald-bench.ts";
 import { log, now, round, waitForReceived } from "../progress.ts";
 import type { FastReceiver } from "../receiver.ts";
@@ -29,9 +30,13 @@ export interface ThroughputResult {
     pgCpuMs: number;
     apiCpuMs: number;
     workerCpuMs: number;
+    receiverCpuMs: number;
+    /** Every process a delivery touches: worker, API, Redis, PostgreSQL backends, receiver. */
+    totalCpuMs: number;
   };
   /** Deliveries/s one Redis core and one PostgreSQL core could carry at the measured cost per delivery. */
-  estimates: { redisShard: number; pgPerCore: number };
+  /** cpuCeiling: deliveries/s this machine's cores could carry at totalCpuMs each, if nothing else ran. */
+  estimates: { redisShard: number; pgPerCore: number; cpuCeiling: number };
 }
 
 /**
@@ -57,7 +62,11 @@ export async function throughput(
   await receiver.reset();
   const redisBefore = await redisSnapshot(options.redisUrl);
   const pgBefore = await pgSnapshot(bench.sql, bench.herald.database.name);
-  const cpuBefore = { api: processCpuSeconds(pids.api), workers: pids.workers.map(processCpuSeconds) };
+  const cpuBefore = {
+    api: processCpuSeconds(pids.api),
+    workers: pids.workers.map(processCpuSeconds),
+    receiver: processCpuSeconds(receiver.pid),
+  };
 
   log(`${name}: publishing ${sizes.events} events × ${sizes.endpoints} endpoints (${workers} worker process${workers > 1 ? "es" : ""})`);
   const started = now();
@@ -67,7 +76,11 @@ export async function throughput(
   const recordedAt = await bench.recorded(total, 30_000);
   const ended = recordedAt ?? now();
 
-  const cpuAfter = { api: processCpuSeconds(pids.api), workers: pids.workers.map(processCpuSeconds) };
+  const cpuAfter = {
+    api: processCpuSeconds(pids.api),
+    workers: pids.workers.map(processCpuSeconds),
+    receiver: processCpuSeconds(receiver.pid),
+  };
   const memory = {
     apiPeakMiB: processMemory(pids.api).peakMiB,
     workerPeakMiB: Math.max(...pids.workers.map((pid) => processMemory(pid).peakMiB)),
@@ -82,6 +95,8 @@ export async function throughput(
   const seconds = (ended - started) / 1000;
   const per = (value: number) => value / total;
   const workerCpu = cpuAfter.workers.reduce((sum, cpu, i) => sum + cpu - (cpuBefore.workers[i] ?? 0), 0);
+  const totalCpu =
+    workerCpu + cpuAfter.api - cpuBefore.api + cpuAfter.receiver - cpuBefore.receiver + redis.cpuSeconds + pg.backendCpuSeconds;
   const result: ThroughputResult = {
     scenario: name,
     workers,
@@ -105,10 +120,13 @@ export async function throughput(
       pgCpuMs: round(per(pg.backendCpuSeconds * 1000), 4),
       apiCpuMs: round(per((cpuAfter.api - cpuBefore.api) * 1000), 4),
       workerCpuMs: round(per(workerCpu * 1000), 4),
+      receiverCpuMs: round(per((cpuAfter.receiver - cpuBefore.receiver) * 1000), 4),
+      totalCpuMs: round(per(totalCpu * 1000), 4),
     },
     estimates: {
       redisShard: redis.cpuSeconds > 0 ? round(total / redis.cpuSeconds) : 0,
       pgPerCore: pg.backendCpuSeconds > 0 ? round(total / pg.backendCpuSeconds) : 0,
+      cpuCeiling: totalCpu > 0 ? round((cpus().length * total) / totalCpu) : 0,
     },
   };
   return { result, bench, tenantId };
