@@ -241,13 +241,15 @@ export function renderReport(
     "- A receiver process (`test/bench/receiver-process.ts`, `node:http`) answers 200 at once and counts and timestamps what arrives; the suite reads it over IPC.",
     "- Herald runs as real processes (`apps/api`, `apps/worker` through tsx, `HERALD_LOG_LEVEL=warn`) on a fresh PostgreSQL database and queue prefix per scenario.",
     "- **Throughput**: events are published through the API's batch route (100 events per request, 4 requests in flight; one by one if the route is missing) while the worker delivers, so the API's per-request cost does not cap the delivery figure (ingest measures that). The clock starts at the first publish and stops when the receiver has every delivery *and* PostgreSQL shows every delivery `succeeded`. Each delivery is signed (the receiver counts `webhook-signature` headers) and each attempt row is counted afterwards.",
-    "- **Reference points** drain jobs that were enqueued before the clock started, so they exclude publishing; Herald's figure includes it.",
+    "- **Reference points** drain jobs that were enqueued before the clock started, so they exclude publishing; Herald's figure includes it. They run in the suite's own process, at Herald's concurrency (100) and sockets per origin (64), without signing.",
     "- **Latency**: an open-loop publisher at half the measured throughput; each delivery's time runs from just before its publish request is sent to the moment the receiver has the whole webhook.",
     "- **Ingest**: autocannon against `POST /v1/tenants/{t}/events` (each event stored with one delivery and one job) with no worker running, so the API has the machine.",
-    "- **Fan-out**: one publish to a tenant with 1,000 or 10,000 endpoints; accept = the publish request's round trip.",
+    "- **Fan-out**: one publish to a tenant with 1,000 or 10,000 endpoints; accept = the publish request's round trip (a fan-out above 2,000 deliveries is answered once PostgreSQL has it and enqueued in chunks behind the answer).",
     "- **Isolation**: the throughput run plus one endpoint, on its own port, subscribed to every event, that never answers (Herald's default 15 s timeout outlasts the run); the ratio is healthy deliveries/s over the clean run's deliveries/s.",
     "- **Workers and cost per delivery**: Redis `INFO commandstats` and CPU deltas over the throughput run; PostgreSQL transactions from `pg_stat_database` of the run's own database (statements from `pg_stat_statements` when it is loaded), CPU of that database's backends from `/proc`.",
     "- **Memory**: `VmHWM` of the API and worker processes from `/proc/<pid>/status` after the throughput run.",
+    "- **CPU budget**: CPU seconds of every process involved (from `/proc`, Redis `INFO cpu` and the PostgreSQL backends) over the throughput run, per delivery; the machine's cores divided by it is the most this design could do here if nothing else ran.",
+    "- Figures from one run on a shared 2-core machine move by ±20 % from run to run; compare ratios from the same run, not figures across runs.",
     "",
   );
   return lines.join("\n");
