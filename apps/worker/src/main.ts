@@ -20,12 +20,17 @@ try {
   await heraldWorker.operational.start();
   logger.info({ concurrency: config.HERALD_WORKER_CONCURRENCY }, "worker started");
   console.log(`herald worker started (concurrency ${config.HERALD_WORKER_CONCURRENCY})`);
-  onShutdown(logger, async () => {
-    metricsServer?.server.close();
-    await heraldWorker.close();
-    redis.disconnect();
-    await sql.end({ timeout: 5 });
-  });
+  onShutdown(
+    logger,
+    async () => {
+      metricsServer?.server.close();
+      await heraldWorker.close();
+      redis.disconnect();
+      await sql.end({ timeout: 5 });
+    },
+    // In-flight deliveries get HERALD_SHUTDOWN_TIMEOUT; the last records and connections get a little more.
+    config.HERALD_SHUTDOWN_TIMEOUT + 15_000,
+  );
 } catch (error) {
   exitOnStartupError(error);
 }

@@ -71,13 +71,23 @@ export function exitOnStartupError(error: unknown): never {
   process.exit(1);
 }
 
-/** Runs `close` once on SIGTERM or SIGINT, then exits 0 (or 1 if closing failed). */
-export function onShutdown(logger: Logger, close: () => Promise<void>): void {
+/**
+ * Runs `close` once on SIGTERM or SIGINT, then exits 0 (or 1 if closing
+ * failed). If closing has not finished after `forceAfterMs` (for example,
+ * PostgreSQL went away and a batch cannot be written) the process exits 1
+ * anyway: what it did not finish is still unfinished in PostgreSQL, and
+ * another worker takes it, so a hung process would protect nothing.
+ */
+export function onShutdown(logger: Logger, close: () => Promise<void>, forceAfterMs = 60_000): void {
   let closing = false;
   const handler = (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, "shutting down");
+    setTimeout(() => {
+      logger.error({ forceAfterMs }, "shutdown did not finish in time; exiting");
+      process.exit(1);
+    }, forceAfterMs).unref();
     close().then(
       () => process.exit(0),
       (error) => {
