@@ -118,6 +118,12 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
     const attempts = batch.flatMap((item) => (item.kind === "attempt" ? [item.record] : []));
     const holds = batch.flatMap((item) => (item.kind === "hold" ? [item.deliveryId] : []));
     const disables = batch.flatMap((item) => (item.kind === "disable" ? [item] : []));
+    const mayDisable = disableAfterMs > 0 && attempts.some((record) => !record.outcome.ok);
+    if (holds.length === 0 && disables.length === 0 && !mayDisable) {
+      // A single statement is its own transaction: no BEGIN/COMMIT round trips.
+      await writeAttempts(sql, attempts);
+      return [];
+    }
     return sql.begin(async (tx) => {
       const disabled: DisabledEndpoint[] = [];
       if (attempts.length > 0) {
@@ -166,31 +172,13 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
       returning ${disabledColumns(tx)}`;
   }
 
+  /**
+   * One statement for a batch of attempts: the attempt rows, each delivery's
+   * new status and the endpoints' counters, as data-modifying CTEs. One round
+   * trip and one commit instead of five; the batch is the unit either way.
+   */
   async function writeAttempts(tx: Sql, records: AttemptRecord[]): Promise<void> {
     const col = <T>(pick: (r: AttemptRecord) => T) => records.map(pick);
-    await tx`
-      insert into attempts (id, delivery_id, endpoint_id, attempt_number, started_at, duration_ms, status_code,
-                            error_kind, error_message, request_headers, response_headers, response_body)
-      select * from unnest(
-        ${col(() => newId("attempt"))}::text[], ${col((r) => r.deliveryId)}::text[], ${col((r) => r.endpointId)}::text[],
-        ${col((r) => r.attemptNumber)}::int[], ${col((r) => r.startedAt.toISOString())}::timestamptz[],
-        ${col((r) => r.outcome.durationMs)}::int[], ${col((r) => r.outcome.statusCode)}::int[],
-        ${col((r) => r.outcome.errorKind)}::text[], ${col((r) => clean(r.outcome.errorMessage))}::text[],
-        ${col((r) => JSON.stringify(r.requestHeaders))}::jsonb[], ${col((r) => JSON.stringify(r.outcome.responseHeaders))}::jsonb[],
-        ${col((r) => clean(r.outcome.responseBody))}::text[])`;
-    // A late failure of a duplicate run must not undo a success already recorded.
-    await tx`
-      update deliveries d set
-        status = case when d.status = 'succeeded' then d.status else v.status end,
-        attempts = d.attempts + 1,
-        last_status_code = v.code,
-        last_error = v.error,
-        next_attempt_at = case when d.status = 'succeeded' then null else v.next end,
-        updated_at = now()
-      from unnest(${col((r) => r.deliveryId)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.outcome.statusCode)}::int[],
-                  ${col((r) => clean(r.outcome.errorMessage))}::text[], ${col((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[])
-           as v(id, status, code, error, next)
-      where d.id = v.id`;
     const perEndpoint = new Map<
       string,
       { sent: number; ok: number; failed: number; lastOk: Date | null; lastFail: Date | null; firstFail: Date | null }
@@ -213,6 +201,31 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
     const stats = [...perEndpoint.values()];
     const iso = (date: Date | null) => date?.toISOString() ?? null;
     await tx`
+      with recorded as (
+        insert into attempts (id, delivery_id, endpoint_id, attempt_number, started_at, duration_ms, status_code,
+                              error_kind, error_message, request_headers, response_headers, response_body)
+        select * from unnest(
+          ${col(() => newId("attempt"))}::text[], ${col((r) => r.deliveryId)}::text[], ${col((r) => r.endpointId)}::text[],
+          ${col((r) => r.attemptNumber)}::int[], ${col((r) => r.startedAt.toISOString())}::timestamptz[],
+          ${col((r) => r.outcome.durationMs)}::int[], ${col((r) => r.outcome.statusCode)}::int[],
+          ${col((r) => r.outcome.errorKind)}::text[], ${col((r) => clean(r.outcome.errorMessage))}::text[],
+          ${col((r) => JSON.stringify(r.requestHeaders))}::jsonb[], ${col((r) => JSON.stringify(r.outcome.responseHeaders))}::jsonb[],
+          ${col((r) => clean(r.outcome.responseBody))}::text[])
+      ),
+      -- A late failure of a duplicate run must not undo a success already recorded.
+      delivered as (
+        update deliveries d set
+          status = case when d.status = 'succeeded' then d.status else v.status end,
+          attempts = d.attempts + 1,
+          last_status_code = v.code,
+          last_error = v.error,
+          next_attempt_at = case when d.status = 'succeeded' then null else v.next end,
+          updated_at = now()
+        from unnest(${col((r) => r.deliveryId)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.outcome.statusCode)}::int[],
+                    ${col((r) => clean(r.outcome.errorMessage))}::text[], ${col((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[])
+             as v(id, status, code, error, next)
+        where d.id = v.id
+      )
       update endpoints e set
         sent_count = e.sent_count + v.sent,
         succeeded_count = e.succeeded_count + v.ok,
