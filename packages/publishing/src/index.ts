@@ -142,7 +142,9 @@ function flushCoalesced(sql: Sql): void {
   for (const item of waiting.items) byTenant.set(item.tenantId, [...(byTenant.get(item.tenantId) ?? []), item]);
   for (const [tenantId, items] of byTenant) {
     publishBatch(waiting.deps, { tenantId, events: items.map((item) => item.event) }).then(
-      (results) => items.forEach((item, i) => item.resolve(results[i] as PublishResult)),
+      (results) => {
+        for (const [i, item] of items.entries()) item.resolve(results[i] as PublishResult);
+      },
       (error) => {
         if (items.length === 1) return items[0]?.reject(error);
         for (const item of items) {
