@@ -1,7 +1,8 @@
 import { buildEnvelope } from "@herald/delivery";
 import type { DeliveryStatus } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
-import { BatchLoader, TtlCache } from "./batch-loader.ts";
+import { TtlCache } from "@herald/runtime";
+import { BatchLoader } from "./batch-loader.ts";
 
 export interface DeliveryState {
   id: string;

@@ -3,6 +3,8 @@ import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import postgres from "postgres";
 
+export { TtlCache } from "./ttl-cache.ts";
+
 export function createLogger(level: string, name: string): Logger {
   return pino({ level, name, base: { pid: process.pid } });
 }

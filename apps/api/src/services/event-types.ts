@@ -3,6 +3,7 @@ import { and, asc, eq, gt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { compileSchema, schemaErrors, validatorFor } from "./payload-schema.ts";
+import { forgetEventType } from "./publish-lookups.ts";
 import { isUniqueViolation, requireAdmin } from "./tenants.ts";
 
 /** A schema must compile, and the type's own example must satisfy it (the catalog shows both side by side). */
@@ -71,6 +72,7 @@ export async function updateEventType(ctx: ServiceContext, name: string, input: 
     .set({ ...input, updatedAt: new Date() })
     .where(eq(eventTypes.name, name))
     .returning();
+  forgetEventType(ctx, name);
   if (!row) throw notFound(`event type ${name}`);
   return row;
 }

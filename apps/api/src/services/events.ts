@@ -1,10 +1,11 @@
 import { type PublishResult, publish, publishBatch } from "@herald/publishing";
-import { type Delivery, deliveries, type Event, type EventPublish, type EventType, events, eventTypes, idFloor } from "@herald/schema";
-import { and, asc, desc, eq, gte, inArray, lt } from "drizzle-orm";
+import { type Delivery, deliveries, type Event, type EventPublish, type EventType, events, idFloor, type Tenant } from "@herald/schema";
+import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, type FieldError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
 import { validatePayload } from "./event-types.ts";
+import { forgetTenant, publishingEventTypes, publishingTenant } from "./publish-lookups.ts";
 import { resolveTenant } from "./tenants.ts";
 
 /**
@@ -22,8 +23,7 @@ async function checkPublishable(ctx: ServiceContext, items: EventPublish[], wher
   if (tooLarge.length > 0) throw new ApiError("payload_too_large", `a payload is larger than ${limit} bytes`, tooLarge);
 
   const names = [...new Set(items.map((item) => item.eventType))];
-  const rows = await ctx.db.select().from(eventTypes).where(inArray(eventTypes.name, names));
-  const known = new Map(rows.map((row) => [row.name, row]));
+  const known = await publishingEventTypes(ctx, names);
   const unknown: FieldError[] = items.flatMap((item, index) => {
     const type = known.get(item.eventType);
     if (type && !type.archived) return [];
@@ -37,11 +37,27 @@ async function checkPublishable(ctx: ServiceContext, items: EventPublish[], wher
   }
 }
 
+/**
+ * The tenant came from the publish cache; if another process deleted it
+ * meanwhile, the event's foreign key refuses the insert: that is a 404.
+ */
+async function orTenantGone<T>(ctx: ServiceContext, tenant: Tenant, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if ((error as { code?: string })?.code !== "23503") throw error;
+    forgetTenant(ctx, tenant);
+    throw notFound(`tenant ${tenant.uid ?? tenant.id}`);
+  }
+}
+
 /** Publishes after checking that the tenant is visible to the caller and the event is publishable. */
 export async function publishEvent(ctx: ServiceContext, tenantIdOrUid: string, input: EventPublish): Promise<PublishResult> {
-  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  const tenant = await publishingTenant(ctx, tenantIdOrUid);
   await checkPublishable(ctx, [input], () => "");
-  return publish(ctx, { tenantId: tenant.id, eventType: input.eventType, payload: input.payload, idempotencyKey: input.idempotencyKey });
+  return orTenantGone(ctx, tenant, () =>
+    publish(ctx, { tenantId: tenant.id, eventType: input.eventType, payload: input.payload, idempotencyKey: input.idempotencyKey }),
+  );
 }
 
 /**
@@ -50,7 +66,7 @@ export async function publishEvent(ctx: ServiceContext, tenantIdOrUid: string, i
  * its index, and nothing is stored. Results come back in input order.
  */
 export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, items: EventPublish[]): Promise<PublishResult[]> {
-  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  const tenant = await publishingTenant(ctx, tenantIdOrUid);
   const firstWithKey = new Map<string, number>();
   const duplicates: FieldError[] = [];
   items.forEach((item, index) => {
@@ -63,7 +79,7 @@ export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, 
     throw new ApiError("validation_failed", duplicates.map((e) => `${e.path}: ${e.message}`).join("; "), duplicates);
   }
   await checkPublishable(ctx, items, (index) => `events.${index}.`);
-  return publishBatch(ctx, { tenantId: tenant.id, events: items });
+  return orTenantGone(ctx, tenant, () => publishBatch(ctx, { tenantId: tenant.id, events: items }));
 }
 
 export async function getEvent(

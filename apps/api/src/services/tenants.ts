@@ -3,6 +3,7 @@ import { and, desc, eq, lt, or } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
+import { forgetTenant } from "./publish-lookups.ts";
 
 function requireAdmin(ctx: ServiceContext): void {
   if (ctx.principal.kind !== "admin") throw new ApiError("forbidden", "this operation needs the admin token");
@@ -56,6 +57,7 @@ export async function updateTenant(ctx: ServiceContext, idOrUid: string, input: 
       .set({ ...input, updatedAt: new Date() })
       .where(eq(tenants.id, tenant.id))
       .returning();
+    forgetTenant(ctx, tenant);
     return row as Tenant;
   } catch (error) {
     if (isUniqueViolation(error)) throw new ApiError("conflict", `a tenant with uid ${input.uid} already exists`);
@@ -68,6 +70,7 @@ export async function deleteTenant(ctx: ServiceContext, idOrUid: string): Promis
   requireAdmin(ctx);
   const tenant = await resolveTenant(ctx, idOrUid);
   await ctx.db.delete(tenants).where(eq(tenants.id, tenant.id));
+  forgetTenant(ctx, tenant);
 }
 
 export { isUniqueViolation, requireAdmin };
