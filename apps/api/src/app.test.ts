@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "./test-app.ts";
+import { createTestApp, expectProblem, type TestApp } from "./test-app.ts";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -8,14 +8,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectProblem(response: { status: number; headers: Headers; body: Record<string, unknown> }, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("content-type")).toContain("application/problem+json");
-  expect(response.body).toMatchObject({ status, code });
-  expect(typeof response.body.detail).toBe("string");
-  expect(response.headers.get("x-request-id")).toBeTruthy();
-}
 
 describe("happy path", () => {
   it("creates and lists tenants, event types and endpoints", async () => {

@@ -3,7 +3,7 @@ import { eventually, TEST_REDIS_URL } from "@herald/testing";
 import { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "./test-app.ts";
+import { createTestApp, expectProblem, type TestApp } from "./test-app.ts";
 
 /** An id created at `time` (newId keeps ids increasing within a process, so it cannot make past ones). */
 let serial = 0;
@@ -24,12 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
-
-function expectProblem(response: { status: number; headers: Headers; body: Record<string, unknown> }, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("content-type")).toContain("application/problem+json");
-  expect(response.body).toMatchObject({ status, code });
-}
 
 /** Publishes one event and answers its delivery to `endpointId`. */
 async function deliveryTo(endpointId: string): Promise<{ id: string; eventId: string }> {

@@ -1,6 +1,6 @@
 import { type IdKind, idFloor, MAX_BATCH_EVENTS } from "@herald/schema";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "./test-app.ts";
+import { createTestApp, expectProblem, type TestApp } from "./test-app.ts";
 
 /** An id created at `time` (newId keeps ids increasing within a process, so it cannot make past ones). */
 let serial = 0;
@@ -35,12 +35,6 @@ const publishBatch = (events: unknown[], headers: Record<string, string> = {}, p
 async function eventCount(tenant = tenantId): Promise<number> {
   const [row] = await t.sql<{ n: number }[]>`select count(*)::int as n from events where tenant_id = ${tenant}`;
   return row?.n ?? 0;
-}
-
-function expectProblem(response: { status: number; headers: Headers; body: Record<string, unknown> }, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("content-type")).toContain("application/problem+json");
-  expect(response.body).toMatchObject({ status, code });
 }
 
 describe("batch publish: happy", () => {

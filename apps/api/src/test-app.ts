@@ -6,6 +6,7 @@ import { createTestDatabase, deletePrefix, freshQueuePrefix, TEST_ADMIN_TOKEN, T
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
+import { expect } from "vitest";
 import { createApp } from "./app.ts";
 
 /**
@@ -78,3 +79,12 @@ export async function createTestApp(env: Record<string, string> = {}) {
 }
 
 export type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+
+/** Asserts an RFC 9457 answer: status, problem content type, stable code, a detail and a request id. */
+export function expectProblem(response: { status: number; headers: Headers; body: Record<string, unknown> }, status: number, code: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toContain("application/problem+json");
+  expect(response.body).toMatchObject({ status, code });
+  expect(typeof response.body.detail).toBe("string");
+  expect(response.headers.get("x-request-id")).toBeTruthy();
+}

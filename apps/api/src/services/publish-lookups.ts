@@ -1,8 +1,8 @@
 import { TtlCache } from "@herald/runtime";
-import { type EventType, eventTypes, type Tenant, tenants } from "@herald/schema";
-import { eq, inArray, or } from "drizzle-orm";
+import { type EventType, eventTypes, type Tenant } from "@herald/schema";
+import { inArray } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
-import { notFound } from "../errors.ts";
+import { findTenant, visibleTenant } from "./tenants.ts";
 
 /**
  * How long a publishing API process may use a tenant or catalog entry it has
@@ -36,16 +36,10 @@ export async function publishingTenant(ctx: ServiceContext, idOrUid: string): Pr
   const cache = lookups(ctx).tenants;
   let tenant = cache.get(idOrUid);
   if (!tenant) {
-    const [row] = await ctx.db
-      .select()
-      .from(tenants)
-      .where(idOrUid.startsWith("ten_") ? eq(tenants.id, idOrUid) : or(eq(tenants.uid, idOrUid), eq(tenants.id, idOrUid)))
-      .limit(1);
-    if (row) cache.set(idOrUid, row);
-    tenant = row;
+    tenant = await findTenant(ctx, idOrUid);
+    if (tenant) cache.set(idOrUid, tenant);
   }
-  if (!tenant || (ctx.principal.kind === "tenant" && ctx.principal.tenantId !== tenant.id)) throw notFound(`tenant ${idOrUid}`);
-  return tenant;
+  return visibleTenant(ctx, tenant, idOrUid);
 }
 
 /** The catalog entries of these names that exist (archived ones included); unknown names are not cached. */

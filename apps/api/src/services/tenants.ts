@@ -9,15 +9,25 @@ function requireAdmin(ctx: ServiceContext): void {
   if (ctx.principal.kind !== "admin") throw new ApiError("forbidden", "this operation needs the admin token");
 }
 
-/** Finds a tenant by id or uid; a tenant key sees only its own tenant, others look absent. */
-export async function resolveTenant(ctx: ServiceContext, idOrUid: string): Promise<Tenant> {
+/** The tenant row with this id or uid, whoever asks. */
+export async function findTenant(ctx: ServiceContext, idOrUid: string): Promise<Tenant | undefined> {
   const [row] = await ctx.db
     .select()
     .from(tenants)
     .where(idOrUid.startsWith("ten_") ? eq(tenants.id, idOrUid) : or(eq(tenants.uid, idOrUid), eq(tenants.id, idOrUid)))
     .limit(1);
+  return row;
+}
+
+/** A tenant key sees only its own tenant; any other looks absent (404), as if it did not exist. */
+export function visibleTenant(ctx: ServiceContext, row: Tenant | undefined, idOrUid: string): Tenant {
   if (!row || (ctx.principal.kind === "tenant" && ctx.principal.tenantId !== row.id)) throw notFound(`tenant ${idOrUid}`);
   return row;
+}
+
+/** Finds a tenant by id or uid, as the caller may see it. */
+export async function resolveTenant(ctx: ServiceContext, idOrUid: string): Promise<Tenant> {
+  return visibleTenant(ctx, await findTenant(ctx, idOrUid), idOrUid);
 }
 
 function isUniqueViolation(error: unknown): boolean {
