@@ -18,6 +18,8 @@ export interface BenchOptions {
   env?: Record<string, string> | undefined;
   /** Writes a V8 CPU profile (.cpuprofile, as node --cpu-prof does) of every Herald process here when set. */
   profileDir?: string | undefined;
+  /** Run the production bundles (`npm run build`) rather than the TypeScript source; `npm run bench` does. */
+  built?: boolean | undefined;
 }
 
 export interface BenchHerald {
@@ -52,6 +54,7 @@ export async function startBenchHerald(
     : {};
   const herald = await startHerald({
     workers,
+    built: options.built ?? false,
     env: { REDIS_URL: options.redisUrl, HERALD_LOG_LEVEL: "warn", ...profile, ...options.env, ...env },
   });
   const sql = postgres(herald.database.url, { max: 2, onnotice: () => {} });

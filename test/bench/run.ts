@@ -5,6 +5,7 @@
  * processes, prints one JSON line per scenario on stdout (progress goes to
  * stderr), and writes BENCHMARKS.md and benchmarks.svg at the repository root.
  */
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -38,6 +39,11 @@ const env = Object.fromEntries((values.env ?? []).map((pair) => [pair.slice(0, p
 const profileDir = values.profile ? resolve(values.profile) : undefined;
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 
+// Herald runs as operators run it: the production bundles of `npm run start:api` / `start:worker`.
+for (const app of ["@herald/api", "@herald/worker"]) {
+  const built = spawnSync("npm", ["run", "build", "--silent", "-w", app], { cwd: REPO_ROOT, stdio: "inherit" });
+  if (built.status !== 0) process.exit(built.status ?? 1);
+}
 const redis = await startBenchRedis(TEST_REDIS_URL);
 log(`${sizes.mode} mode; Redis: ${redis.dedicated ? `a private redis-server at ${redis.url}` : redis.url}`);
 const started = Date.now();
@@ -49,6 +55,7 @@ try {
     profileDir,
     env,
     only,
+    built: true,
     emit: (line) => console.log(JSON.stringify(line)),
   });
   log(`finished in ${Math.round((Date.now() - started) / 1000)} s`);

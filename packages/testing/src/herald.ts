@@ -23,7 +23,7 @@ export interface Herald {
  * A whole Herald for one test file: a fresh database and queue prefix, the
  * real API and worker processes, loopback receivers allowed.
  */
-export async function startHerald(options: { env?: Record<string, string>; workers?: number } = {}): Promise<Herald> {
+export async function startHerald(options: { env?: Record<string, string>; workers?: number; built?: boolean } = {}): Promise<Herald> {
   const database = await createTestDatabase();
   const queuePrefix = freshQueuePrefix();
   const env: Record<string, string> = {
@@ -35,10 +35,11 @@ export async function startHerald(options: { env?: Record<string, string>; worke
     PORT: "0",
     ...options.env,
   };
-  const api = await startProcess("api", env);
+  const start = { built: options.built ?? false };
+  const api = await startProcess("api", env, start);
   const baseUrl = api.match[1] as string;
   const workers: HeraldProcess[] = [];
-  for (let i = 0; i < (options.workers ?? 1); i++) workers.push(await startProcess("worker", env));
+  for (let i = 0; i < (options.workers ?? 1); i++) workers.push(await startProcess("worker", env, start));
   return {
     baseUrl,
     database,
@@ -47,7 +48,7 @@ export async function startHerald(options: { env?: Record<string, string>; worke
     api,
     workers,
     async addWorker(extra = {}) {
-      const worker = await startProcess("worker", { ...env, ...extra });
+      const worker = await startProcess("worker", { ...env, ...extra }, start);
       workers.push(worker);
       return worker;
     },

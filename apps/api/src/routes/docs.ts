@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Hono } from "hono";
 import type { AppEnv } from "../deps.ts";
 
-const asset = (name: string) => readFileSync(new URL(`../docs/${name}`, import.meta.url), "utf8");
+const asset = (name: string) => readFileSync(new URL(`./docs/${name}`, import.meta.url), "utf8");
 const script = asset("reference.js");
 const style = asset("reference.css");
 
