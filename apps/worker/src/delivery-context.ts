@@ -1,7 +1,7 @@
 import { buildEnvelope } from "@herald/delivery";
+import { TtlCache } from "@herald/runtime";
 import type { DeliveryStatus } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
-import { TtlCache } from "@herald/runtime";
 import { BatchLoader } from "./batch-loader.ts";
 
 export interface DeliveryState {
