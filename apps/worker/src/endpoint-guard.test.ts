@@ -33,6 +33,39 @@ describe("endpoint guard", () => {
     expect(await guard.acquire(d(id, "c"), "c", null)).toMatchObject({ admitted: true });
   });
 
+  it("slow start: an endpoint earns slots by answering and gives half back on a failure", async () => {
+    const id = fresh();
+    const slow = createEndpointGuard(redis, {
+      prefix,
+      concurrency: 4,
+      startConcurrency: 1,
+      circuitThreshold: 100,
+      circuitCooldownMs: 300,
+      leaseMs: 1000,
+    });
+    const inFlight = async (count: number, tag: string) => {
+      const leases: string[] = [];
+      for (let i = 0; ; i++) {
+        const lease = `${tag}${i}`;
+        if (!(await slow.acquire(d(id, lease), lease, null)).admitted) break;
+        leases.push(lease);
+        if (i > 10) break;
+      }
+      expect(leases).toHaveLength(count);
+      return leases;
+    };
+    // A new endpoint (or one that hangs) holds one slot; three answers earn three more, up to the cap of four.
+    const [first] = await inFlight(1, "a");
+    await slow.release(d(id, first as string), first as string, true);
+    for (const lease of await inFlight(2, "b")) await slow.release(d(id, lease), lease, true);
+    for (const lease of await inFlight(4, "c")) await slow.release(d(id, lease), lease, true);
+    // Each failure halves what was earned: after four, only the starting slot is left.
+    const [failing, ...rest] = await inFlight(4, "d");
+    await slow.release(d(id, failing as string), failing as string, false);
+    for (const lease of rest) await slow.release(d(id, lease), lease, false);
+    await inFlight(1, "e");
+  });
+
   it("lets the lease of a worker that never released expire", async () => {
     const id = fresh();
     const short = createEndpointGuard(redis, { prefix, concurrency: 1, circuitThreshold: 3, circuitCooldownMs: 300, leaseMs: 100 });

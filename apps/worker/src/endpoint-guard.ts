@@ -20,15 +20,19 @@ import type { Redis } from "ioredis";
  */
 
 // KEYS: slots, rate, circuit, waiting, sending. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none),
-// probe ms, cool-down ms, attempt number. Answers {0, reason, interrupted attempt or 0} when admitted,
+// probe ms, cool-down ms, attempt number, starting cap. Answers {0, reason, interrupted attempt or 0} when admitted,
 // {delayMs, reason} when the caller must wait.
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease, leaseMs, cap, rate, probeMs, cooldown = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
-local c = redis.call('HMGET', KEYS[3], 'openUntil', 'probeUntil', 'pausedUntil')
+local c = redis.call('HMGET', KEYS[3], 'openUntil', 'probeUntil', 'pausedUntil', 'warm')
 local openUntil, probeUntil, pausedUntil = tonumber(c[1]) or 0, tonumber(c[2]) or 0, tonumber(c[3]) or 0
+-- Slow start: an endpoint earns slots by answering. A new one, or one whose
+-- requests hang, holds only the starting cap of the worker's slots while it
+-- waits out the timeout; each success adds one slot up to the full cap.
+cap = math.min(cap, tonumber(ARGV[8]) + (tonumber(c[4]) or 0))
 if pausedUntil > now then return {pausedUntil - now, 'paused'} end
 local probing = false
 if openUntil > 0 then
@@ -89,8 +93,13 @@ redis.call('DEL', KEYS[5])
 if ok then
   -- A pause asked for by Retry-After outlives a success of a request sent before it.
   redis.call('HDEL', KEYS[3], 'failures', 'openUntil', 'probeUntil')
+  if redis.call('HINCRBY', KEYS[3], 'warm', 1) > 1000 then redis.call('HSET', KEYS[3], 'warm', 1000) end
+  redis.call('PEXPIRE', KEYS[3], 86400000)
   return 0
 end
+-- A failure halves the slots earned, so an endpoint that starts hanging gives them back.
+local warm = tonumber(redis.call('HGET', KEYS[3], 'warm')) or 0
+if warm > 0 then redis.call('HSET', KEYS[3], 'warm', math.floor(warm / 2)) end
 local failures = redis.call('HINCRBY', KEYS[3], 'failures', 1)
 local openUntil = tonumber(redis.call('HGET', KEYS[3], 'openUntil')) or 0
 local opened = 0
@@ -122,6 +131,8 @@ export interface EndpointGuardOptions {
   prefix: string;
   /** Requests in flight per endpoint across all workers. */
   concurrency: number;
+  /** The cap of an endpoint that has not answered yet; each success raises it by one up to `concurrency`. Default: no slow start. */
+  startConcurrency?: number;
   /** Consecutive failures that open the circuit. */
   circuitThreshold: number;
   circuitCooldownMs: number;
@@ -165,6 +176,7 @@ export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions)
         options.leaseMs,
         options.circuitCooldownMs,
         attemptNumber,
+        options.startConcurrency ?? options.concurrency,
       );
       if (delayMs === 0) return { admitted: true, reason: reason as "admitted" | "probe", interruptedAttempt: interrupted ?? 0 };
       return { admitted: false, delayMs, reason: reason as AdmissionReason };

@@ -61,6 +61,7 @@ export function createWorker(deps: WorkerDeps) {
   const guard = createEndpointGuard(deps.redis, {
     prefix: config.HERALD_QUEUE_PREFIX,
     concurrency: config.HERALD_ENDPOINT_CONCURRENCY,
+    startConcurrency: Math.min(config.HERALD_ENDPOINT_START_CONCURRENCY, config.HERALD_ENDPOINT_CONCURRENCY),
     circuitThreshold: config.HERALD_CIRCUIT_THRESHOLD,
     circuitCooldownMs: config.HERALD_CIRCUIT_COOLDOWN,
     leaseMs: lockDuration,

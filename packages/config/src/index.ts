@@ -81,6 +81,7 @@ export const workerConfigSchema = z.object({
   ...sharedShape,
   HERALD_WORKER_CONCURRENCY: int(100, 1),
   HERALD_ENDPOINT_CONCURRENCY: int(10, 1),
+  HERALD_ENDPOINT_START_CONCURRENCY: int(2, 1),
   HERALD_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
   HERALD_RETRY_AFTER_MAX: duration("1h"),
   HERALD_DISABLE_AFTER: duration("5d"),
