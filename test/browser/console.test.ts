@@ -313,6 +313,34 @@ describe("the console in a real browser", () => {
     await screenshot(page, "catalog");
   });
 
+  it("fits a phone's width on every main screen: nothing scrolls sideways", async () => {
+    const endpoints = await herald.request("GET", "/v1/tenants/acme/endpoints");
+    const deliveries = await herald.request("GET", "/v1/tenants/acme/deliveries?limit=1");
+    const screens = [
+      "/ui/t/acme/webhooks",
+      "/ui/t/acme/webhooks/new",
+      `/ui/t/acme/webhooks/${endpoints.body.data[0].id}`,
+      "/ui/t/acme/deliveries",
+      `/ui/t/acme/deliveries/${deliveries.body.data[0].id}`,
+      "/ui/catalog",
+      "/ui/dashboard",
+    ];
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      for (const screen of screens) {
+        const response = await page.goto(`${herald.baseUrl}${screen}`);
+        expect(response?.status(), screen).toBe(200);
+        // A string, so the Node-only type check does not need the DOM library.
+        const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"));
+        expect(overflow, `${screen} is ${overflow}px wider than the phone`).toBeLessThanOrEqual(0);
+      }
+      await page.goto(`${herald.baseUrl}/ui/t/acme/deliveries`);
+      await screenshot(page, "delivery-log-phone");
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 860 });
+    }
+  });
+
   it("opens a tenant portal link that shows that tenant only", async () => {
     await page.goto(`${herald.baseUrl}/ui/t/acme/webhooks`);
     await screenshot(page, "webhooks");
