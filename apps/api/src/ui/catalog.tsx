@@ -6,7 +6,7 @@ import { createEventType, getEventType, listEventTypes, updateEventType } from "
 import { errorsByField } from "./endpoint-form-input.ts";
 import { type FormBody, field, type UiEnv } from "./env.ts";
 import { prettyJson } from "./format.ts";
-import { CsrfField, Flash, Layout, type PageContext } from "./layout.tsx";
+import { CsrfField, FieldErrors, Flash, Layout, type PageContext } from "./layout.tsx";
 import { flashOf, pageContext, render } from "./render.tsx";
 
 interface TypeValues {
@@ -14,14 +14,6 @@ interface TypeValues {
   description: string;
   example: string;
   archived: boolean;
-}
-
-function Errors({ id, messages }: { id: string; messages: string[] | undefined }) {
-  return messages?.length ? (
-    <div class="error" id={id}>
-      {messages.join("; ")}
-    </div>
-  ) : null;
 }
 
 function TypeForm({
@@ -55,7 +47,7 @@ function TypeForm({
             aria-invalid={errors.name ? "true" : undefined}
             aria-describedby="type-name-error"
           />
-          <Errors id="type-name-error" messages={errors.name} />
+          <FieldErrors id="type-name-error" messages={errors.name} />
         </div>
       )}
       <div class="field">
@@ -68,7 +60,7 @@ function TypeForm({
           aria-invalid={errors.description ? "true" : undefined}
           aria-describedby="type-description-error"
         />
-        <Errors id="type-description-error" messages={errors.description} />
+        <FieldErrors id="type-description-error" messages={errors.description} />
       </div>
       <div class="field">
         <label for="type-example">Example payload (JSON)</label>
@@ -81,7 +73,7 @@ function TypeForm({
         >
           {values.example}
         </textarea>
-        <Errors id="type-example-error" messages={errors.example} />
+        <FieldErrors id="type-example-error" messages={errors.example} />
       </div>
       {!creating && (
         <div class="field">

@@ -110,6 +110,16 @@ export function Layout({ page, title, section, children }: { page: PageContext; 
   );
 }
 
+/** A form field's errors, in the API's own words; the input points at it with aria-describedby. */
+export function FieldErrors({ id, messages }: { id: string; messages: string[] | undefined }) {
+  if (!messages?.length) return null;
+  return (
+    <div class="error" id={id}>
+      {messages.join("; ")}
+    </div>
+  );
+}
+
 export function Flash({ kind, children }: { kind: "ok" | "bad"; children: Child }) {
   return (
     <div class={`flash ${kind}`} role={kind === "bad" ? "alert" : "status"}>

@@ -1,16 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { EventType } from "@herald/schema";
 import { ALL_EVENTS, type EndpointFormValues } from "./endpoint-form-input.ts";
-import { CsrfField, Flash } from "./layout.tsx";
-
-function FieldErrors({ id, messages }: { id: string; messages: string[] | undefined }) {
-  if (!messages?.length) return null;
-  return (
-    <div class="error" id={id}>
-      {messages.join("; ")}
-    </div>
-  );
-}
+import { CsrfField, FieldErrors, Flash } from "./layout.tsx";
 
 function described(hint: string, error: string, hasError: boolean): string {
   return hasError ? `${hint} ${error}` : hint;
