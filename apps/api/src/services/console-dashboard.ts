@@ -57,18 +57,8 @@ export async function getDashboard(ctx: ServiceContext, input: { tenantIdOrUid?:
     ctx.sql<{ oldest: number | null }[]>`
       select extract(epoch from min(created_at))::float8 as oldest from deliveries
       where status in ('pending', 'failed') ${tenantId === null ? ctx.sql`` : ctx.sql`and tenant_id = ${tenantId}`}`,
-    ctx.sql<
-      {
-        id: string;
-        tenantId: string;
-        name: string;
-        url: string;
-        disabled: boolean;
-        disabledReason: string | null;
-        failingSince: number | null;
-        lastFailureAt: number | null;
-      }[]
-    >`
+    // Times come back as epoch seconds (the shared client does not parse timestamps).
+    ctx.sql<(Omit<FailingEndpoint, "failingSince" | "lastFailureAt"> & { failingSince: number | null; lastFailureAt: number | null })[]>`
       select id, tenant_id as "tenantId", name, url, disabled, disabled_reason as "disabledReason",
              extract(epoch from failing_since)::float8 as "failingSince", extract(epoch from last_failure_at)::float8 as "lastFailureAt"
       from endpoints
