@@ -93,9 +93,18 @@ describe("publish", () => {
     }
   });
 
+  it("has every job of an inline fan-out in Redis before answering, though it enqueues in several bulk calls", async () => {
+    const tenantId = await tenantWith(INLINE_ENQUEUE_LIMIT);
+    const waitingBefore = await queue.getWaitingCount();
+    const result = await publish(deps(), { tenantId, eventType: "order.paid", payload: { amount: 3 } });
+    expect(result.deliveries).toBe(INLINE_ENQUEUE_LIMIT);
+    expect((await queue.getWaitingCount()) - waitingBefore).toBe(INLINE_ENQUEUE_LIMIT);
+  });
+
   it("answers a fan-out above the inline limit once stored, and enqueues every delivery after", async () => {
     const endpoints = INLINE_ENQUEUE_LIMIT + 500;
     const tenantId = await tenantWith(endpoints);
+    const waitingBefore = await queue.getWaitingCount();
     const result = await publish(deps(), { tenantId, eventType: "order.paid", payload: { amount: 2 } });
     expect(result.deliveries).toBe(endpoints);
     const stored = await sql<{ n: number }[]>`select count(*)::int as n from deliveries where event_id = ${result.event.id}`;
@@ -104,7 +113,7 @@ describe("publish", () => {
     await eventually(
       async () => {
         const found = await Promise.all([ids[0], ids.at(-1)].map((row) => queue.getJob(row?.id ?? "")));
-        return found.every(Boolean) && (await queue.getWaitingCount()) >= endpoints;
+        return found.every(Boolean) && (await queue.getWaitingCount()) - waitingBefore === endpoints;
       },
       { what: "every delivery of the fan-out to be enqueued" },
     );
