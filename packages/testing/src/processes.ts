@@ -32,7 +32,7 @@ export async function startProcess(
   { built = false, timeoutMs = 30_000 }: StartOptions = {},
 ): Promise<HeraldProcess & { match: RegExpMatchArray }> {
   const readyPattern = app === "api" ? /listening on (http:\/\/\S+)/ : /worker started/;
-  const entry = built ? ["--enable-source-maps", `apps/${app}/dist/main.mjs`] : ["--import", "tsx", `apps/${app}/src/main.ts`];
+  const entry = built ? [`apps/${app}/dist/main.mjs`] : ["--import", "tsx", `apps/${app}/src/main.ts`];
   const child = spawn(process.execPath, entry, {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? "", HERALD_LOG_LEVEL: "warn", ...env },
