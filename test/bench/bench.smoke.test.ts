@@ -45,6 +45,9 @@ describe("benchmark suite at tiny size", () => {
     expect(results.isolation?.received).toBe(deliveries);
     expect(results.isolation?.hungRequests).toBeGreaterThan(0);
     expect(results.isolation?.ratio).toBeGreaterThan(0);
+    expect(results.isolation?.runs.map((run) => run.kind)).toEqual(["clean", "dead endpoint"]);
+    // The dead endpoint's jobs were turned away by the endpoint guard, and counted.
+    expect(results.isolation?.runs.filter((run) => run.kind === "dead endpoint").every((run) => run.heldBack > 0)).toBe(true);
 
     // One JSON line per scenario: four references, throughput, memory, latency, workers, ingest, fan-out, isolation.
     expect(lines.map((line) => (line as { scenario: string }).scenario)).toEqual([

@@ -211,7 +211,9 @@ export function renderReport(
     row(
       "isolation",
       `ratio ${n(i.ratio, 2)}`,
-      `${n(i.healthyPerSecond)} healthy deliveries/s with one endpoint that never answers (${n(i.hungRequests)} requests held open)`,
+      `${n(i.healthyPerSecond)} healthy deliveries/s with one endpoint that never answers (${n(i.hungRequests)} requests held open, ` +
+        `its jobs put back ${n(i.heldBackPerDeadJob, 1)} times each) against ${n(i.cleanPerSecond)}/s without it; ` +
+        `runs in the order ${i.runs.map((run) => `${run.kind} ${n(run.healthyPerSecond)}/s`).join(", ")}`,
     );
   }
   if (r.memory) {

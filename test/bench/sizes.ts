@@ -13,6 +13,11 @@ export interface Sizes {
   latencySeconds: number;
   ingestSeconds: number;
   fanout: number[];
+  /**
+   * Clean / dead-endpoint pairs the isolation scenario runs, alternating which
+   * goes first (clean, dead, dead, clean, clean, dead…).
+   */
+  isolationPairs: number;
   /** The longest a scenario waits for its deliveries before it reports what it got. */
   timeoutMs: number;
 }
@@ -26,6 +31,7 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     latencySeconds: 10,
     ingestSeconds: 5,
     fanout: [1000, 10_000],
+    isolationPairs: 2,
     timeoutMs: 90_000,
   },
   full: {
@@ -36,6 +42,7 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     latencySeconds: 30,
     ingestSeconds: 15,
     fanout: [1000, 10_000],
+    isolationPairs: 3,
     timeoutMs: 180_000,
   },
   // The smoke test's size: proves every scenario still produces its numbers, measures nothing.
@@ -47,6 +54,7 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     latencySeconds: 1,
     ingestSeconds: 1,
     fanout: [10, 50],
+    isolationPairs: 1,
     timeoutMs: 30_000,
   },
 };

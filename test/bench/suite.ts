@@ -91,14 +91,12 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       await database.drop();
     }
 
-    let cleanPerSecond: number | undefined;
     if (wanted("throughput") || wanted("latency")) {
       await attempt("throughput", async () => {
         const { result, bench, tenantId } = await throughput(options, receiver, sizes);
         try {
           const refs = results.references;
           const rate = result.deliveriesPerSecond;
-          cleanPerSecond = rate;
           results.throughput = {
             ...result,
             ratios: {
@@ -155,8 +153,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
 
     if (wanted("isolation")) {
       await attempt("isolation", async () => {
-        if (cleanPerSecond === undefined) throw new Error("isolation needs the throughput scenario's clean run");
-        results.isolation = await isolation(options, receiver, sizes, cleanPerSecond);
+        results.isolation = await isolation(options, receiver, sizes);
         emit(results.isolation);
       });
     }
