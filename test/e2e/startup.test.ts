@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { REPO_ROOT } from "@herald/testing";
+import { REPO_ROOT, TEST_ADMIN_URL } from "@herald/testing";
 import { describe, expect, it } from "vitest";
 
 /** Runs an app's entry point to completion and returns its exit code and all it printed. */
@@ -21,7 +21,8 @@ const token = { HERALD_ADMIN_TOKEN: "startup-test-token-0123456789" };
 
 describe("start-up failures are one clear line", () => {
   it("names the Redis URL it tried and how to start one", async () => {
-    const { code, lines } = await run("api", { ...token, REDIS_URL: "redis://127.0.0.1:1" });
+    // A PostgreSQL that answers (the default URL's database need not exist on a fresh machine), so Redis is the one named.
+    const { code, lines } = await run("api", { ...token, DATABASE_URL: TEST_ADMIN_URL, REDIS_URL: "redis://127.0.0.1:1" });
     expect(code).toBe(1);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^herald: Redis is not answering at redis:\/\/127\.0\.0\.1:1 .*redis-server/);
