@@ -17,6 +17,21 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * Read and write system calls a process has made so far, from /proc/<pid>/io
+ * (sockets included): a count that does not move with the machine's speed,
+ * unlike CPU time, so it compares builds across runs.
+ */
+export function processSyscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    const field = (name: string) => Number(io.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1] ?? 0);
+    return { reads: field("syscr"), writes: field("syscw") };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 /** Peak and current resident memory of a process in MiB, from /proc/<pid>/status. */
 export function processMemory(pid: number): { peakMiB: number; rssMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

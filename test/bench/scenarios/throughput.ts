@@ -2,7 +2,16 @@ import { cpus } from "node:os";
 import { type BenchHerald, type BenchOptions, startBenchHerald } from "../herald-bench.ts";
 import { log, now, round, waitForReceived } from "../progress.ts";
 import type { FastReceiver } from "../receiver.ts";
-import { pgDelta, pgSnapshot, processCpuSeconds, processMemory, redisDelta, redisSnapshot, settledPgSnapshot } from "../service-stats.ts";
+import {
+  pgDelta,
+  pgSnapshot,
+  processCpuSeconds,
+  processMemory,
+  processSyscalls,
+  redisDelta,
+  redisSnapshot,
+  settledPgSnapshot,
+} from "../service-stats.ts";
 import type { Sizes } from "../sizes.ts";
 
 export interface ThroughputResult {
@@ -30,6 +39,9 @@ export interface ThroughputResult {
     pgCpuMs: number;
     apiCpuMs: number;
     workerCpuMs: number;
+    /** Read and write system calls of the worker processes (sockets: Redis, PostgreSQL, receivers). */
+    workerReadCalls: number;
+    workerWriteCalls: number;
     receiverCpuMs: number;
     /** Every process a delivery touches: worker, API, Redis, PostgreSQL backends, receiver. */
     totalCpuMs: number;
@@ -67,6 +79,7 @@ export async function throughput(
     workers: pids.workers.map(processCpuSeconds),
     receiver: processCpuSeconds(receiver.pid),
   };
+  const syscallsBefore = pids.workers.map(processSyscalls);
 
   log(`${name}: publishing ${sizes.events} events × ${sizes.endpoints} endpoints (${workers} worker process${workers > 1 ? "es" : ""})`);
   const started = now();
@@ -76,6 +89,13 @@ export async function throughput(
   const recordedAt = await bench.recorded(total, 30_000);
   const ended = recordedAt ?? now();
 
+  const workerSyscalls = pids.workers.map(processSyscalls).reduce(
+    (sum, after, i) => ({
+      reads: sum.reads + after.reads - (syscallsBefore[i]?.reads ?? 0),
+      writes: sum.writes + after.writes - (syscallsBefore[i]?.writes ?? 0),
+    }),
+    { reads: 0, writes: 0 },
+  );
   const cpuAfter = {
     api: processCpuSeconds(pids.api),
     workers: pids.workers.map(processCpuSeconds),
@@ -120,6 +140,8 @@ export async function throughput(
       pgCpuMs: round(per(pg.backendCpuSeconds * 1000), 4),
       apiCpuMs: round(per((cpuAfter.api - cpuBefore.api) * 1000), 4),
       workerCpuMs: round(per(workerCpu * 1000), 4),
+      workerReadCalls: round(per(workerSyscalls.reads), 2),
+      workerWriteCalls: round(per(workerSyscalls.writes), 2),
       receiverCpuMs: round(per((cpuAfter.receiver - cpuBefore.receiver) * 1000), 4),
       totalCpuMs: round(per(totalCpu * 1000), 4),
     },
