@@ -58,7 +58,11 @@ export function createWorker(deps: WorkerDeps) {
   };
   // Longer than the whole HTTP deadline, or a slow receiver looks like a dead worker.
   const lockDuration = config.HERALD_DELIVERY_TIMEOUT + 10_000;
-  const guard = createEndpointGuard(deps.redis, {
+  // Admissions and releases of many jobs settle in the same turn of the event
+  // loop (their PostgreSQL reads and records are batched), so on a connection
+  // of their own with auto-pipelining they go to Redis in one write, not one each.
+  const guardRedis = deps.redis.duplicate({ enableAutoPipelining: true });
+  const guard = createEndpointGuard(guardRedis, {
     prefix: config.HERALD_QUEUE_PREFIX,
     concurrency: config.HERALD_ENDPOINT_CONCURRENCY,
     startConcurrency: Math.min(config.HERALD_ENDPOINT_START_CONCURRENCY, config.HERALD_ENDPOINT_CONCURRENCY),
@@ -127,6 +131,7 @@ export function createWorker(deps: WorkerDeps) {
     }
     await recorder.flush();
     await queue.close();
+    guardRedis.disconnect();
     if (!deps.client) await client.close();
   }
 
