@@ -107,9 +107,10 @@ export function createWorker(deps: WorkerDeps) {
   });
   worker.on("error", (error) => logger.error({ err: error }, "worker error"));
 
-  const reconciler = createReconciler(deps.sql, queue, logger, {
+  const reconciler = createReconciler(deps.sql, queue, deps.redis, logger, {
     intervalMs: config.HERALD_RECONCILE_INTERVAL,
     graceMs: config.HERALD_RECONCILE_GRACE,
+    prefix: config.HERALD_QUEUE_PREFIX,
   });
   reconciler.start();
 

@@ -1,0 +1,96 @@
+import { newId, QUEUES } from "@herald/schema";
+import { createSql, type Sql } from "@herald/schema/client";
+import { createTestDatabase, deletePrefix, freshQueuePrefix, TEST_REDIS_URL, type TestDatabase } from "@herald/testing";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createReconciler } from "./reconciler.ts";
+
+let database: TestDatabase;
+let sql: Sql;
+let redis: Redis;
+let queue: Queue;
+let tenantId: string;
+let endpointId: string;
+let eventId: string;
+const prefix = freshQueuePrefix();
+const logger = pino({ level: "silent" });
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sql = createSql(database.url, { appName: "reconciler-test", max: 2 });
+  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  queue = new Queue(QUEUES.deliveries, { connection: redis, prefix });
+  tenantId = newId("tenant");
+  endpointId = newId("endpoint");
+  eventId = newId("event");
+  await sql`insert into tenants (id, name) values (${tenantId}, 'reconciler')`;
+  await sql`insert into endpoints (id, tenant_id, name, url, secret) values (${endpointId}, ${tenantId}, 'e', 'http://127.0.0.1:1/', 'whsec_x')`;
+  await sql`insert into events (id, tenant_id, event_type, payload) values (${eventId}, ${tenantId}, 'order.created', '{}'::jsonb)`;
+});
+
+beforeEach(async () => {
+  await sql`delete from deliveries`;
+  await queue.obliterate({ force: true });
+});
+
+afterAll(async () => {
+  await queue?.close();
+  redis?.disconnect();
+  await sql?.end({ timeout: 1 });
+  await deletePrefix(prefix);
+  await database?.drop();
+});
+
+/** Deliveries due `dueAgo` ago (all at the same instant, microseconds included), with status `status`. */
+async function deliveries(count: number, dueAgo: string, status = "pending"): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => newId("delivery"));
+  await sql`
+    insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at)
+    select d.id, ${tenantId}, ${eventId}, ${endpointId}, ${status}, now() - ${dueAgo}::interval
+    from unnest(${ids}::text[]) as d(id)`;
+  return ids;
+}
+
+const reconciler = (batchSize = 1000, intervalMs = 60_000) =>
+  createReconciler(sql, queue, redis, logger, { intervalMs, graceMs: 60_000, prefix, batchSize });
+
+const jobIds = async () => (await queue.getJobs(["waiting", "delayed", "prioritized"])).map((job) => job.id).sort();
+
+describe("reconciler", () => {
+  it("enqueues the overdue deliveries that have no job in Redis, and leaves queued, recent and finished ones alone", async () => {
+    const lost = await deliveries(3, "2 minutes");
+    const [queued] = await deliveries(1, "2 minutes");
+    await queue.add("deliver", { deliveryId: queued, eventId, endpointId, tenantId }, { jobId: queued, delay: 60_000 });
+    await deliveries(2, "10 seconds"); // not overdue by the grace period yet
+    await deliveries(2, "2 minutes", "succeeded");
+
+    const pass = await reconciler().reconcileOnce();
+    expect(pass).toEqual({ checked: 4, enqueued: 3 });
+    expect(await jobIds()).toEqual([...lost, queued].sort());
+    // The queued job kept its delay: it was not added again.
+    expect((await queue.getJob(queued as string))?.opts.delay).toBe(60_000);
+  });
+
+  it("walks a backlog larger than a page whose deliveries fall due at the same instant, each exactly once", async () => {
+    const lost = await deliveries(7, "5 minutes");
+    const pass = await reconciler(3).reconcileOnce();
+    expect(pass).toEqual({ checked: 7, enqueued: 7 });
+    expect(await jobIds()).toEqual([...lost].sort());
+    // A second pass finds every job in Redis.
+    expect(await reconciler(3).reconcileOnce()).toEqual({ checked: 7, enqueued: 0 });
+  });
+
+  it("makes one pass per interval across all the workers on a queue", async () => {
+    await deliveries(2, "2 minutes");
+    const [first, second] = [reconciler(1000, 5_000), reconciler(1000, 5_000)];
+    await redis.del(`${prefix}:reconciler`);
+    expect(await first?.reconcileIfDue()).toEqual({ checked: 2, enqueued: 2 });
+    expect(await second?.reconcileIfDue()).toBeNull();
+    expect(await first?.reconcileIfDue()).toBeNull();
+    const ttl = await redis.pttl(`${prefix}:reconciler`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(4_500);
+  });
+});
