@@ -77,6 +77,14 @@ describe("size limits over real HTTP", () => {
 
     const fits = JSON.stringify({ events: [{ eventType: "order.placed", payload: { text: "z".repeat(MAX_PAYLOAD - 100) } }] });
     expect((await post("/v1/tenants/acme/events/batch", fits)).status).toBe(202);
+    // A chunked body within the limit is counted as it streams and then published like any other.
+    const fitsStreamed = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(fits));
+        controller.close();
+      },
+    });
+    expect(await post("/v1/tenants/acme/events/batch", fitsStreamed)).toMatchObject({ status: 202, body: { data: [{ deliveries: 1 }] } });
   });
 });
 

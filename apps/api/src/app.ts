@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { bearerAuth } from "./auth.ts";
+import { limitBody } from "./body-limit.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
 import { ApiError, fieldErrors, isDataException, type ProblemCode, problemBody } from "./errors.ts";
 import { createApiMetrics } from "./metrics.ts";
@@ -47,19 +47,13 @@ export function createApp(deps: AppDeps) {
   const metrics = createApiMetrics(deps);
   app.use(metrics.middleware);
 
-  const singleLimit = bodyLimit({
-    // The envelope around the payload is small; the limit is on what the caller sends.
-    maxSize: deps.config.HERALD_MAX_PAYLOAD_BYTES + 16 * 1024,
-    onError: () => {
-      throw new ApiError("payload_too_large", `the body is larger than ${deps.config.HERALD_MAX_PAYLOAD_BYTES} bytes`);
-    },
+  // The envelope around the payload is small; the limit is on what the caller sends.
+  const singleLimit = limitBody(deps.config.HERALD_MAX_PAYLOAD_BYTES + 16 * 1024, () => {
+    throw new ApiError("payload_too_large", `the body is larger than ${deps.config.HERALD_MAX_PAYLOAD_BYTES} bytes`);
   });
   // A batch carries up to 1000 payloads; each is still held to HERALD_MAX_PAYLOAD_BYTES by the publish service.
-  const batchLimit = bodyLimit({
-    maxSize: deps.config.HERALD_MAX_BATCH_BYTES,
-    onError: () => {
-      throw new ApiError("payload_too_large", `the batch is larger than ${deps.config.HERALD_MAX_BATCH_BYTES} bytes`);
-    },
+  const batchLimit = limitBody(deps.config.HERALD_MAX_BATCH_BYTES, () => {
+    throw new ApiError("payload_too_large", `the batch is larger than ${deps.config.HERALD_MAX_BATCH_BYTES} bytes`);
   });
   app.use("/v1/*", (c, next) => (c.req.path.endsWith("/events/batch") ? batchLimit(c, next) : singleLimit(c, next)));
   app.use("/v1/*", async (c, next) => {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { limitBody } from "../body-limit.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { listTenants, resolveTenant } from "../services/tenants.ts";
@@ -57,7 +57,7 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   );
 
   // Console forms are small; anything bigger is not a person typing.
-  ui.use(bodyLimit({ maxSize: 256 * 1024, onError: (c) => c.text("That form is too large.", 413) }));
+  ui.use(limitBody(256 * 1024, (c) => c.text("That form is too large.", 413)));
   signInRoutes(ui, deps);
   ui.use(requireSession(deps));
 
