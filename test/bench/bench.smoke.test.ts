@@ -31,6 +31,8 @@ describe("benchmark suite at tiny size", () => {
     expect(Number.isFinite(results.latency?.p99Ms)).toBe(true);
 
     expect(results.workers?.two).toBeGreaterThan(0);
+    expect(results.concentration?.runs.map((run) => run.endpoints)).toEqual([5, 1]);
+    expect(results.concentration?.runs.every((run) => run.deliveriesPerSecond > 0 && run.redisScriptCalls > 3)).toBe(true);
 
     const ingest = new Map(results.ingest?.rows.map((row) => [row.mode, row]));
     expect(ingest.get("single")?.eventsPerSecond).toBeGreaterThan(0);
@@ -49,7 +51,7 @@ describe("benchmark suite at tiny size", () => {
     // The dead endpoint's jobs were turned away by the endpoint guard, and counted.
     expect(results.isolation?.runs.filter((run) => run.kind === "dead endpoint").every((run) => run.heldBack > 0)).toBe(true);
 
-    // One JSON line per scenario: four references, throughput, memory, latency, workers, ingest, fan-out, isolation.
+    // One JSON line per scenario: four references, throughput, memory, latency, workers, concentration, ingest, fan-out, isolation.
     expect(lines.map((line) => (line as { scenario: string }).scenario)).toEqual([
       "reference.http-limit",
       "reference.queue-limit",
@@ -59,6 +61,7 @@ describe("benchmark suite at tiny size", () => {
       "memory",
       "latency",
       "workers",
+      "concentration",
       "ingest",
       "fanout",
       "isolation",

@@ -173,6 +173,17 @@ export function renderReport(
         `${x(t.ratios.httpLimit)} HTTP limit, ${x(t.ratios.queueLimit)} queue limit, ${x(t.ratios.barePipeline)} bare pipeline, ${x(t.ratios.naiveBaseline)} naive`,
     );
   }
+  for (const run of r.concentration?.runs ?? []) {
+    const base = t?.perDelivery;
+    row(
+      `Herald throughput, ${n(run.endpoints)} endpoint${run.endpoints > 1 ? "s" : ""}`,
+      `${n(run.deliveriesPerSecond)} deliveries/s`,
+      `the same deliveries to ${n(run.endpoints)} endpoint${run.endpoints > 1 ? "s" : ""} (${n(run.events)} events), capped at 10 in flight each: ` +
+        `${n(run.redisCommands, 1)} Redis commands and ${n(run.redisScriptCalls, 1)} script calls per delivery` +
+        (base ? ` (20 endpoints: ${n(base.redisCommands, 1)} and ${n(base.redisCommandsByName.evalsha, 1)})` : "") +
+        `, ${n(run.totalCpuMs, 3)} CPU ms per delivery in all`,
+    );
+  }
   if (r.workers)
     row(
       "Herald throughput, 2 workers",

@@ -3,6 +3,7 @@ import type { BenchOptions } from "./herald-bench.ts";
 import { log, round } from "./progress.ts";
 import { startFastReceiver } from "./receiver.ts";
 import { barePipeline, httpLimit, naiveBaseline, queueLimit, type ReferenceResult } from "./references.ts";
+import { type ConcentrationRun, concentration } from "./scenarios/concentration.ts";
 import { type FanoutResult, fanout } from "./scenarios/fanout.ts";
 import { type IngestRow, ingest } from "./scenarios/ingest.ts";
 import { type IsolationResult, isolation } from "./scenarios/isolation.ts";
@@ -25,13 +26,14 @@ export interface SuiteResults {
   memory?: { scenario: "memory"; apiPeakMiB: number; workerPeakMiB: number; apiStartMiB: number; workerStartMiB: number };
   latency?: LatencyResult;
   workers?: { scenario: "workers"; one: number; two: number; scaling: number; twoWorkers: ThroughputResult };
+  concentration?: { scenario: "concentration"; runs: ConcentrationRun[] };
   ingest?: { scenario: "ingest"; rows: IngestRow[] };
   fanout?: { scenario: "fanout"; runs: FanoutResult[] };
   isolation?: IsolationResult;
   errors: { scenario: string; error: string }[];
 }
 
-export const SCENARIOS = ["references", "throughput", "latency", "workers", "ingest", "fanout", "isolation"] as const;
+export const SCENARIOS = ["references", "throughput", "latency", "workers", "concentration", "ingest", "fanout", "isolation"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface SuiteOptions extends BenchOptions {
@@ -134,6 +136,13 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
           twoWorkers: result,
         };
         emit(results.workers);
+      });
+    }
+
+    if (wanted("concentration")) {
+      await attempt("concentration", async () => {
+        results.concentration = { scenario: "concentration", runs: await concentration(options, receiver, sizes) };
+        emit(results.concentration);
       });
     }
 
