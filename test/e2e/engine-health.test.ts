@@ -48,6 +48,18 @@ async function receiver(responder = respondWith(200)) {
   return started;
 }
 
+/** A counter of every worker's /metrics, summed. */
+async function workerCounter(pattern: RegExp): Promise<number> {
+  const values = await Promise.all(
+    herald.workers.map(async (worker) => {
+      const url = worker.output().match(/metrics on (http:\/\/\S+)/)?.[1] as string;
+      const text = await (await fetch(url)).text();
+      return Number(text.match(pattern)?.[1] ?? 0);
+    }),
+  );
+  return values.reduce((sum, value) => sum + value, 0);
+}
+
 async function attemptsRecorded(endpointId: string): Promise<number> {
   const [row] = await sql<{ n: number }[]>`select coalesce(sum(attempts), 0)::int as n from deliveries where endpoint_id = ${endpointId}`;
   return row?.n ?? 0;
@@ -113,6 +125,24 @@ describe("in-flight cap", () => {
     await untilAll(endpointId, "succeeded", 12);
     expect(peak).toBe(1);
     expect(await attemptsRecorded(endpointId)).toBe(12);
+  });
+
+  it("has the jobs of a full endpoint that answers quickly wait for a slot in the worker, not in Redis's delayed set", async () => {
+    const quick = await receiver((_request, _index, res) => {
+      setTimeout(() => {
+        res.writeHead(200);
+        res.end();
+      }, 20);
+    });
+    const tenantId = await freshTenant();
+    const endpointId = await createEndpoint(herald, tenantId, `${quick.url}/quick`);
+    const heldBack = /herald_deliveries_delayed_total\{reason="concurrency"\} (\d+)/;
+    const before = await workerCounter(heldBack);
+    await publishMany(herald, tenantId, 10);
+    await untilAll(endpointId, "succeeded", 10);
+    // One slot, ten jobs at once: nine waited their turn in the workers, none went back to Redis.
+    expect(quick.requests).toHaveLength(10);
+    expect(await workerCounter(heldBack)).toBe(before);
   });
 });
 

@@ -33,6 +33,23 @@ describe("endpoint guard", () => {
     expect(await guard.acquire(d(id, "c"), "c", null)).toMatchObject({ admitted: true });
   });
 
+  it("says how long the oldest request has run when full, and counts a job asking again from a wait only once", async () => {
+    const id = fresh();
+    await guard.acquire(d(id, "a"), "a", null);
+    await guard.acquire(d(id, "b"), "b", null);
+    const waitingKey = `${prefix}:ep:${id}:waiting`;
+    const first = await guard.acquire(d(id, "c"), "c", null);
+    expect(first).toMatchObject({ admitted: false, reason: "concurrency" });
+    expect(first.admitted === false && first.oldestMs).toBeGreaterThanOrEqual(0);
+    expect(first.admitted === false && first.oldestMs).toBeLessThan(1000);
+    expect(await redis.get(waitingKey)).toBe("1");
+    // The same job asking again from its wait in the worker is not a second job in the endpoint's backlog.
+    expect(await guard.acquire(d(id, "c"), "c", null, 1, true)).toMatchObject({ admitted: false, reason: "concurrency" });
+    expect(await redis.get(waitingKey)).toBe("1");
+    await guard.acquire(d(id, "e"), "e", null);
+    expect(await redis.get(waitingKey)).toBe("2");
+  });
+
   it("slow start: an endpoint earns slots by answering and gives half back on a failure", async () => {
     const id = fresh();
     const slow = createEndpointGuard(redis, {

@@ -20,8 +20,8 @@ import type { Redis } from "ioredis";
  */
 
 // KEYS: slots, rate, circuit, waiting, sending. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none),
-// probe ms, cool-down ms, attempt number, starting cap. Answers {0, reason, interrupted attempt or 0} when admitted,
-// {delayMs, reason} when the caller must wait.
+// probe ms, cool-down ms, attempt number, starting cap, 1 when asking again from a wait in the worker. Answers {0, reason, interrupted attempt or 0} when admitted,
+// {delayMs, reason} when the caller must wait; for 'concurrency' also the age of the oldest request in flight.
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -47,6 +47,8 @@ end
 -- endpoint; the n-th of them waits about n turns, so a backlog of thousands
 -- spreads out instead of coming back together again and again.
 local function waiters()
+  -- A job asking again while it waits in the worker is already counted.
+  if ARGV[9] == '1' then return tonumber(redis.call('GET', KEYS[4])) or 1 end
   local n = redis.call('INCR', KEYS[4])
   if n == 1 then redis.call('PEXPIRE', KEYS[4], 1000) end
   return n
@@ -58,8 +60,9 @@ if inFlight >= cap then
   -- One turn is about as long as the oldest request has been running: short
   -- for a fast endpoint, long for one that holds connections open.
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  local age = math.max(50, now - (tonumber(oldest[2]) - leaseMs))
-  return {math.floor(math.min(age * math.max(1, waiters() / cap), leaseMs)), 'concurrency'}
+  local running = now - (tonumber(oldest[2]) - leaseMs)
+  local age = math.max(50, running)
+  return {math.floor(math.min(age * math.max(1, waiters() / cap), leaseMs)), 'concurrency', math.max(0, running)}
 end
 
 if rate > 0 then
@@ -125,7 +128,13 @@ export type Admission =
       /** An earlier attempt of this delivery whose worker stopped before recording it (0 if none). */
       interruptedAttempt: number;
     }
-  | { admitted: false; delayMs: number; reason: AdmissionReason };
+  | {
+      admitted: false;
+      delayMs: number;
+      reason: AdmissionReason;
+      /** For `concurrency`: how long the oldest request in flight has run, a measure of how soon a slot frees. */
+      oldestMs?: number;
+    };
 
 export interface EndpointGuardOptions {
   prefix: string;
@@ -164,10 +173,13 @@ export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions)
   return {
     /**
      * Takes a slot for `lease` (unique per run of a job) to send attempt
-     * `attemptNumber`, or says how long to wait.
+     * `attemptNumber`, or says how long to wait. `again`: the job already
+     * asked and has been waiting in the worker, so it is not counted twice
+     * in the endpoint's backlog.
      */
-    async acquire(delivery: DeliveryRef, lease: string, rateLimit: number | null, attemptNumber = 1): Promise<Admission> {
-      const [delayMs, reason, interrupted] = await commands.heraldAcquire(
+    async acquire(delivery: DeliveryRef, lease: string, rateLimit: number | null, attemptNumber = 1, again = false): Promise<Admission> {
+      // The third value is the interrupted attempt when admitted, the oldest request's age when full.
+      const [delayMs, reason, third] = await commands.heraldAcquire(
         ...keys(delivery),
         lease,
         options.leaseMs,
@@ -177,8 +189,10 @@ export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions)
         options.circuitCooldownMs,
         attemptNumber,
         options.startConcurrency ?? options.concurrency,
+        again ? 1 : 0,
       );
-      if (delayMs === 0) return { admitted: true, reason: reason as "admitted" | "probe", interruptedAttempt: interrupted ?? 0 };
+      if (delayMs === 0) return { admitted: true, reason: reason as "admitted" | "probe", interruptedAttempt: third ?? 0 };
+      if (reason === "concurrency") return { admitted: false, delayMs, reason, oldestMs: third ?? 0 };
       return { admitted: false, delayMs, reason: reason as AdmissionReason };
     },
     /**

@@ -8,6 +8,7 @@ import type { WorkerMetrics } from "./metrics.ts";
 import type { OperationalEvents } from "./operational-events.ts";
 import type { FinalStatus, Recorder } from "./recorder.ts";
 import { decideRetry, type RetryPolicy } from "./retry-policy.ts";
+import type { SlotWaiters } from "./slot-waiters.ts";
 
 /** Thrown to let BullMQ schedule the next attempt; `delayMs` is what the retry policy chose. */
 export class RetryLaterError extends Error {
@@ -41,10 +42,19 @@ export interface ProcessorDeps {
   client: DeliveryClient;
   policy: RetryPolicy;
   guard: EndpointGuard;
+  /** Where jobs of a busy, fast endpoint wait for a slot this worker frees; none: every refusal goes back to Redis. */
+  waiters?: SlotWaiters;
   operational: OperationalEvents;
   metrics: WorkerMetrics;
   logger: Logger;
 }
+
+/** Only an endpoint whose oldest request in flight is younger than this has jobs wait for a slot in the worker. */
+const FAST_ENDPOINT_MS = 250;
+/** The longest a job waits in the worker for a slot before it goes back to the delayed set. */
+const LOCAL_WAIT_MAX_MS = 2_000;
+/** How often a waiting job asks again when no slot of its endpoint was freed by this worker. */
+const LOCAL_RECHECK_MS = 100;
 
 /** Spreads jobs that were held back together, so they do not come back together. */
 const spread = (delayMs: number) => Math.round(delayMs * (1 + Math.random() * 0.2) + Math.random() * 100);
@@ -90,7 +100,21 @@ export function createProcessor(deps: ProcessorDeps) {
 
     const ref = { deliveryId: job.deliveryId, endpointId: endpoint.id };
     let attemptNumber = state.attempts + 1;
-    const admission = await deps.guard.acquire(ref, lease, endpoint.rateLimit, attemptNumber);
+    let admission = await deps.guard.acquire(ref, lease, endpoint.rateLimit, attemptNumber);
+    // A full endpoint whose requests finish quickly frees a slot within milliseconds: wait for it here.
+    const waitUntil = Date.now() + LOCAL_WAIT_MAX_MS;
+    while (
+      !admission.admitted &&
+      admission.reason === "concurrency" &&
+      (admission.oldestMs ?? Number.POSITIVE_INFINITY) < FAST_ENDPOINT_MS &&
+      Date.now() < waitUntil
+    ) {
+      // Woken when this worker frees one of the endpoint's slots; the timeout catches slots other workers free.
+      const waited = deps.waiters?.wait(endpoint.id, Math.min(LOCAL_RECHECK_MS, waitUntil - Date.now()));
+      if (!waited) break;
+      await waited;
+      admission = await deps.guard.acquire(ref, lease, endpoint.rateLimit, attemptNumber, true);
+    }
     if (!admission.admitted) {
       metrics.delayed.inc({ reason: admission.reason });
       throw new HoldBackError(spread(admission.delayMs), admission.reason);
@@ -147,7 +171,10 @@ export function createProcessor(deps: ProcessorDeps) {
     // the attempt: the lease expires on its own if Redis is away.
     await deps.guard
       .release(ref, lease, outcome.ok, outcome.ok ? 0 : pauseAfter(outcome, deps.policy.retryAfterMaxMs))
-      .then((opened) => opened && deps.logger.warn({ endpointId: endpoint.id }, "circuit opened"))
+      .then((opened) => {
+        deps.waiters?.wake(endpoint.id);
+        if (opened) deps.logger.warn({ endpointId: endpoint.id }, "circuit opened");
+      })
       .catch((error) => deps.logger.warn({ err: error, endpointId: endpoint.id }, "could not release the endpoint slot"));
 
     if (status === "exhausted") {

@@ -12,6 +12,7 @@ import { createOperationalEvents } from "./operational-events.ts";
 import { createProcessor, HoldBackError, RetryLaterError } from "./processor.ts";
 import { createReconciler } from "./reconciler.ts";
 import { createRecorder } from "./recorder.ts";
+import { SlotWaiters } from "./slot-waiters.ts";
 
 export interface WorkerDeps {
   config: WorkerConfig;
@@ -70,7 +71,9 @@ export function createWorker(deps: WorkerDeps) {
     circuitCooldownMs: config.HERALD_CIRCUIT_COOLDOWN,
     leaseMs: lockDuration,
   });
-  const processDelivery = createProcessor({ loader, recorder, client, policy, guard, operational, metrics, logger });
+  // Half the worker's slots at most wait for a busy endpoint; the other half keep taking other endpoints' jobs.
+  const waiters = new SlotWaiters(Math.floor(config.HERALD_WORKER_CONCURRENCY / 2));
+  const processDelivery = createProcessor({ loader, recorder, client, policy, guard, waiters, operational, metrics, logger });
 
   const worker = new Worker<DeliveryJob>(
     QUEUES.deliveries,
