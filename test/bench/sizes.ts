@@ -42,7 +42,7 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     latencySeconds: 30,
     ingestSeconds: 15,
     fanout: [1000, 10_000],
-    isolationPairs: 3,
+    isolationPairs: 5,
     timeoutMs: 180_000,
   },
   // The smoke test's size: proves every scenario still produces its numbers, measures nothing.

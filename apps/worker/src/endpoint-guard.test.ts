@@ -39,7 +39,8 @@ describe("endpoint guard", () => {
     await guard.acquire(d(id, "b"), "b", null);
     const waitingKey = `${prefix}:ep:${id}:waiting`;
     const first = await guard.acquire(d(id, "c"), "c", null);
-    expect(first).toMatchObject({ admitted: false, reason: "concurrency" });
+    // It has not answered yet: the worker should not keep the job waiting for it.
+    expect(first).toMatchObject({ admitted: false, reason: "concurrency", answering: false });
     expect(first.admitted === false && first.oldestMs).toBeGreaterThanOrEqual(0);
     expect(first.admitted === false && first.oldestMs).toBeLessThan(1000);
     expect(await redis.get(waitingKey)).toBe("1");
@@ -48,6 +49,10 @@ describe("endpoint guard", () => {
     expect(await redis.get(waitingKey)).toBe("1");
     await guard.acquire(d(id, "e"), "e", null);
     expect(await redis.get(waitingKey)).toBe("2");
+    // Once a request succeeded, the endpoint is answering.
+    await guard.release(d(id, "a"), "a", true);
+    await guard.acquire(d(id, "f"), "f", null);
+    expect(await guard.acquire(d(id, "g"), "g", null)).toMatchObject({ admitted: false, reason: "concurrency", answering: true });
   });
 
   it("slow start: an endpoint earns slots by answering and gives half back on a failure", async () => {

@@ -21,7 +21,8 @@ import type { Redis } from "ioredis";
 
 // KEYS: slots, rate, circuit, waiting, sending. ARGV: lease id, lease ms, concurrency cap, rate per second (0 = none),
 // probe ms, cool-down ms, attempt number, starting cap, 1 when asking again from a wait in the worker. Answers {0, reason, interrupted attempt or 0} when admitted,
-// {delayMs, reason} when the caller must wait; for 'concurrency' also the age of the oldest request in flight.
+// {delayMs, reason} when the caller must wait; for 'concurrency' also the age of the oldest request in flight and
+// the slots the endpoint has earned by answering (0: it has not answered lately).
 const ACQUIRE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -62,7 +63,7 @@ if inFlight >= cap then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   local running = now - (tonumber(oldest[2]) - leaseMs)
   local age = math.max(50, running)
-  return {math.floor(math.min(age * math.max(1, waiters() / cap), leaseMs)), 'concurrency', math.max(0, running)}
+  return {math.floor(math.min(age * math.max(1, waiters() / cap), leaseMs)), 'concurrency', math.max(0, running), tonumber(c[4]) or 0}
 end
 
 if rate > 0 then
@@ -134,6 +135,8 @@ export type Admission =
       reason: AdmissionReason;
       /** For `concurrency`: how long the oldest request in flight has run, a measure of how soon a slot frees. */
       oldestMs?: number;
+      /** For `concurrency`: whether the endpoint has answered lately (earned slots by slow start). */
+      answering?: boolean;
     };
 
 export interface EndpointGuardOptions {
@@ -155,7 +158,7 @@ export interface DeliveryRef {
 }
 
 interface GuardCommands {
-  heraldAcquire(...keysThenArgs: (string | number)[]): Promise<[number, string, number?]>;
+  heraldAcquire(...keysThenArgs: (string | number)[]): Promise<[number, string, number?, number?]>;
   heraldRelease(...keysThenArgs: (string | number)[]): Promise<number>;
 }
 
@@ -179,7 +182,7 @@ export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions)
      */
     async acquire(delivery: DeliveryRef, lease: string, rateLimit: number | null, attemptNumber = 1, again = false): Promise<Admission> {
       // The third value is the interrupted attempt when admitted, the oldest request's age when full.
-      const [delayMs, reason, third] = await commands.heraldAcquire(
+      const [delayMs, reason, third, warm] = await commands.heraldAcquire(
         ...keys(delivery),
         lease,
         options.leaseMs,
@@ -192,7 +195,7 @@ export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions)
         again ? 1 : 0,
       );
       if (delayMs === 0) return { admitted: true, reason: reason as "admitted" | "probe", interruptedAttempt: third ?? 0 };
-      if (reason === "concurrency") return { admitted: false, delayMs, reason, oldestMs: third ?? 0 };
+      if (reason === "concurrency") return { admitted: false, delayMs, reason, oldestMs: third ?? 0, answering: (warm ?? 0) > 0 };
       return { admitted: false, delayMs, reason: reason as AdmissionReason };
     },
     /**

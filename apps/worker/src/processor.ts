@@ -101,11 +101,13 @@ export function createProcessor(deps: ProcessorDeps) {
     const ref = { deliveryId: job.deliveryId, endpointId: endpoint.id };
     let attemptNumber = state.attempts + 1;
     let admission = await deps.guard.acquire(ref, lease, endpoint.rateLimit, attemptNumber);
-    // A full endpoint whose requests finish quickly frees a slot within milliseconds: wait for it here.
+    // A full endpoint that answers, and quickly, frees a slot within milliseconds: wait for it here. One that
+    // has not answered lately (new, or hanging) may never free one, so its jobs go back to Redis at once.
     const waitUntil = Date.now() + LOCAL_WAIT_MAX_MS;
     while (
       !admission.admitted &&
       admission.reason === "concurrency" &&
+      admission.answering === true &&
       (admission.oldestMs ?? Number.POSITIVE_INFINITY) < FAST_ENDPOINT_MS &&
       Date.now() < waitUntil
     ) {
