@@ -81,7 +81,9 @@ export async function throughput(
   };
   const syscallsBefore = pids.workers.map(processSyscalls);
 
-  log(`${name}: publishing ${sizes.events} events × ${sizes.endpoints} endpoint${sizes.endpoints > 1 ? "s" : ""} (${workers} worker process${workers > 1 ? "es" : ""})`);
+  log(
+    `${name}: publishing ${sizes.events} events × ${sizes.endpoints} endpoint${sizes.endpoints > 1 ? "s" : ""} (${workers} worker process${workers > 1 ? "es" : ""})`,
+  );
   const started = now();
   const publishing = bench.publishMany(tenantId, sizes.events);
   const { counters } = await waitForReceived(receiver, total, { label: name, timeoutMs: sizes.timeoutMs });
