@@ -1,4 +1,4 @@
-import { DELIVERY_JOB_OPTIONS, type DeliveryJob, JOB_NAMES } from "@herald/schema";
+import { type DeliveryJob, deliveryJobEntry } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
 import type { Queue } from "bullmq";
 import type { Redis } from "ioredis";
@@ -74,13 +74,7 @@ export function createReconciler(sql: Sql, queue: Queue, redis: Redis, logger: L
       if (rows.length === 0) break;
       const missing = await missingFromRedis(rows);
       if (missing.length > 0) {
-        await queue.addBulk(
-          missing.map(({ due: _due, ...data }) => ({
-            name: JOB_NAMES.deliver,
-            data,
-            opts: { ...DELIVERY_JOB_OPTIONS, jobId: data.deliveryId },
-          })),
-        );
+        await queue.addBulk(missing.map(({ due: _due, ...data }) => deliveryJobEntry(data)));
       }
       pass.checked += rows.length;
       pass.enqueued += missing.length;

@@ -1,4 +1,4 @@
-import { DELIVERY_JOB_OPTIONS, type DeliveryJob, JOB_NAMES, matchingSubscriptions, newId } from "@herald/schema";
+import { type DeliveryJob, deliveryJobEntry, matchingSubscriptions, newId } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
 import type { Queue } from "bullmq";
 import type { Logger } from "pino";
@@ -266,9 +266,7 @@ export async function enqueueDeliveries(deps: PublishDeps, jobs: DeliveryJob[]):
   for (let offset = 0; offset < jobs.length; offset += ENQUEUE_CHUNK) {
     const chunk = jobs.slice(offset, offset + ENQUEUE_CHUNK);
     try {
-      await deps.queue.addBulk(
-        chunk.map((data) => ({ name: JOB_NAMES.deliver, data, opts: { ...DELIVERY_JOB_OPTIONS, jobId: data.deliveryId } })),
-      );
+      await deps.queue.addBulk(chunk.map(deliveryJobEntry));
     } catch (error) {
       deps.logger.error({ err: error, count: jobs.length - offset }, "enqueue failed; the reconciler will enqueue these deliveries");
       return;

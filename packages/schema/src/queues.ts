@@ -43,6 +43,11 @@ export const DELIVERY_JOB_OPTIONS = {
   removeOnFail: true,
 } as const;
 
+/** A delivery's entry for `Queue.addBulk`: job id = delivery id, so adding it twice adds nothing. */
+export function deliveryJobEntry(data: DeliveryJob) {
+  return { name: JOB_NAMES.deliver, data, opts: { ...DELIVERY_JOB_OPTIONS, jobId: data.deliveryId } };
+}
+
 /** Subscriptions that match an event type: itself, `*`, and each prefix wildcard. */
 export function matchingSubscriptions(eventType: string): string[] {
   const parts = eventType.split(".");
