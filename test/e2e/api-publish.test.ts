@@ -94,6 +94,6 @@ describe("metrics over real HTTP", () => {
     expect(response.status).toBe(200);
     const text = await response.text();
     expect(text).toMatch(/^herald_events_published_total\{result="published"\} \d+/m);
-    expect(text).toMatch(/^herald_queue_jobs\{state="waiting"\} \d+/m);
+    expect(text).toMatch(/^herald_queue_jobs\{shard="0",state="waiting"\} \d+/m);
   });
 });

@@ -1,4 +1,5 @@
-import { DELIVERY_JOB_OPTIONS, endpointGuardKey, type IdKind, idFloor, JOB_NAMES, newId } from "@herald/schema";
+import { createKeys, DELIVERY_JOB_OPTIONS, JOB_NAMES } from "@herald/queue";
+import { type IdKind, idFloor, newId } from "@herald/schema";
 import { eventually, TEST_REDIS_URL } from "@herald/testing";
 import { Worker } from "bullmq";
 import { Redis } from "ioredis";
@@ -156,7 +157,7 @@ describe("retry", () => {
     }
   });
 
-  it("waits for an attempt in flight to end, then promotes the retry it scheduled", async () => {
+  it("answers at once during an attempt in flight, and the retry runs as soon as that attempt has ended", async () => {
     const delivery = await deliveryTo(hookId);
     // The stand-in worker below must take this delivery's job, not its sibling's or one left by earlier tests.
     await t.queue.drain(true);
@@ -198,12 +199,14 @@ describe("retry", () => {
       await running;
       await t.sql`update deliveries set status = 'failed', attempts = 1 where id = ${delivery.id}`;
       expect(await (await t.queue.getJob(delivery.id))?.getState()).toBe("active");
-      const retry = t.call("POST", `/v1/tenants/acme/deliveries/${delivery.id}/retry`);
-      // Let the attempt end only once the retry has reset the row, i.e. while it looks at the job.
-      await eventually(async () => (await status(delivery.id)) === "pending");
+      // The retry lands while the attempt runs: it answers without waiting for the job.
+      expect((await t.call("POST", `/v1/tenants/acme/deliveries/${delivery.id}/retry`)).status).toBe(202);
+      expect(await status(delivery.id)).toBe("pending");
+      expect(await t.queues.flushAgain(0)).toBe(0);
       release();
-      expect((await retry).status).toBe(202);
-      // Without the wait the job would sit in the delayed set for an hour and this would time out.
+      // The attempt failed with an hour's backoff; the worker's scheduler (called here as its pass would)
+      // promotes the delayed job once it is no longer active. Without that this would time out.
+      await eventually(async () => (await t.queues.flushAgain(0)) > 0, { what: "the retry to be promoted" });
       await ranAgain;
       expect(calls).toBe(2);
     } finally {
@@ -297,10 +300,13 @@ describe("recover", () => {
     const response = await t.call("POST", `/v1/tenants/acme/endpoints/${endpointId}/recover`, { body: { since } });
     expect(response.status).toBe(202);
     expect(response.body).toEqual({ queued: 3 });
-    for (const state of ["failed", "exhausted", "held"]) {
-      expect(await status(made[state] as string)).toBe("pending");
-      expect(await (await t.queue.getJob(made[state] as string))?.getState()).toBe("waiting");
-    }
+    // Parked, not enqueued: the worker's scheduler releases them at the endpoint's pace, oldest first.
+    const recovered = ["failed", "exhausted", "held"].map((state) => made[state] as string);
+    const rows = await t.sql<
+      { status: string; parked: boolean }[]
+    >`select status, parked from deliveries where id = any(${recovered}::text[])`;
+    expect(rows).toEqual(recovered.map(() => ({ status: "pending", parked: true })));
+    expect(await t.queues.dueParked(0, Date.now(), 1000)).toContain(endpointId);
     expect(await status(made.succeeded as string)).toBe("succeeded");
     expect(await t.queue.getJob(made.succeeded as string)).toBeUndefined();
     expect(await status(oldId)).toBe("exhausted");
@@ -339,26 +345,31 @@ describe("recover", () => {
 
 describe("operator actions and the endpoint's circuit breaker", () => {
   it("retry, recover and re-enabling clear an open circuit and a Retry-After pause", async () => {
-    const key = endpointGuardKey(t.prefix, hookId, "circuit");
-    const open = () => t.redis.hset(key, { failures: 12, openUntil: Date.now() + 3_600_000, pausedUntil: Date.now() + 3_600_000 });
+    const key = createKeys(t.prefix, 1).endpoint(hookId, "circuit");
+    const open = () => t.redis.hset(key, { failures: 12, openUntil: Date.now() + 3_600_000, pausedUntil: Date.now() + 3_600_000, warm: 7 });
+    // Closed and unpaused, with the slots it earned by answering kept.
+    const closed = async () => {
+      expect(await t.redis.hmget(key, "failures", "openUntil", "pausedUntil", "warm")).toEqual([null, null, null, "7"]);
+      return true;
+    };
 
     await open();
     const delivery = await deliveryTo(hookId);
     await setState(delivery.id, "failed", "delayed");
     expect((await t.call("POST", `/v1/tenants/acme/deliveries/${delivery.id}/retry`)).status).toBe(202);
-    expect(await t.redis.exists(key)).toBe(0);
+    await closed();
 
     await open();
     const since = new Date(Date.now() - 60_000).toISOString();
     expect((await t.call("POST", `/v1/tenants/acme/endpoints/${hookId}/recover`, { body: { since } })).status).toBe(202);
-    expect(await t.redis.exists(key)).toBe(0);
+    await closed();
 
     expect((await t.call("PATCH", `/v1/tenants/acme/endpoints/${hookId}`, { body: { disabled: true } })).status).toBe(200);
     await open();
     expect((await t.call("PATCH", `/v1/tenants/acme/endpoints/${hookId}`, { body: { name: "Hook" } })).status).toBe(200);
-    expect(await t.redis.exists(key)).toBe(1);
+    expect(await t.redis.hget(key, "openUntil")).not.toBeNull();
     expect((await t.call("PATCH", `/v1/tenants/acme/endpoints/${hookId}`, { body: { disabled: false } })).status).toBe(200);
-    expect(await t.redis.exists(key)).toBe(0);
+    await closed();
   });
 });
 

@@ -1,8 +1,7 @@
 import type { ApiConfig } from "@herald/config";
 import type { DeliveryClient } from "@herald/delivery";
+import type { DeliveryQueues, RedisClient } from "@herald/queue";
 import type { Database, Sql } from "@herald/schema/client";
-import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 
 /** Everything the API needs from outside, passed in so tests build the real thing. */
@@ -10,8 +9,8 @@ export interface AppDeps {
   config: ApiConfig;
   db: Database;
   sql: Sql;
-  redis: Redis;
-  queue: Queue;
+  redis: RedisClient;
+  queues: DeliveryQueues;
   logger: Logger;
   deliveryClient: DeliveryClient;
 }

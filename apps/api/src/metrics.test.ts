@@ -1,4 +1,4 @@
-import { JOB_NAMES } from "@herald/schema";
+import { JOB_NAMES } from "@herald/queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "./test-app.ts";
 
@@ -64,10 +64,10 @@ describe("/metrics", () => {
     // Unknown paths share one label value, so scanners cannot blow up the series count.
     expect(sample(text, "herald_http_requests_total", { method: "GET", route: "unmatched", status: "404" })).toBe(1);
     expect(text).not.toContain("/v1/no/such/route");
-    expect(sample(text, "herald_queue_jobs", { state: "waiting" })).toBe(5);
-    expect(sample(text, "herald_queue_jobs", { state: "delayed" })).toBe(1);
-    expect(sample(text, "herald_queue_jobs", { state: "active" })).toBe(0);
-    expect(sample(text, "herald_queue_jobs", { state: "failed" })).toBe(0);
+    expect(sample(text, "herald_queue_jobs", { shard: "0", state: "waiting" })).toBe(5);
+    expect(sample(text, "herald_queue_jobs", { shard: "0", state: "delayed" })).toBe(1);
+    expect(sample(text, "herald_queue_jobs", { shard: "0", state: "active" })).toBe(0);
+    expect(sample(text, "herald_queue_jobs", { shard: "0", state: "failed" })).toBe(0);
     const age = sample(text, "herald_oldest_pending_delivery_age_seconds") ?? 0;
     expect(age).toBeGreaterThanOrEqual(3600);
     expect(age).toBeLessThan(3600 + 600);
@@ -75,10 +75,10 @@ describe("/metrics", () => {
   });
 
   it("reuses the queue reading for a few seconds instead of asking Redis on every scrape", async () => {
-    const before = sample(await scrape(), "herald_queue_jobs", { state: "waiting" });
+    const before = sample(await scrape(), "herald_queue_jobs", { shard: "0", state: "waiting" });
     await t.call("POST", "/v1/tenants/acme/events", { body: { eventType: "invoice.paid", payload: {} } });
     const after = await scrape();
-    expect(sample(after, "herald_queue_jobs", { state: "waiting" })).toBe(before);
+    expect(sample(after, "herald_queue_jobs", { shard: "0", state: "waiting" })).toBe(before);
     expect(sample(after, "herald_events_published_total", { result: "published" })).toBe(6);
   });
 

@@ -1,5 +1,5 @@
+import type { DeliveryQueues } from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
-import type { Queue } from "bullmq";
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
@@ -7,7 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 const QUEUE_STATES = ["waiting", "delayed", "active", "failed", "prioritized"] as const;
 
 export interface MetricsDeps {
-  queue: Queue;
+  queues: DeliveryQueues;
   sql: Sql;
   /** How long a reading of queue depth and backlog age is reused; scrapers may be many. */
   cacheMs?: number;
@@ -45,19 +45,19 @@ export function createApiMetrics(deps: MetricsDeps) {
     registers: [registry],
   });
 
-  let reading: Promise<{ counts: Record<string, number>; oldestDueSeconds: number }> | undefined;
+  let reading: Promise<{ shards: Awaited<ReturnType<DeliveryQueues["depth"]>>; oldestDueSeconds: number }> | undefined;
   let readAt = 0;
   function read() {
     if (!reading || Date.now() - readAt > cacheMs) {
       readAt = Date.now();
       reading = (async () => {
-        const [counts, [row]] = await Promise.all([
-          deps.queue.getJobCounts(...QUEUE_STATES),
+        const [shards, [row]] = await Promise.all([
+          deps.queues.depth(QUEUE_STATES),
           deps.sql<{ age: string | number | null }[]>`
             select extract(epoch from now() - min(next_attempt_at)) as age
-            from deliveries where status in ('pending', 'failed') and next_attempt_at <= now()`,
+            from deliveries where status in ('pending', 'failed') and not parked and next_attempt_at <= now()`,
         ]);
-        return { counts, oldestDueSeconds: Math.max(0, Number(row?.age ?? 0)) };
+        return { shards, oldestDueSeconds: Math.max(0, Number(row?.age ?? 0)) };
       })();
       // A failed reading must not be cached; the next scrape tries again.
       reading.catch(() => {
@@ -69,17 +69,28 @@ export function createApiMetrics(deps: MetricsDeps) {
 
   new Gauge({
     name: "herald_queue_jobs",
-    help: "Delivery jobs in the queue by state (cluster-wide, cached for a few seconds).",
-    labelNames: ["state"] as const,
+    help: "Delivery jobs in the queue by shard and state (cluster-wide, cached for a few seconds).",
+    labelNames: ["shard", "state"] as const,
     registers: [registry],
     async collect() {
-      const { counts } = await read();
-      for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+      const { shards } = await read();
+      for (const { shard, counts } of shards)
+        for (const state of QUEUE_STATES) this.set({ shard: String(shard), state }, counts[state] ?? 0);
+    },
+  });
+  new Gauge({
+    name: "herald_parked_endpoints",
+    help: "Endpoints whose deliveries wait in PostgreSQL (circuit open, paused, or at their cap with a backlog), by shard.",
+    labelNames: ["shard"] as const,
+    registers: [registry],
+    async collect() {
+      const { shards } = await read();
+      for (const { shard, parkedEndpoints } of shards) this.set({ shard: String(shard) }, parkedEndpoints);
     },
   });
   new Gauge({
     name: "herald_oldest_pending_delivery_age_seconds",
-    help: "How long the most overdue pending or failed delivery has been due; 0 when nothing is waiting.",
+    help: "How long the most overdue pending or failed delivery in the queue (not parked behind its endpoint) has been due; 0 when nothing is waiting.",
     registers: [registry],
     async collect() {
       this.set((await read()).oldestDueSeconds);

@@ -1,9 +1,9 @@
 import { apiConfigSchema, parseConfig } from "@herald/config";
 import { createDeliveryClient } from "@herald/delivery";
-import { QUEUES } from "@herald/schema";
+import { createDeliveryQueues } from "@herald/queue";
 import { createDatabase } from "@herald/schema/client";
 import { createTestDatabase, deletePrefix, freshQueuePrefix, TEST_ADMIN_TOKEN, TEST_REDIS_URL } from "@herald/testing";
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { expect } from "vitest";
@@ -26,14 +26,15 @@ export async function createTestApp(env: Record<string, string> = {}) {
   });
   const { db, sql } = createDatabase(config.DATABASE_URL, { max: 4 });
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(QUEUES.deliveries, { connection: redis, prefix });
+  const queues = createDeliveryQueues({ redis, prefix, shards: 1 });
+  const queue = queues.queues[0] as Queue;
   const deliveryClient = createDeliveryClient({
     timeoutMs: 5000,
     connectTimeoutMs: 2000,
     allowPrivateTargets: config.HERALD_ALLOW_PRIVATE_TARGETS,
   });
-  const logger = pino({ level: "silent" });
-  const app = createApp({ config, db, sql, redis, queue, logger, deliveryClient });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const app = createApp({ config, db, sql, redis, queues, logger, deliveryClient });
 
   async function call(
     method: string,
@@ -65,10 +66,11 @@ export async function createTestApp(env: Record<string, string> = {}) {
     call,
     sql,
     queue,
+    queues,
     redis,
     prefix,
     async close() {
-      await queue.close();
+      await queues.close();
       redis.disconnect();
       await deliveryClient.close();
       await sql.end({ timeout: 1 });

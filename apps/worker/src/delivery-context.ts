@@ -8,6 +8,8 @@ export interface DeliveryState {
   id: string;
   status: DeliveryStatus;
   attempts: number;
+  parked: boolean;
+  nextAttemptAt: Date | null;
 }
 
 export interface EndpointTarget {
@@ -40,7 +42,9 @@ const EVENT_CACHE_MS = 60_000;
  */
 export function createContextLoader(sql: Sql) {
   const deliveries = new BatchLoader<string, DeliveryState>(async (ids) => {
-    const rows = await sql<DeliveryState[]>`select id, status, attempts from deliveries where id = any(${ids}::text[])`;
+    const rows = await sql<
+      DeliveryState[]
+    >`select id, status, attempts, parked, next_attempt_at as "nextAttemptAt" from deliveries where id = any(${ids}::text[])`;
     return new Map(rows.map((row) => [row.id, row]));
   });
 

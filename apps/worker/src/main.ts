@@ -1,4 +1,5 @@
-import { checkServices, createLogger, createRedis, exitOnStartupError, onShutdown } from "@herald/runtime";
+import { createRedisClient } from "@herald/queue";
+import { checkServices, createLogger, exitOnStartupError, onShutdown } from "@herald/runtime";
 import { createSql } from "@herald/schema/client";
 import { loadWorkerConfig } from "./env.ts";
 import { createWorkerMetrics, serveMetrics } from "./metrics.ts";
@@ -9,7 +10,8 @@ try {
   await checkServices(config.DATABASE_URL, config.REDIS_URL);
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-worker");
   const sql = createSql(config.DATABASE_URL, { appName: "herald-worker", max: 10 });
-  const redis = createRedis(config.REDIS_URL);
+  // BullMQ's workers must retry their commands for as long as Redis is away rather than fail them.
+  const redis = createRedisClient(config.REDIS_URL, { cluster: config.HERALD_REDIS_CLUSTER, redisOptions: { maxRetriesPerRequest: null } });
   const metrics = createWorkerMetrics();
   const metricsServer =
     config.HERALD_METRICS_PORT === undefined

@@ -9,7 +9,7 @@ export function createWorkerMetrics() {
   collectDefaultMetrics({ register: registry, prefix: "herald_worker_" });
   const deliveries = new Counter({
     name: "herald_deliveries_total",
-    help: "Delivery attempts by what became of the delivery: succeeded, failed (retry scheduled), exhausted, held, skipped.",
+    help: "Delivery jobs by what became of the delivery: succeeded, failed (retry scheduled), exhausted, held, parked, skipped, malformed.",
     labelNames: ["outcome"] as const,
     registers: [registry],
   });
@@ -27,7 +27,7 @@ export function createWorkerMetrics() {
   });
   const delayed = new Counter({
     name: "herald_deliveries_delayed_total",
-    help: "Jobs put back without an attempt, by reason: circuit_open, circuit_probe, concurrency, rate_limit, paused.",
+    help: "Deliveries parked without an attempt (they wait in PostgreSQL until their endpoint can take them), by reason: circuit_open, circuit_probe, concurrency, rate_limit, paused.",
     labelNames: ["reason"] as const,
     registers: [registry],
   });

@@ -1,8 +1,8 @@
 import { generateSecret } from "@herald/delivery";
 import { publish } from "@herald/publishing";
+import type { DeliveryQueues } from "@herald/queue";
 import { newId } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
-import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 
 export const OPERATIONAL_EVENT_TYPES = [
@@ -63,7 +63,7 @@ export interface ExhaustedDelivery {
  * attempts) as ordinary events of an operator tenant, so they are stored,
  * signed and delivered like any webhook and visible in the API.
  */
-export function createOperationalEvents(deps: { sql: Sql; queue: Queue; logger: Logger }, options: OperationalEventsOptions) {
+export function createOperationalEvents(deps: { sql: Sql; queues: DeliveryQueues; logger: Logger }, options: OperationalEventsOptions) {
   let operatorTenantId: string | undefined;
 
   /**

@@ -1,9 +1,8 @@
-import { buildHeaders, type DeliveryClient, interruptedOutcome } from "@herald/delivery";
-import type { DeliveryJob } from "@herald/schema";
-import type { Job } from "bullmq";
+import { buildHeaders, type DeliveryClient, interruptedOutcome, type Outcome } from "@herald/delivery";
+import { type Admission, type DeliveryJob, deliveryJobSchema, type EndpointGuard } from "@herald/queue";
+import { type Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
-import type { ContextLoader } from "./delivery-context.ts";
-import type { EndpointGuard } from "./endpoint-guard.ts";
+import type { ContextLoader, EndpointTarget } from "./delivery-context.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { OperationalEvents } from "./operational-events.ts";
 import type { FinalStatus, Recorder } from "./recorder.ts";
@@ -22,19 +21,14 @@ export class RetryLaterError extends Error {
 }
 
 /**
- * Thrown before any request when the endpoint cannot take one now (circuit
- * open, too many in flight, rate limit): the job is put back for `delayMs`
- * without using an attempt.
+ * Retries at most this far away stay in Redis as delayed BullMQ jobs; later
+ * ones leave Redis and wait in PostgreSQL (status `failed`, `next_attempt_at`)
+ * until the scheduler enqueues them shortly before they are due. A retry hours
+ * away then costs no Redis memory for the whole wait.
  */
-export class HoldBackError extends Error {
-  constructor(
-    readonly delayMs: number,
-    readonly reason: string,
-  ) {
-    super(`endpoint held back: ${reason}`);
-    this.name = "HoldBackError";
-  }
-}
+export const SHORT_RETRY_MS = 5_000;
+/** A job that arrives this much before its delivery's next attempt is a stale copy: the scheduler enqueues the real one. */
+const EARLY_TOLERANCE_MS = 1_000;
 
 export interface ProcessorDeps {
   loader: ContextLoader;
@@ -42,8 +36,10 @@ export interface ProcessorDeps {
   client: DeliveryClient;
   policy: RetryPolicy;
   guard: EndpointGuard;
-  /** Where jobs of a busy, fast endpoint wait for a slot this worker frees; none: every refusal goes back to Redis. */
+  /** Where jobs of a busy, fast endpoint wait for a slot this worker frees; none: every refusal parks the delivery. */
   waiters?: SlotWaiters;
+  /** Moves more of an endpoint's parked backlog into the queue once its jobs there run low. */
+  refill: (endpointId: string, n: number) => void;
   operational: OperationalEvents;
   metrics: WorkerMetrics;
   logger: Logger;
@@ -56,26 +52,34 @@ const LOCAL_WAIT_MAX_MS = 2_000;
 /** How often a waiting job asks again when no slot of its endpoint was freed by this worker. */
 const LOCAL_RECHECK_MS = 100;
 
-/** Spreads jobs that were held back together, so they do not come back together. */
-const spread = (delayMs: number) => Math.round(delayMs * (1 + Math.random() * 0.2) + Math.random() * 100);
-
 /** How long the whole endpoint pauses after a 429/503: what Retry-After asks (bounded), or a second for a bare 429. */
 function pauseAfter(outcome: { statusCode: number | null; retryAfterMs: number | null }, maxMs: number): number {
   if (outcome.retryAfterMs !== null) return Math.min(outcome.retryAfterMs, maxMs);
   return outcome.statusCode === 429 ? 1000 : 0;
 }
 
-export type ProcessResult = "succeeded" | "failed" | "exhausted" | "held" | "skipped";
+export type ProcessResult = "succeeded" | "failed" | "exhausted" | "held" | "parked" | "skipped";
 
 /**
  * Makes one attempt of one delivery and records it before returning. A failure
- * with attempts left throws RetryLaterError after the record is committed.
+ * whose retry is due soon throws RetryLaterError after the record is committed
+ * (BullMQ delays the job); a later retry completes the job and waits in
+ * PostgreSQL. A delivery whose endpoint cannot take it now is parked: the job
+ * completes without an attempt and the delivery waits in PostgreSQL until the
+ * scheduler releases it.
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { metrics } = deps;
   return async function processDelivery(bullJob: Job<DeliveryJob>, token = ""): Promise<ProcessResult> {
+    const parsed = deliveryJobSchema.safeParse(bullJob.data);
+    if (!parsed.success) {
+      // Retrying cannot mend a job: fail it for good, once, and say which.
+      deps.logger.error({ jobId: bullJob.id, issues: parsed.error.issues }, "malformed delivery job; failed without retrying");
+      metrics.deliveries.inc({ outcome: "malformed" });
+      throw new UnrecoverableError("malformed delivery job");
+    }
     try {
-      const result = await attempt(bullJob.data, `${bullJob.id}:${token}`);
+      const result = await attempt(parsed.data, `${bullJob.id}:${token}`);
       metrics.deliveries.inc({ outcome: result });
       return result;
     } catch (error) {
@@ -93,48 +97,50 @@ export function createProcessor(deps: ProcessorDeps) {
     // Deleted with its endpoint or tenant, or finished by an earlier duplicate run.
     if (!state || !endpoint || !event) return "skipped";
     if (state.status !== "pending" && state.status !== "failed") return "skipped";
+    // Parked since this job was made: the scheduler releases it in its turn.
+    if (state.parked) return "skipped";
+    // A stale copy of a job whose delivery was already tried and rescheduled: the due one comes from the scheduler.
+    if (state.nextAttemptAt && state.nextAttemptAt.getTime() > Date.now() + EARLY_TOLERANCE_MS) return "skipped";
     if (endpoint.disabled) {
-      await deps.recorder.hold(job.deliveryId);
+      await deps.recorder.hold(job.deliveryId, endpoint.id);
       return "held";
     }
 
     const ref = { deliveryId: job.deliveryId, endpointId: endpoint.id };
-    let attemptNumber = state.attempts + 1;
+    const attemptNumber = state.attempts + 1;
     let admission = await deps.guard.acquire(ref, lease, endpoint.rateLimit, attemptNumber);
-    // A full endpoint that answers, and quickly, frees a slot within milliseconds: wait for it here. One that
-    // has not answered lately (new, or hanging) may never free one, so its jobs go back to Redis at once.
+    // A full endpoint that answers, and quickly, frees a slot within milliseconds, and a rate limit's next turn
+    // may be as close: wait for it here. One that has not answered lately (new, or hanging) may never free a
+    // slot, so its deliveries are parked at once.
     const waitUntil = Date.now() + LOCAL_WAIT_MAX_MS;
-    while (
-      !admission.admitted &&
-      admission.reason === "concurrency" &&
-      admission.answering === true &&
-      (admission.oldestMs ?? Number.POSITIVE_INFINITY) < FAST_ENDPOINT_MS &&
-      Date.now() < waitUntil
-    ) {
-      // Woken when this worker frees one of the endpoint's slots; the timeout catches slots other workers free.
-      const waited = deps.waiters?.wait(endpoint.id, Math.min(LOCAL_RECHECK_MS, waitUntil - Date.now()));
+    const worthWaiting = (refused: Admission) =>
+      refused.admitted === false &&
+      ((refused.reason === "concurrency" &&
+        refused.answering === true &&
+        (refused.oldestMs ?? Number.POSITIVE_INFINITY) < FAST_ENDPOINT_MS) ||
+        (refused.reason === "rate_limit" && refused.delayMs <= LOCAL_RECHECK_MS * 5)) &&
+      Date.now() + Math.min(refused.delayMs, LOCAL_RECHECK_MS) < waitUntil;
+    while (!admission.admitted && worthWaiting(admission)) {
+      // Woken when this worker frees one of the endpoint's slots; the timeout catches slots other workers free
+      // and the rate limit's next turn.
+      const pause = admission.reason === "rate_limit" ? admission.delayMs : LOCAL_RECHECK_MS;
+      const waited = deps.waiters?.wait(endpoint.id, Math.min(pause, waitUntil - Date.now()));
       if (!waited) break;
       await waited;
       admission = await deps.guard.acquire(ref, lease, endpoint.rateLimit, attemptNumber, true);
     }
     if (!admission.admitted) {
+      // Not now: the delivery waits in PostgreSQL and the endpoint joins the parked set, so nothing of it
+      // bounces through Redis until the endpoint can take it (see the scheduler).
       metrics.delayed.inc({ reason: admission.reason });
-      throw new HoldBackError(spread(admission.delayMs), admission.reason);
+      await deps.recorder.park(job.deliveryId);
+      await deps.guard.park(endpoint.id, Date.now() + admission.delayMs);
+      return "parked";
     }
     if (admission.interruptedAttempt >= attemptNumber) {
-      // A worker died after admitting this attempt and before recording it: the
-      // receiver may have it, so the log says so and it counts as an attempt.
-      await deps.recorder.attempt({
-        deliveryId: job.deliveryId,
-        endpointId: endpoint.id,
-        attemptNumber,
-        startedAt: new Date(),
-        outcome: interruptedOutcome(),
-        requestHeaders: {},
-        status: "failed",
-        nextAttemptAt: new Date(),
-      });
-      attemptNumber++;
+      // A worker died after admitting this attempt and before recording it: the receiver may have it, so the
+      // log says so, it counts as an attempt, and the next one follows the retry schedule like any failure's.
+      return finish(job, endpoint, lease, attemptNumber, new Date(), interruptedOutcome(), {});
     }
 
     const startedAt = new Date();
@@ -142,7 +148,20 @@ export function createProcessor(deps: ProcessorDeps) {
     metrics.inFlight.inc();
     const outcome = await deps.client.send({ url: endpoint.url, headers, body: event.body }).finally(() => metrics.inFlight.dec());
     metrics.attemptDuration.observe({ kind: outcome.errorKind ?? "ok" }, outcome.durationMs / 1000);
+    const { "webhook-signature": _signature, ...shownHeaders } = headers;
+    return finish(job, endpoint, lease, attemptNumber, startedAt, outcome, { ...shownHeaders, "webhook-signature": "(redacted)" });
+  }
 
+  /** Records an attempt, frees the endpoint's slot, and says what becomes of the delivery. */
+  async function finish(
+    job: DeliveryJob,
+    endpoint: EndpointTarget,
+    lease: string,
+    attemptNumber: number,
+    startedAt: Date,
+    outcome: Outcome,
+    requestHeaders: Record<string, string>,
+  ): Promise<ProcessResult> {
     let status: FinalStatus;
     let delayMs: number | null = null;
     if (outcome.ok) {
@@ -157,14 +176,13 @@ export function createProcessor(deps: ProcessorDeps) {
       delayMs = decision.retry ? decision.delayMs : null;
     }
 
-    const { "webhook-signature": _signature, ...shownHeaders } = headers;
     await deps.recorder.attempt({
       deliveryId: job.deliveryId,
       endpointId: endpoint.id,
       attemptNumber,
       startedAt,
       outcome,
-      requestHeaders: { ...shownHeaders, "webhook-signature": "(redacted)" },
+      requestHeaders,
       status,
       nextAttemptAt: delayMs === null ? null : new Date(Date.now() + delayMs),
     });
@@ -172,17 +190,23 @@ export function createProcessor(deps: ProcessorDeps) {
     // that the next run reads as an interrupted attempt. Releasing never fails
     // the attempt: the lease expires on its own if Redis is away.
     await deps.guard
-      .release(ref, lease, outcome.ok, outcome.ok ? 0 : pauseAfter(outcome, deps.policy.retryAfterMaxMs))
-      .then((opened) => {
+      .release(
+        { deliveryId: job.deliveryId, endpointId: endpoint.id },
+        lease,
+        outcome.ok,
+        outcome.ok ? 0 : pauseAfter(outcome, deps.policy.retryAfterMaxMs),
+      )
+      .then(({ opened, refill }) => {
         deps.waiters?.wake(endpoint.id);
         if (opened) deps.logger.warn({ endpointId: endpoint.id }, "circuit opened");
+        if (refill > 0) deps.refill(endpoint.id, refill);
       })
       .catch((error) => deps.logger.warn({ err: error, endpointId: endpoint.id }, "could not release the endpoint slot"));
 
     if (status === "exhausted") {
       await deps.operational.deliveryExhausted({
         deliveryId: job.deliveryId,
-        eventId: event.id,
+        eventId: job.eventId,
         endpointId: endpoint.id,
         tenantId: endpoint.tenantId,
         attempts: attemptNumber,
@@ -190,7 +214,7 @@ export function createProcessor(deps: ProcessorDeps) {
         lastError: outcome.errorMessage,
       });
     }
-    if (delayMs !== null) throw new RetryLaterError(delayMs, outcome.errorMessage ?? "delivery failed");
+    if (delayMs !== null && delayMs <= SHORT_RETRY_MS) throw new RetryLaterError(delayMs, outcome.errorMessage ?? "delivery failed");
     return status;
   }
 }

@@ -1,7 +1,8 @@
-import { newId, QUEUES } from "@herald/schema";
+import { createDeliveryQueues, type DeliveryQueues } from "@herald/queue";
+import { newId } from "@herald/schema";
 import { createSql, type Sql } from "@herald/schema/client";
 import { createTestDatabase, deletePrefix, freshQueuePrefix, TEST_REDIS_URL, type TestDatabase } from "@herald/testing";
-import { Queue } from "bullmq";
+import type { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -10,6 +11,7 @@ import { createReconciler } from "./reconciler.ts";
 let database: TestDatabase;
 let sql: Sql;
 let redis: Redis;
+let queues: DeliveryQueues;
 let queue: Queue;
 let tenantId: string;
 let endpointId: string;
@@ -21,7 +23,8 @@ beforeAll(async () => {
   database = await createTestDatabase();
   sql = createSql(database.url, { appName: "reconciler-test", max: 2 });
   redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  queue = new Queue(QUEUES.deliveries, { connection: redis, prefix });
+  queues = createDeliveryQueues({ redis, prefix, shards: 1 });
+  queue = queues.queues[0] as Queue;
   tenantId = newId("tenant");
   endpointId = newId("endpoint");
   eventId = newId("event");
@@ -36,7 +39,7 @@ beforeEach(async () => {
 });
 
 afterAll(async () => {
-  await queue?.close();
+  await queues?.close();
   redis?.disconnect();
   await sql?.end({ timeout: 1 });
   await deletePrefix(prefix);
@@ -54,7 +57,7 @@ async function deliveries(count: number, dueAgo: string, status = "pending"): Pr
 }
 
 const reconciler = (batchSize = 1000, intervalMs = 60_000) =>
-  createReconciler(sql, queue, redis, logger, { intervalMs, graceMs: 60_000, prefix, batchSize });
+  createReconciler(sql, queues, logger, { intervalMs, graceMs: 60_000, batchSize });
 
 const jobIds = async () => (await queue.getJobs(["waiting", "delayed", "prioritized"])).map((job) => job.id).sort();
 
@@ -65,6 +68,9 @@ describe("reconciler", () => {
     await queue.add("deliver", { deliveryId: queued, eventId, endpointId, tenantId }, { jobId: queued, delay: 60_000 });
     await deliveries(2, "10 seconds"); // not overdue by the grace period yet
     await deliveries(2, "2 minutes", "succeeded");
+    // Parked on purpose: the scheduler releases these, the reconciler leaves them be.
+    const parked = await deliveries(2, "2 minutes");
+    await sql`update deliveries set parked = true where id = any(${parked}::text[])`;
 
     const pass = await reconciler().reconcileOnce();
     expect(pass).toEqual({ checked: 4, enqueued: 3 });
@@ -85,11 +91,11 @@ describe("reconciler", () => {
   it("makes one pass per interval across all the workers on a queue", async () => {
     await deliveries(2, "2 minutes");
     const [first, second] = [reconciler(1000, 5_000), reconciler(1000, 5_000)];
-    await redis.del(`${prefix}:reconciler`);
+    await redis.del(`${prefix}:lock:reconciler`);
     expect(await first?.reconcileIfDue()).toEqual({ checked: 2, enqueued: 2 });
     expect(await second?.reconcileIfDue()).toBeNull();
     expect(await first?.reconcileIfDue()).toBeNull();
-    const ttl = await redis.pttl(`${prefix}:reconciler`);
+    const ttl = await redis.pttl(`${prefix}:lock:reconciler`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(4_500);
   });

@@ -1,15 +1,11 @@
-import { type DeliveryJob, deliveryJobEntry } from "@herald/schema";
+import type { DeliveryJob, DeliveryQueues } from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
-import type { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 
 export interface ReconcilerOptions {
   intervalMs: number;
   /** How overdue a delivery must be before it is checked for a job in Redis. */
   graceMs: number;
-  /** The queue prefix: the cluster-wide pass lock lives under it. */
-  prefix: string;
   batchSize?: number;
 }
 
@@ -28,7 +24,8 @@ type DueRow = DeliveryJob & { due: string };
  * Redis, are enqueued again: after a crash between commit and enqueue, a
  * Redis that lost its data, or a job that failed for good inside BullMQ.
  *
- * Built for a backlog: a delivery waiting its turn behind a slow endpoint is
+ * Parked deliveries are not its concern (they have no job on purpose; the
+ * scheduler releases them), and a delivery waiting its turn in the queue is
  * overdue too, so each candidate is checked with one EXISTS (pipelined)
  * rather than re-added (a BullMQ script call each), pages walk the due index
  * in (next_attempt_at, id) order so each page costs its own size, and one
@@ -36,22 +33,10 @@ type DueRow = DeliveryJob & { due: string };
  * Redis with the interval as its TTL). The job id is the delivery id, so a
  * pass that races a publish or another pass adds nothing twice.
  */
-export function createReconciler(sql: Sql, queue: Queue, redis: Redis, logger: Logger, options: ReconcilerOptions) {
+export function createReconciler(sql: Sql, queues: DeliveryQueues, logger: Logger, options: ReconcilerOptions) {
   const batchSize = options.batchSize ?? 1000;
-  const lockKey = `${options.prefix}:reconciler`;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<ReconcilePass | null> | undefined;
-
-  async function missingFromRedis(rows: DueRow[]): Promise<DueRow[]> {
-    const pipeline = redis.pipeline();
-    for (const row of rows) pipeline.exists(queue.toKey(row.deliveryId));
-    const answers = (await pipeline.exec()) ?? [];
-    return rows.filter((_, i) => {
-      const [error, exists] = answers[i] ?? [null, 0];
-      if (error) throw error;
-      return exists === 0;
-    });
-  }
 
   /** One pass over every overdue delivery, whichever worker holds the lock. */
   async function reconcileOnce(): Promise<ReconcilePass> {
@@ -65,17 +50,15 @@ export function createReconciler(sql: Sql, queue: Queue, redis: Redis, logger: L
         select id as "deliveryId", event_id as "eventId", endpoint_id as "endpointId", tenant_id as "tenantId",
                next_attempt_at::text as due
         from deliveries
-        where status in ('pending', 'failed')
+        where status in ('pending', 'failed') and not parked
           and next_attempt_at < ${cutoff}
           and next_attempt_at >= ${after.due}::text::timestamptz
           and (next_attempt_at, id) > (${after.due}::text::timestamptz, ${after.id}::text)
         order by next_attempt_at, id
         limit ${batchSize}`;
       if (rows.length === 0) break;
-      const missing = await missingFromRedis(rows);
-      if (missing.length > 0) {
-        await queue.addBulk(missing.map(({ due: _due, ...data }) => deliveryJobEntry(data)));
-      }
+      const missing = await queues.missing(rows.map(({ due: _due, ...job }) => job));
+      if (missing.length > 0) await queues.enqueue(missing);
       pass.checked += rows.length;
       pass.enqueued += missing.length;
       const last = rows[rows.length - 1] as DueRow;
@@ -89,8 +72,7 @@ export function createReconciler(sql: Sql, queue: Queue, redis: Redis, logger: L
   /** A pass if no worker made one this interval; null when another did. */
   async function reconcileIfDue(): Promise<ReconcilePass | null> {
     // A little shorter than the interval, so the next tick of the worker that made this pass finds it free.
-    const taken = await redis.set(lockKey, String(process.pid), "PX", Math.ceil(options.intervalMs * 0.9), "NX");
-    if (taken !== "OK") return null;
+    if (!(await queues.tryLock("reconciler", options.intervalMs * 0.9))) return null;
     return reconcileOnce();
   }
 

@@ -19,7 +19,8 @@ export interface AttemptRecord {
 
 type Item =
   | { kind: "attempt"; record: AttemptRecord; done: Waiter }
-  | { kind: "hold"; deliveryId: string; done: Waiter }
+  | { kind: "hold"; deliveryId: string; endpointId: string; done: Waiter }
+  | { kind: "park"; deliveryId: string; done: Waiter }
   | { kind: "disable"; endpointId: string; reason: string; done: Waiter };
 
 interface Waiter {
@@ -37,6 +38,9 @@ export interface RecorderOptions {
   /** Told after commit about every endpoint this recorder disabled (410 or the failure window). */
   onDisabled?: (endpoint: DisabledEndpoint) => Promise<void>;
 }
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const sorted = (ids: string[]) => [...ids].sort(compare);
 
 /** Strings in PostgreSQL must not contain NUL; a receiver can send anything. */
 const clean = (text: string | null) => (text === null ? null : text.replaceAll("\u0000", "\uFFFD"));
@@ -116,12 +120,14 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
 
   async function write(batch: Item[]): Promise<DisabledEndpoint[]> {
     const attempts = batch.flatMap((item) => (item.kind === "attempt" ? [item.record] : []));
-    const holds = batch.flatMap((item) => (item.kind === "hold" ? [item.deliveryId] : []));
+    const holds = batch.flatMap((item) => (item.kind === "hold" ? [item] : []));
+    const parks = sorted(batch.flatMap((item) => (item.kind === "park" ? [item.deliveryId] : [])));
     const disables = batch.flatMap((item) => (item.kind === "disable" ? [item] : []));
     const mayDisable = disableAfterMs > 0 && attempts.some((record) => !record.outcome.ok);
-    if (holds.length === 0 && disables.length === 0 && !mayDisable) {
+    if (holds.length === 0 && disables.length === 0 && !mayDisable && (attempts.length === 0 || parks.length === 0)) {
       // A single statement is its own transaction: no BEGIN/COMMIT round trips.
-      await writeAttempts(sql, attempts);
+      if (attempts.length > 0) await writeAttempts(sql, attempts);
+      if (parks.length > 0) await writeParks(sql, parks);
       return [];
     }
     return sql.begin(async (tx) => {
@@ -139,10 +145,15 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
           returning ${disabledColumns(tx as unknown as Sql)}`),
         );
       }
+      if (parks.length > 0) await writeParks(tx as unknown as Sql, parks);
       if (holds.length > 0) {
+        // The delivery, and the endpoint's whole parked backlog with it: all of it waits for the endpoint to be
+        // enabled and recovered, and none of it is released only to be held one window at a time.
         await tx`
-          update deliveries set status = 'held', next_attempt_at = null, updated_at = now()
-          where id = any(${holds}::text[]) and status in ('pending', 'failed')`;
+          update deliveries set status = 'held', parked = false, next_attempt_at = null, updated_at = now()
+          where (id = any(${sorted(holds.map((h) => h.deliveryId))}::text[])
+                 or (endpoint_id = any(${sorted([...new Set(holds.map((h) => h.endpointId))])}::text[]) and parked))
+            and status in ('pending', 'failed')`;
       }
       return disabled;
     });
@@ -172,12 +183,20 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
       returning ${disabledColumns(tx)}`;
   }
 
+  /** Deliveries whose endpoint could not take them now wait in PostgreSQL, no longer in Redis. */
+  async function writeParks(tx: Sql, ids: string[]): Promise<void> {
+    await tx`update deliveries set parked = true, updated_at = now() where id = any(${ids}::text[]) and status in ('pending', 'failed')`;
+  }
+
   /**
    * One statement for a batch of attempts: the attempt rows, each delivery's
    * new status and the endpoints' counters, as data-modifying CTEs. One round
    * trip and one commit instead of five; the batch is the unit either way.
    */
-  async function writeAttempts(tx: Sql, records: AttemptRecord[]): Promise<void> {
+  async function writeAttempts(tx: Sql, unordered: AttemptRecord[]): Promise<void> {
+    // Rows are locked in id order, deliveries and endpoints alike, so that two workers' batches touching the
+    // same endpoints cannot each hold a lock the other waits for (a deadlock fails and retries a whole batch).
+    const records = [...unordered].sort((a, b) => compare(a.deliveryId, b.deliveryId));
     const col = <T>(pick: (r: AttemptRecord) => T) => records.map(pick);
     const perEndpoint = new Map<
       string,
@@ -197,8 +216,8 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
       }
       perEndpoint.set(record.endpointId, stats);
     }
-    const ids = [...perEndpoint.keys()];
-    const stats = [...perEndpoint.values()];
+    const ids = sorted([...perEndpoint.keys()]);
+    const stats = ids.map((id) => perEndpoint.get(id) as NonNullable<ReturnType<typeof perEndpoint.get>>);
     const iso = (date: Date | null) => date?.toISOString() ?? null;
     await tx`
       with recorded as (
@@ -225,6 +244,9 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
                     ${col((r) => clean(r.outcome.errorMessage))}::text[], ${col((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[])
              as v(id, status, code, error, next)
         where d.id = v.id
+      ),
+      locked as materialized (
+        select id from endpoints where id = any(${ids}::text[]) order by id for update
       )
       update endpoints e set
         sent_count = e.sent_count + v.sent,
@@ -238,15 +260,17 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
       from unnest(${ids}::text[], ${stats.map((s) => s.sent)}::int[], ${stats.map((s) => s.ok)}::int[], ${stats.map((s) => s.failed)}::int[],
                   ${stats.map((s) => iso(s.lastOk))}::timestamptz[], ${stats.map((s) => iso(s.lastFail))}::timestamptz[],
                   ${stats.map((s) => iso(s.firstFail))}::timestamptz[])
-           as v(id, sent, ok, failed, last_ok, last_fail, first_fail)
-      where e.id = v.id`;
+           as v(id, sent, ok, failed, last_ok, last_fail, first_fail), locked
+      where e.id = v.id and locked.id = v.id`;
   }
 
   return {
     /** Resolves once the attempt and the delivery's new status are committed. */
     attempt: (record: AttemptRecord) => enqueue((done) => ({ kind: "attempt", record, done })),
-    /** Parks a delivery whose endpoint is disabled, so it can be recovered later. */
-    hold: (deliveryId: string) => enqueue((done) => ({ kind: "hold", deliveryId, done })),
+    /** Holds a delivery whose endpoint is disabled, and the endpoint's parked backlog, so they can be recovered later. */
+    hold: (deliveryId: string, endpointId: string) => enqueue((done) => ({ kind: "hold", deliveryId, endpointId, done })),
+    /** Parks a delivery its endpoint cannot take now: it waits in PostgreSQL until the scheduler releases it. */
+    park: (deliveryId: string) => enqueue((done) => ({ kind: "park", deliveryId, done })),
     disableEndpoint: (endpointId: string, reason: string) => enqueue((done) => ({ kind: "disable", endpointId, reason, done })),
     /** Writes everything queued so far; used by shutdown. */
     async flush(): Promise<void> {

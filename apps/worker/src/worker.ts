@@ -1,24 +1,38 @@
 import type { WorkerConfig } from "@herald/config";
 import { createDeliveryClient, type DeliveryClient } from "@herald/delivery";
-import { BACKOFF_TYPE, type DeliveryJob, QUEUES } from "@herald/schema";
+import {
+  BACKOFF_TYPE,
+  createDeliveryQueues,
+  createEndpointGuard,
+  DELIVERY_QUEUE,
+  type DeliveryJob,
+  duplicateRedis,
+  type RedisClient,
+} from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
-import { DelayedError, Queue, Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import { Worker } from "bullmq";
 import type { Logger } from "pino";
 import { createContextLoader } from "./delivery-context.ts";
-import { createEndpointGuard } from "./endpoint-guard.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createOperationalEvents } from "./operational-events.ts";
-import { createProcessor, HoldBackError, RetryLaterError } from "./processor.ts";
+import { createProcessor, RetryLaterError, SHORT_RETRY_MS } from "./processor.ts";
 import { createReconciler } from "./reconciler.ts";
 import { createRecorder } from "./recorder.ts";
+import { createScheduler } from "./scheduler.ts";
 import { SlotWaiters } from "./slot-waiters.ts";
+
+/**
+ * How far ahead the scheduler enqueues due retries. Retries up to SHORT_RETRY_MS away stay in BullMQ, so a
+ * retry the scheduler must find is always due more than that after it was recorded, hence after the point
+ * the scheduler's last pass had reached; the second to spare covers clocks of different machines.
+ */
+const SCHEDULER_HORIZON_MS = SHORT_RETRY_MS - 1_000;
 
 export interface WorkerDeps {
   config: WorkerConfig;
   sql: Sql;
-  /** BullMQ duplicates this connection for its blocking commands. */
-  redis: Redis;
+  /** BullMQ duplicates this connection for its blocking commands; a Cluster client with HERALD_REDIS_CLUSTER. */
+  redis: RedisClient;
   logger: Logger;
   client?: DeliveryClient;
   metrics?: WorkerMetrics;
@@ -38,9 +52,9 @@ export function createWorker(deps: WorkerDeps) {
       connectionsPerOrigin: config.HERALD_WORKER_CONCURRENCY,
     });
   const metrics = deps.metrics ?? createWorkerMetrics();
-  const queue = new Queue(QUEUES.deliveries, { connection: deps.redis, prefix: config.HERALD_QUEUE_PREFIX });
+  const queues = createDeliveryQueues({ redis: deps.redis, prefix: config.HERALD_QUEUE_PREFIX, shards: config.HERALD_QUEUE_SHARDS });
   const operational = createOperationalEvents(
-    { sql: deps.sql, queue, logger },
+    { sql: deps.sql, queues, logger },
     { tenantUid: config.HERALD_OPERATOR_TENANT, webhookUrl: config.HERALD_OPERATOR_WEBHOOK_URL },
   );
   const loader = createContextLoader(deps.sql);
@@ -62,9 +76,10 @@ export function createWorker(deps: WorkerDeps) {
   // Admissions and releases of many jobs settle in the same turn of the event
   // loop (their PostgreSQL reads and records are batched), so on a connection
   // of their own with auto-pipelining they go to Redis in one write, not one each.
-  const guardRedis = deps.redis.duplicate({ enableAutoPipelining: true });
+  const guardRedis = duplicateRedis(deps.redis, { enableAutoPipelining: true });
   const guard = createEndpointGuard(guardRedis, {
     prefix: config.HERALD_QUEUE_PREFIX,
+    shards: config.HERALD_QUEUE_SHARDS,
     concurrency: config.HERALD_ENDPOINT_CONCURRENCY,
     startConcurrency: Math.min(config.HERALD_ENDPOINT_START_CONCURRENCY, config.HERALD_ENDPOINT_CONCURRENCY),
     circuitThreshold: config.HERALD_CIRCUIT_THRESHOLD,
@@ -73,24 +88,46 @@ export function createWorker(deps: WorkerDeps) {
   });
   // Half the worker's slots at most wait for a busy endpoint; the other half keep taking other endpoints' jobs.
   const waiters = new SlotWaiters(Math.floor(config.HERALD_WORKER_CONCURRENCY / 2));
-  const processDelivery = createProcessor({ loader, recorder, client, policy, guard, waiters, operational, metrics, logger });
-
-  const worker = new Worker<DeliveryJob>(
-    QUEUES.deliveries,
-    async (job, token) => {
-      try {
-        return await processDelivery(job, token);
-      } catch (error) {
-        if (!(error instanceof HoldBackError)) throw error;
-        // Put back without an attempt: DelayedError tells BullMQ the job has moved itself.
-        await job.moveToDelayed(Date.now() + error.delayMs, token);
-        throw new DelayedError();
-      }
-    },
+  const scheduler = createScheduler(
+    { sql: deps.sql, queues, guard, logger },
     {
+      intervalMs: config.HERALD_SCHEDULER_INTERVAL,
+      horizonMs: SCHEDULER_HORIZON_MS,
+      endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY,
+      circuitCooldownMs: config.HERALD_CIRCUIT_COOLDOWN,
+    },
+  );
+  const processDelivery = createProcessor({
+    loader,
+    recorder,
+    client,
+    policy,
+    guard,
+    waiters,
+    operational,
+    metrics,
+    logger,
+    refill: scheduler.refill,
+  });
+
+  // One BullMQ worker per shard this process consumes; the process's concurrency is shared out among them.
+  const shards = config.HERALD_WORKER_SHARDS ?? Array.from({ length: config.HERALD_QUEUE_SHARDS }, (_, shard) => shard);
+  const concurrency = Math.max(1, Math.ceil(config.HERALD_WORKER_CONCURRENCY / shards.length));
+  const workers = shards.map((shard) => createShardWorker(queues.queues[shard]?.opts.prefix as string));
+  for (const worker of workers) {
+    worker.on("failed", (job, error) => {
+      if (!(error instanceof RetryLaterError) && error.name !== "UnrecoverableError") {
+        logger.error({ err: error, jobId: job?.id }, "delivery job failed unexpectedly");
+      }
+    });
+    worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  }
+
+  function createShardWorker(prefix: string) {
+    return new Worker<DeliveryJob>(DELIVERY_QUEUE, (job, token) => processDelivery(job, token), {
       connection: deps.redis,
-      prefix: config.HERALD_QUEUE_PREFIX,
-      concurrency: config.HERALD_WORKER_CONCURRENCY,
+      prefix,
+      concurrency,
       lockDuration,
       // A dead worker's jobs are taken back within about two lock durations.
       stalledInterval: Math.min(30_000, lockDuration),
@@ -103,19 +140,15 @@ export function createWorker(deps: WorkerDeps) {
           return 5_000;
         },
       },
-    },
-  );
-  worker.on("failed", (job, error) => {
-    if (!(error instanceof RetryLaterError)) logger.error({ err: error, jobId: job?.id }, "delivery job failed unexpectedly");
-  });
-  worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+    });
+  }
 
-  const reconciler = createReconciler(deps.sql, queue, deps.redis, logger, {
+  const reconciler = createReconciler(deps.sql, queues, logger, {
     intervalMs: config.HERALD_RECONCILE_INTERVAL,
     graceMs: config.HERALD_RECONCILE_GRACE,
-    prefix: config.HERALD_QUEUE_PREFIX,
   });
   reconciler.start();
+  scheduler.start();
 
   /**
    * Stops taking jobs, lets the ones in flight finish and record, and flushes.
@@ -123,23 +156,23 @@ export function createWorker(deps: WorkerDeps) {
    * lapse and another worker takes them (at-least-once, never lost).
    */
   async function close(): Promise<void> {
-    await reconciler.stop();
-    const graceful = worker.close();
+    await Promise.all([reconciler.stop(), scheduler.stop()]);
+    const graceful = Promise.all(workers.map((worker) => worker.close()));
     const timedOut = await Promise.race([
       graceful.then(() => false),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(true), config.HERALD_SHUTDOWN_TIMEOUT).unref()),
     ]);
     if (timedOut) {
       logger.warn("shutdown timeout reached; releasing jobs still in flight");
-      await worker.close(true);
+      await Promise.all(workers.map((worker) => worker.close(true)));
     }
     await recorder.flush();
-    await queue.close();
+    await queues.close();
     guardRedis.disconnect();
     if (!deps.client) await client.close();
   }
 
-  return { worker, queue, reconciler, recorder, operational, metrics, close };
+  return { workers, queues, guard, reconciler, scheduler, recorder, operational, metrics, close };
 }
 
 export type HeraldWorker = ReturnType<typeof createWorker>;

@@ -47,3 +47,32 @@ describe("configuration", () => {
     }
   });
 });
+
+describe("queue shards and Redis Cluster", () => {
+  it("defaults to one shard on one Redis, consumed whole", () => {
+    const config = parseConfig(workerConfigSchema, {});
+    expect(config).toMatchObject({ HERALD_QUEUE_SHARDS: 1, HERALD_REDIS_CLUSTER: false, HERALD_SCHEDULER_INTERVAL: 1000 });
+    expect(config.HERALD_WORKER_SHARDS).toBeUndefined();
+  });
+
+  it("takes cluster seed nodes and a worker's shards", () => {
+    const config = parseConfig(workerConfigSchema, {
+      HERALD_REDIS_CLUSTER: "true",
+      REDIS_URL: "redis://127.0.0.1:7101,redis://127.0.0.1:7102",
+      HERALD_QUEUE_SHARDS: "3",
+      HERALD_WORKER_SHARDS: "0, 2",
+    });
+    expect(config.HERALD_WORKER_SHARDS).toEqual([0, 2]);
+    expect(config.REDIS_URL).toBe("redis://127.0.0.1:7101,redis://127.0.0.1:7102");
+  });
+
+  it("names the variable when a shard does not exist or a seed is not a Redis URL", () => {
+    expect(() => parseConfig(workerConfigSchema, { HERALD_QUEUE_SHARDS: "2", HERALD_WORKER_SHARDS: "0,2" })).toThrow(
+      /HERALD_WORKER_SHARDS: shard 2 does not exist/,
+    );
+    expect(() => parseConfig(workerConfigSchema, { HERALD_WORKER_SHARDS: "first" })).toThrow(/HERALD_WORKER_SHARDS/);
+    expect(() => parseConfig(apiConfigSchema, { HERALD_ADMIN_TOKEN: "x".repeat(16), REDIS_URL: "redis://a:1,http://b" })).toThrow(
+      /REDIS_URL/,
+    );
+  });
+});

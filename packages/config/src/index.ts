@@ -52,11 +52,31 @@ const url = (fallback: string, protocols: string[]) =>
       `expected a ${protocols.join(" or ")} URL`,
     );
 
+/** One Redis URL, or with HERALD_REDIS_CLUSTER a comma-separated list of cluster seed nodes. */
+const redisUrls = z
+  .string()
+  .default("redis://127.0.0.1:6379")
+  .refine(
+    (value) =>
+      value.split(",").every((part) => {
+        try {
+          return ["redis:", "rediss:"].includes(new URL(part.trim()).protocol);
+        } catch {
+          return false;
+        }
+      }),
+    "expected a redis:// or rediss:// URL, or a comma-separated list of them (cluster seed nodes)",
+  );
+
 /** What both processes need: where the data lives and how deliveries are made. */
 const sharedShape = {
   DATABASE_URL: url("postgres://postgres@127.0.0.1:5432/herald", ["postgres:", "postgresql:"]),
-  REDIS_URL: url("redis://127.0.0.1:6379", ["redis:", "rediss:"]),
+  REDIS_URL: redisUrls,
+  /** Every Redis client is a Redis Cluster client, seeded from REDIS_URL. */
+  HERALD_REDIS_CLUSTER: flag(false),
   HERALD_QUEUE_PREFIX: z.string().min(1).default("{herald}"),
+  /** Delivery jobs spread over this many queues, each under its own hash tag (one cluster slot each). */
+  HERALD_QUEUE_SHARDS: z.coerce.number().int().min(1).max(256).default(1),
   HERALD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_ALLOW_PRIVATE_TARGETS: flag(false),
   HERALD_DELIVERY_TIMEOUT: duration("15s"),
@@ -77,24 +97,44 @@ export const apiConfigSchema = z.object({
   HERALD_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
 });
 
-export const workerConfigSchema = z.object({
-  ...sharedShape,
-  HERALD_WORKER_CONCURRENCY: int(100, 1),
-  HERALD_ENDPOINT_CONCURRENCY: int(10, 1),
-  HERALD_ENDPOINT_START_CONCURRENCY: int(2, 1),
-  HERALD_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
-  HERALD_RETRY_AFTER_MAX: duration("1h"),
-  HERALD_DISABLE_AFTER: duration("5d"),
-  HERALD_CIRCUIT_THRESHOLD: int(10, 1),
-  HERALD_CIRCUIT_COOLDOWN: duration("30s"),
-  HERALD_RECONCILE_INTERVAL: duration("30s"),
-  HERALD_RECONCILE_GRACE: duration("60s"),
-  HERALD_SHUTDOWN_TIMEOUT: duration("30s"),
-  HERALD_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  HERALD_METRICS_HOST: z.string().default("127.0.0.1"),
-  HERALD_OPERATOR_TENANT: z.string().min(1).default("herald-operator"),
-  HERALD_OPERATOR_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
-});
+export const workerConfigSchema = z
+  .object({
+    ...sharedShape,
+    /** Which shards this worker consumes, e.g. `0,1`; every shard when unset. */
+    HERALD_WORKER_SHARDS: z
+      .string()
+      .regex(/^\s*\d+\s*(,\s*\d+\s*)*$/, "expected a comma-separated list of shard numbers such as 0,1")
+      .transform((text) => [...new Set(text.split(",").map((part) => Number(part.trim())))])
+      .optional(),
+    /** How often one worker moves due retries and parked backlogs from PostgreSQL into the queue. */
+    HERALD_SCHEDULER_INTERVAL: duration("1s"),
+    HERALD_WORKER_CONCURRENCY: int(100, 1),
+    HERALD_ENDPOINT_CONCURRENCY: int(10, 1),
+    HERALD_ENDPOINT_START_CONCURRENCY: int(2, 1),
+    HERALD_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
+    HERALD_RETRY_AFTER_MAX: duration("1h"),
+    HERALD_DISABLE_AFTER: duration("5d"),
+    HERALD_CIRCUIT_THRESHOLD: int(10, 1),
+    HERALD_CIRCUIT_COOLDOWN: duration("30s"),
+    HERALD_RECONCILE_INTERVAL: duration("30s"),
+    HERALD_RECONCILE_GRACE: duration("60s"),
+    HERALD_SHUTDOWN_TIMEOUT: duration("30s"),
+    HERALD_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    HERALD_METRICS_HOST: z.string().default("127.0.0.1"),
+    HERALD_OPERATOR_TENANT: z.string().min(1).default("herald-operator"),
+    HERALD_OPERATOR_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  })
+  .superRefine((config, ctx) => {
+    for (const shard of config.HERALD_WORKER_SHARDS ?? []) {
+      if (shard >= config.HERALD_QUEUE_SHARDS) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["HERALD_WORKER_SHARDS"],
+          message: `shard ${shard} does not exist: HERALD_QUEUE_SHARDS is ${config.HERALD_QUEUE_SHARDS} (shards 0 to ${config.HERALD_QUEUE_SHARDS - 1})`,
+        });
+      }
+    }
+  });
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;

@@ -1,11 +1,11 @@
-import { type DeliveryJob, deliveryJobEntry, matchingSubscriptions, newId } from "@herald/schema";
+import type { DeliveryJob, DeliveryQueues } from "@herald/queue";
+import { matchingSubscriptions, newId } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
-import type { Queue } from "bullmq";
 import type { Logger } from "pino";
 
 export interface PublishDeps {
   sql: Sql;
-  queue: Queue;
+  queues: DeliveryQueues;
   logger: Logger;
 }
 
@@ -84,7 +84,7 @@ export async function publishBatch(deps: PublishDeps, input: BatchInput): Promis
     );
     if (fresh.length === 0) return input.events.map((event) => recent.get(event.idempotencyKey as string) as PublishResult);
     try {
-      const written = await storeEvents(deps.sql, input.tenantId, fresh);
+      const written = await storeEvents(deps, input.tenantId, fresh);
       await enqueueStored(deps, written.jobs);
       const results = new Map(fresh.map((event, i) => [event.index, written.results[i] as PublishResult]));
       return input.events.map((event, index) => results.get(index) ?? (recent.get(event.idempotencyKey as string) as PublishResult));
@@ -159,15 +159,31 @@ function flushCoalesced(sql: Sql): void {
 }
 
 /**
+ * Which endpoints have a parked backlog. Their new deliveries are parked too,
+ * so they wait their turn behind it in PostgreSQL instead of holding a job in
+ * Redis. If Redis cannot say, every delivery is enqueued and the worker parks
+ * what it cannot send.
+ */
+async function parkedEndpoints(deps: PublishDeps): Promise<Set<string>> {
+  try {
+    return await deps.queues.parkedEndpoints();
+  } catch (error) {
+    deps.logger.warn({ err: error }, "could not read the parked endpoints; enqueueing every delivery");
+    return new Set();
+  }
+}
+
+/**
  * Two round trips whatever the batch size: the subscribed endpoints, then one
  * statement that inserts the events and their deliveries together (a single
  * statement is atomic, so no explicit transaction and its extra round trips).
  */
 async function storeEvents(
-  sql: Sql,
+  deps: PublishDeps,
   tenantId: string,
   events: (Omit<PublishInput, "tenantId"> & { id: string })[],
 ): Promise<{ results: PublishResult[]; jobs: DeliveryJob[] }> {
+  const { sql } = deps;
   const keys = events.flatMap((event) => (event.idempotencyKey ? [event.idempotencyKey] : []));
   if (keys.length > 0) {
     // Keys past the window are free to be used again. Clearing them is harmless even if the insert below fails.
@@ -190,10 +206,12 @@ async function storeEvents(
     );
   }
 
+  const parked = targetsByType.size > 0 ? await parkedEndpoints(deps) : new Set<string>();
   const deliveryIds: string[] = [];
   const eventIds: string[] = [];
   const endpointIds: string[] = [];
   const statuses: string[] = [];
+  const parkedFlags: boolean[] = [];
   const jobs: DeliveryJob[] = [];
   const counts = events.map((event) => {
     const targets = targetsByType.get(event.eventType) ?? [];
@@ -203,7 +221,9 @@ async function storeEvents(
       eventIds.push(event.id);
       endpointIds.push(target.id);
       statuses.push(target.disabled ? "held" : "pending");
-      if (!target.disabled) jobs.push({ deliveryId, eventId: event.id, endpointId: target.id, tenantId });
+      const park = !target.disabled && parked.has(target.id);
+      parkedFlags.push(park);
+      if (!target.disabled && !park) jobs.push({ deliveryId, eventId: event.id, endpointId: target.id, tenantId });
     }
     return targets.length;
   });
@@ -221,10 +241,10 @@ async function storeEvents(
       from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload jsonb, idempotency_key text)
       returning id, tenant_id, event_type, idempotency_key, created_at
     ), queued as (
-      insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at)
-      select d.id, ${tenantId}, d.event_id, d.endpoint_id, d.status, case when d.status = 'pending' then now() end
-      from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${endpointIds}::text[], ${statuses}::text[])
-           as d(id, event_id, endpoint_id, status)
+      insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked)
+      select d.id, ${tenantId}, d.event_id, d.endpoint_id, d.status, case when d.status = 'pending' then now() end, d.parked
+      from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${endpointIds}::text[], ${statuses}::text[], ${parkedFlags.map(String)}::text[]::boolean[])
+           as d(id, event_id, endpoint_id, status, parked)
     )
     select id, tenant_id as "tenantId", event_type as "eventType", idempotency_key as "idempotencyKey", created_at as "createdAt"
     from stored`;
@@ -235,15 +255,6 @@ async function storeEvents(
 
 /** Fan-outs up to this many jobs are in Redis before publish answers; larger ones are enqueued after it. */
 export const INLINE_ENQUEUE_LIMIT = 2000;
-/**
- * Jobs per bulk call. BullMQ builds a few kilobytes of objects per job while a
- * bulk call is out; at 2,000 jobs a call, with several batch publishes in
- * flight, those live long enough to be promoted to V8's old space and the
- * API's resident memory grows by a hundred megabytes before a full GC. Calls
- * of 500, one after another, keep that garbage young at the same throughput.
- */
-const ENQUEUE_CHUNK = 500;
-
 /**
  * A publish is accepted once PostgreSQL has it. Enqueueing 10,000 jobs takes
  * longer than storing them, so a large fan-out answers at once and enqueues in
@@ -258,18 +269,13 @@ function enqueueStored(deps: PublishDeps, jobs: DeliveryJob[]): Promise<void> {
 }
 
 /**
- * Bulk calls of ENQUEUE_CHUNK jobs, one after another; job id = delivery id,
- * so enqueueing twice is harmless. Never throws: failures are logged and the
- * reconciler enqueues what is missing.
+ * Job id = delivery id, so enqueueing twice is harmless. Never throws:
+ * failures are logged and the reconciler enqueues what is missing.
  */
 export async function enqueueDeliveries(deps: PublishDeps, jobs: DeliveryJob[]): Promise<void> {
-  for (let offset = 0; offset < jobs.length; offset += ENQUEUE_CHUNK) {
-    const chunk = jobs.slice(offset, offset + ENQUEUE_CHUNK);
-    try {
-      await deps.queue.addBulk(chunk.map(deliveryJobEntry));
-    } catch (error) {
-      deps.logger.error({ err: error, count: jobs.length - offset }, "enqueue failed; the reconciler will enqueue these deliveries");
-      return;
-    }
+  try {
+    await deps.queues.enqueue(jobs);
+  } catch (error) {
+    deps.logger.error({ err: error, count: jobs.length }, "enqueue failed; the reconciler will enqueue these deliveries");
   }
 }

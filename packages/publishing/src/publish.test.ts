@@ -1,8 +1,8 @@
 import { generateSecret } from "@herald/delivery";
-import { newId, QUEUES } from "@herald/schema";
+import { createDeliveryQueues, type DeliveryQueues } from "@herald/queue";
+import { newId } from "@herald/schema";
 import { createSql, type Sql } from "@herald/schema/client";
 import { createTestDatabase, deletePrefix, eventually, freshQueuePrefix, TEST_REDIS_URL, type TestDatabase } from "@herald/testing";
-import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +11,8 @@ import { INLINE_ENQUEUE_LIMIT, publish, publishBatch } from "./index.ts";
 let database: TestDatabase;
 let sql: Sql;
 let redis: Redis;
-let queue: Queue;
+let queues: DeliveryQueues;
+let queue: DeliveryQueues["queues"][number];
 const prefix = freshQueuePrefix();
 const logger = pino({ level: "silent" });
 
@@ -19,12 +20,13 @@ beforeAll(async () => {
   database = await createTestDatabase();
   sql = createSql(database.url);
   redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  queue = new Queue(QUEUES.deliveries, { connection: redis, prefix });
+  queues = createDeliveryQueues({ redis, prefix, shards: 1 });
+  queue = queues.queues[0] as DeliveryQueues["queues"][number];
   await sql`insert into event_types (name, description) values ('order.paid', 'An order was paid')`;
 });
 
 afterAll(async () => {
-  await queue?.close();
+  await queues?.close();
   redis?.disconnect();
   await sql?.end();
   await deletePrefix(prefix);
@@ -42,7 +44,7 @@ async function tenantWith(endpoints: number, disabled = 0): Promise<string> {
   return tenantId;
 }
 
-const deps = () => ({ sql, queue, logger });
+const deps = () => ({ sql, queues, logger });
 
 describe("publish", () => {
   it("stores the event with one delivery per endpoint, held for disabled ones, and enqueues before answering", async () => {
@@ -52,6 +54,22 @@ describe("publish", () => {
     const rows = await sql<{ id: string; status: string }[]>`select id, status from deliveries where event_id = ${result.event.id}`;
     expect(rows.map((row) => row.status).sort()).toEqual(["held", "pending", "pending", "pending"]);
     for (const row of rows) expect(Boolean(await queue.getJob(row.id))).toBe(row.status === "pending");
+  });
+
+  it("parks the deliveries of an endpoint with a parked backlog instead of enqueueing them", async () => {
+    const tenantId = await tenantWith(2);
+    const [parkedOne, other] = await sql<{ id: string }[]>`select id from endpoints where tenant_id = ${tenantId} order by id`;
+    await queues.markParked([parkedOne?.id as string], Date.now() + 60_000);
+    // The API reads the parked set through a cache of half a second; wait for a reading that has the endpoint.
+    await eventually(async () => (await queues.parkedEndpoints()).has(parkedOne?.id as string));
+    const result = await publish(deps(), { tenantId, eventType: "order.paid", payload: { amount: 2 } });
+    const rows = await sql<{ id: string; endpointId: string; status: string; parked: boolean }[]>`
+      select id, endpoint_id as "endpointId", status, parked from deliveries where event_id = ${result.event.id}`;
+    const byEndpoint = new Map(rows.map((row) => [row.endpointId, row]));
+    expect(byEndpoint.get(parkedOne?.id as string)).toMatchObject({ status: "pending", parked: true });
+    expect(byEndpoint.get(other?.id as string)).toMatchObject({ status: "pending", parked: false });
+    expect(await queue.getJob(byEndpoint.get(parkedOne?.id as string)?.id as string)).toBeUndefined();
+    expect(await queue.getJob(byEndpoint.get(other?.id as string)?.id as string)).toBeDefined();
   });
 
   it("stores all of a batch or none of it", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { hasPrefix, idFloor, newId } from "./ids.ts";
-import { matchingSubscriptions } from "./queues.ts";
+import { matchingSubscriptions } from "./subscriptions.ts";
 
 describe("ids", () => {
   it("are prefixed and sort in creation order, even within one millisecond", () => {

@@ -6,5 +6,5 @@ export * from "./api/event-types.ts";
 export * from "./api/events.ts";
 export * from "./api/tenants.ts";
 export * from "./ids.ts";
-export * from "./queues.ts";
+export * from "./subscriptions.ts";
 export * from "./tables.ts";

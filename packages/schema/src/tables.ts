@@ -121,6 +121,12 @@ export const deliveries = pgTable(
     lastStatusCode: integer("last_status_code"),
     lastError: text("last_error"),
     nextAttemptAt: at("next_attempt_at"),
+    /**
+     * Waiting in PostgreSQL for its endpoint (circuit open, paused, or at its cap with a backlog) rather than
+     * holding a job in Redis; the worker's scheduler releases parked deliveries, oldest first, as the endpoint
+     * can take them.
+     */
+    parked: boolean("parked").notNull().default(false),
     isTest: boolean("is_test").notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -131,8 +137,10 @@ export const deliveries = pgTable(
     index("deliveries_tenant_status_idx").on(t.tenantId, t.status, t.id),
     index("deliveries_event_idx").on(t.eventId),
     index("deliveries_endpoint_idx").on(t.endpointId, t.id),
-    // The reconciler's scan: unfinished deliveries by due time.
-    index("deliveries_due_idx").on(t.nextAttemptAt).where(sql`status in ('pending', 'failed')`),
+    // The scheduler's and reconciler's scans: unfinished deliveries that are not parked, by due time.
+    index("deliveries_due_idx").on(t.nextAttemptAt).where(sql`status in ('pending', 'failed') and not parked`),
+    // An endpoint's parked backlog, oldest first; also how the scheduler finds endpoints with one.
+    index("deliveries_parked_idx").on(t.endpointId, t.id).where(sql`parked`),
   ],
 );
 

@@ -66,9 +66,9 @@ export async function getDashboard(ctx: ServiceContext, input: { tenantIdOrUid?:
       order by failing_since asc nulls last, id desc
       limit 10`,
     tenantId === null
-      ? ctx.queue
-          .getJobCounts("waiting", "active", "delayed", "prioritized")
-          .then((counts) => Object.values(counts).reduce((a, b) => a + b, 0))
+      ? ctx.queues
+          .depth(["waiting", "active", "delayed", "prioritized"])
+          .then((shards) => shards.reduce((sum, { counts }) => sum + Object.values(counts).reduce((a, b) => a + b, 0), 0))
       : ctx.sql<
           { n: number }[]
         >`select count(*)::int as n from deliveries where tenant_id = ${tenantId} and status in ('pending', 'failed')`.then(

@@ -12,7 +12,7 @@ import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
-import { enqueueNow, resetEndpointGuard } from "./requeue.ts";
+import { closeCircuit, enqueueNow } from "./requeue.ts";
 import { resolveTenant } from "./tenants.ts";
 
 export type DeliveryListInput = DeliveryListQuery & { limit: number; cursor?: string | undefined };
@@ -94,11 +94,11 @@ export async function retryDelivery(
   }
   const [updated] = await ctx.db
     .update(deliveries)
-    .set({ status: "pending", nextAttemptAt: new Date(), updatedAt: new Date() })
+    .set({ status: "pending", parked: false, nextAttemptAt: new Date(), updatedAt: new Date() })
     .where(eq(deliveries.id, deliveryId))
     .returning();
   const delivery = updated ?? found.delivery;
-  await resetEndpointGuard(ctx, delivery.endpointId);
+  await closeCircuit(ctx, delivery.endpointId);
   await enqueueNow(ctx, [
     { deliveryId: delivery.id, eventId: delivery.eventId, endpointId: delivery.endpointId, tenantId: delivery.tenantId },
   ]);

@@ -14,7 +14,7 @@ import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
-import { resetEndpointGuard } from "./requeue.ts";
+import { closeCircuit } from "./requeue.ts";
 import { resolveTenant } from "./tenants.ts";
 
 function validateUrl(ctx: ServiceContext, url: string): void {
@@ -133,7 +133,7 @@ export async function updateEndpoint(
     .set({ ...rest, ...(eventTypesValue ? { eventTypes: eventTypesValue } : {}), ...disabledChange, updatedAt: new Date() })
     .where(eq(endpoints.id, current.id))
     .returning();
-  if (current.disabled && disabledChange.disabled === false) await resetEndpointGuard(ctx, current.id);
+  if (current.disabled && disabledChange.disabled === false) await closeCircuit(ctx, current.id);
   return row as Endpoint;
 }
 

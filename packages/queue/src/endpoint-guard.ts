@@ -1,5 +1,5 @@
-import { type EndpointGuardPart, endpointGuardKey } from "@herald/schema";
-import type { Redis } from "ioredis";
+import { createKeys, type EndpointKeyPart } from "./keys.ts";
+import type { RedisClient } from "./redis.ts";
 
 /**
  * Admission for one delivery to one endpoint, shared by every worker process
@@ -7,11 +7,14 @@ import type { Redis } from "ioredis";
  * optional rate limit. One script call admits (or says how long to wait),
  * one script call releases and feeds the outcome to the breaker.
  *
- * Keys per endpoint, all under the queue prefix so they share its cluster slot:
+ * Keys per endpoint, all under its shard's prefix so they share the shard's cluster slot:
  *   <prefix>:ep:<id>:slots    sorted set of in-flight leases, scored by lease expiry
  *   <prefix>:ep:<id>:rate     GCRA theoretical arrival time (ms)
  *   <prefix>:ep:<id>:circuit  hash: failures, openUntil, probeUntil, pausedUntil
  *   <prefix>:ep:<id>:waiting  jobs turned away in the last second, a measure of the backlog
+ *   <prefix>:ep:<id>:queued   jobs released from the endpoint's parked backlog and not finished yet
+ *   <prefix>:parked           sorted set of endpoints with a parked backlog, scored by when the scheduler
+ *                             should look at them next (see parking.ts)
  *   <prefix>:sending:<delivery>  the attempt number being sent, from admission until
  *                             release after the record is committed: if it is still
  *                             there when the delivery runs again, a worker died mid-attempt
@@ -86,20 +89,36 @@ end
 return {0, 'admitted', interrupted}
 `;
 
-// KEYS: slots, rate, circuit, waiting, sending. ARGV: lease id, ok (1/0), threshold, cool-down ms, pause ms (0 = none).
-// Answers 1 when this outcome opened the circuit.
+// KEYS: slots, rate, circuit, waiting, sending, parked, queued. ARGV: lease id, ok (1/0), threshold, cool-down ms,
+// pause ms (0 = none), endpoint id, refill threshold, window. Answers {1 when this outcome opened the circuit, how
+// many more of the endpoint's parked backlog to release: the window less its jobs in the queue, once those are at
+// or below the threshold, or 0}.
 const RELEASE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ok, threshold, cooldown, pause = ARGV[2] == '1', tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[5])
+-- For an endpoint draining a parked backlog: one job fewer in the queue, and whether to release more.
+local function refill(open)
+  -- Counted down whether or not the endpoint is still parked: a count left high would hold back its next drain.
+  local queued = tonumber(redis.call('GET', KEYS[7])) or 0
+  if queued > 0 then queued = redis.call('DECR', KEYS[7]) end
+  if not redis.call('ZSCORE', KEYS[6], ARGV[6]) then return 0 end
+  if open > now then
+    -- The scheduler looks at the endpoint again when the circuit or the pause ends.
+    redis.call('ZADD', KEYS[6], 'XX', open, ARGV[6])
+    return 0
+  end
+  if queued <= tonumber(ARGV[7]) then return math.max(0, tonumber(ARGV[8]) - queued) end
+  return 0
+end
 if ok then
   -- A pause asked for by Retry-After outlives a success of a request sent before it.
   redis.call('HDEL', KEYS[3], 'failures', 'openUntil', 'probeUntil')
   if redis.call('HINCRBY', KEYS[3], 'warm', 1) > 1000 then redis.call('HSET', KEYS[3], 'warm', 1000) end
   redis.call('PEXPIRE', KEYS[3], 86400000)
-  return 0
+  return {0, refill(tonumber(redis.call('HGET', KEYS[3], 'pausedUntil')) or 0)}
 end
 -- A failure halves the slots earned, so an endpoint that starts hanging gives them back.
 local warm = tonumber(redis.call('HGET', KEYS[3], 'warm')) or 0
@@ -117,7 +136,17 @@ if pause > 0 then
   if now + pause > pausedUntil then redis.call('HSET', KEYS[3], 'pausedUntil', now + pause) end
 end
 redis.call('PEXPIRE', KEYS[3], math.max(cooldown, pause) + 86400000)
-return opened
+local c = redis.call('HMGET', KEYS[3], 'openUntil', 'pausedUntil')
+return {opened, refill(math.max(tonumber(c[1]) or 0, tonumber(c[2]) or 0))}
+`;
+
+// KEYS: parked, queued. ARGV: endpoint id, when to look at it again (ms). A job refused by the guard leaves the
+// queue: the delivery waits in PostgreSQL and the endpoint joins (or stays in) the parked set, at the earlier time.
+const PARK = `
+redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+local queued = tonumber(redis.call('GET', KEYS[2])) or 0
+if queued > 0 then redis.call('DECR', KEYS[2]) end
+return 1
 `;
 
 export type AdmissionReason = "admitted" | "probe" | "paused" | "circuit_open" | "circuit_probe" | "concurrency" | "rate_limit";
@@ -140,7 +169,10 @@ export type Admission =
     };
 
 export interface EndpointGuardOptions {
+  /** The configured queue prefix; each endpoint's keys go under its shard's prefix. */
   prefix: string;
+  /** Shards of the queue (default 1). */
+  shards?: number;
   /** Requests in flight per endpoint across all workers. */
   concurrency: number;
   /** The cap of an endpoint that has not answered yet; each success raises it by one up to `concurrency`. Default: no slow start. */
@@ -159,19 +191,45 @@ export interface DeliveryRef {
 
 interface GuardCommands {
   heraldAcquire(...keysThenArgs: (string | number)[]): Promise<[number, string, number?, number?]>;
-  heraldRelease(...keysThenArgs: (string | number)[]): Promise<number>;
+  heraldRelease(...keysThenArgs: (string | number)[]): Promise<[number, number]>;
+  heraldPark(...keysThenArgs: (string | number)[]): Promise<number>;
 }
 
-export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions) {
-  const commands = redis as Redis & GuardCommands;
+/** What the guard knows of an endpoint, for the scheduler deciding how much of a parked backlog to release. */
+export interface EndpointState {
+  openUntil: number;
+  probeUntil: number;
+  pausedUntil: number;
+  /** Jobs released from the parked backlog and not finished. */
+  queued: number;
+}
+
+/**
+ * How many of a parked endpoint's deliveries are in the queue at once while
+ * its backlog drains: twice its in-flight cap, so that the next ones are
+ * already waiting when a request finishes, and a refill when half are done.
+ */
+export const parkedWindow = (concurrency: number) => concurrency * 2;
+
+export function createEndpointGuard(redis: RedisClient, options: EndpointGuardOptions) {
+  const commands = redis as RedisClient & GuardCommands;
   if (!("heraldAcquire" in redis)) {
     redis.defineCommand("heraldAcquire", { numberOfKeys: 5, lua: ACQUIRE });
-    redis.defineCommand("heraldRelease", { numberOfKeys: 5, lua: RELEASE });
+    redis.defineCommand("heraldRelease", { numberOfKeys: 7, lua: RELEASE });
+    redis.defineCommand("heraldPark", { numberOfKeys: 2, lua: PARK });
   }
-  const keys = (delivery: DeliveryRef) => {
-    const key = (part: EndpointGuardPart) => endpointGuardKey(options.prefix, delivery.endpointId, part);
-    return [key("slots"), key("rate"), key("circuit"), key("waiting"), `${options.prefix}:sending:${delivery.deliveryId}`] as const;
-  };
+  const k = createKeys(options.prefix, options.shards ?? 1);
+  const window = parkedWindow(options.concurrency);
+  const key = (endpointId: string, part: EndpointKeyPart) => k.endpoint(endpointId, part);
+  const parkedKey = (endpointId: string) => k.parked(k.shardFor(endpointId));
+  const keys = (delivery: DeliveryRef) =>
+    [
+      key(delivery.endpointId, "slots"),
+      key(delivery.endpointId, "rate"),
+      key(delivery.endpointId, "circuit"),
+      key(delivery.endpointId, "waiting"),
+      k.sending(delivery.endpointId, delivery.deliveryId),
+    ] as const;
 
   return {
     /**
@@ -200,18 +258,62 @@ export function createEndpointGuard(redis: Redis, options: EndpointGuardOptions)
     },
     /**
      * Frees the slot once the attempt is recorded and tells the breaker how it
-     * went; answers true when this failure opened the circuit.
+     * went. `opened`: this failure opened the circuit; `refill`: the endpoint
+     * is draining a parked backlog and has room for this many more of it in the queue.
      */
-    async release(delivery: DeliveryRef, lease: string, ok: boolean, pauseMs = 0): Promise<boolean> {
-      const opened = await commands.heraldRelease(
+    async release(delivery: DeliveryRef, lease: string, ok: boolean, pauseMs = 0): Promise<{ opened: boolean; refill: number }> {
+      const [opened, refill] = await commands.heraldRelease(
         ...keys(delivery),
+        parkedKey(delivery.endpointId),
+        key(delivery.endpointId, "queued"),
         lease,
         ok ? 1 : 0,
         options.circuitThreshold,
         options.circuitCooldownMs,
         Math.max(0, Math.round(pauseMs)),
+        delivery.endpointId,
+        options.concurrency,
+        window,
       );
-      return opened === 1;
+      return { opened: opened === 1, refill };
+    },
+    /** A refused job leaves the queue: its endpoint is parked, to be looked at again at `wakeAt` (or earlier). */
+    async park(endpointId: string, wakeAt: number): Promise<void> {
+      await commands.heraldPark(parkedKey(endpointId), key(endpointId, "queued"), endpointId, Math.ceil(wakeAt));
+    },
+    /** Counts `n` more jobs released from the endpoint's parked backlog into the queue. */
+    async addQueued(endpointId: string, n: number): Promise<void> {
+      const queued = key(endpointId, "queued");
+      // A worker that dies with released jobs leaves the count high; it expires rather than stall the drain.
+      await redis
+        .multi()
+        .incrby(queued, n)
+        .pexpire(queued, options.leaseMs * 2)
+        .exec();
+    },
+    /** The breaker's state and the released jobs of endpoints that share one shard. */
+    async states(endpointIds: string[]): Promise<Map<string, EndpointState>> {
+      const found = new Map<string, EndpointState>();
+      if (endpointIds.length === 0) return found;
+      const pipeline = redis.pipeline();
+      for (const id of endpointIds) {
+        pipeline.hmget(key(id, "circuit"), "openUntil", "probeUntil", "pausedUntil");
+        pipeline.get(key(id, "queued"));
+      }
+      const answers = (await pipeline.exec()) ?? [];
+      endpointIds.forEach((id, i) => {
+        const [circuitError, circuit] = answers[i * 2] ?? [null, null];
+        const [queuedError, queued] = answers[i * 2 + 1] ?? [null, null];
+        if (circuitError || queuedError) throw circuitError ?? queuedError;
+        const [openUntil, probeUntil, pausedUntil] = (circuit as (string | null)[]).map((value) => Number(value ?? 0));
+        found.set(id, {
+          openUntil: openUntil ?? 0,
+          probeUntil: probeUntil ?? 0,
+          pausedUntil: pausedUntil ?? 0,
+          queued: Number(queued ?? 0),
+        });
+      });
+      return found;
     },
   };
 }

@@ -112,10 +112,10 @@ describe("endpoint guard", () => {
     const id = fresh();
     for (const lease of ["1", "2"]) {
       await guard.acquire(d(id, lease), lease, null);
-      expect(await guard.release(d(id, lease), lease, false)).toBe(false);
+      expect(await guard.release(d(id, lease), lease, false)).toEqual({ opened: false, refill: 0 });
     }
     await guard.acquire(d(id, "3"), "3", null);
-    expect(await guard.release(d(id, "3"), "3", false)).toBe(true);
+    expect(await guard.release(d(id, "3"), "3", false)).toEqual({ opened: true, refill: 0 });
     const blocked = await guard.acquire(d(id, "4"), "4", null);
     expect(blocked).toMatchObject({ admitted: false, reason: "circuit_open" });
     expect(blocked.admitted === false && blocked.delayMs).toBeLessThanOrEqual(300);
@@ -157,5 +157,50 @@ describe("endpoint guard", () => {
     expect(await guard.acquire(delivery, "run-2", null, 1)).toMatchObject({ admitted: true, interruptedAttempt: 1 });
     await guard.release(delivery, "run-2", true);
     expect(await guard.acquire(delivery, "run-3", null, 3)).toMatchObject({ admitted: true, interruptedAttempt: 0 });
+  });
+
+  it("parks an endpoint at the earliest time asked, and counts down the jobs released from its backlog", async () => {
+    const id = fresh();
+    const parked = `${prefix}:parked`;
+    await guard.park(id, 5_000);
+    await guard.park(id, 9_000);
+    expect(await redis.zscore(parked, id)).toBe("5000");
+    await guard.park(id, 1_000);
+    expect(await redis.zscore(parked, id)).toBe("1000");
+    await guard.addQueued(id, 4);
+    expect((await guard.states([id])).get(id)).toMatchObject({ openUntil: 0, pausedUntil: 0, queued: 4 });
+    // A refused job leaves the queue too.
+    await guard.park(id, 1_000);
+    expect((await guard.states([id])).get(id)?.queued).toBe(3);
+  });
+
+  it("asks for a refill once a draining endpoint's jobs in the queue are down to its cap, not before", async () => {
+    // Cap 2: the window is 4 jobs, refilled when 2 or fewer are left.
+    const id = fresh();
+    await guard.park(id, Date.now() + 60_000);
+    await guard.addQueued(id, 4);
+    const run = async (lease: string, ok = true) => {
+      expect(await guard.acquire(d(id, lease), lease, null)).toMatchObject({ admitted: true });
+      return guard.release(d(id, lease), lease, ok);
+    };
+    expect(await run("a")).toEqual({ opened: false, refill: 0 });
+    expect(await run("b")).toEqual({ opened: false, refill: 2 });
+    // An endpoint that is not parked never asks.
+    await redis.zrem(`${prefix}:parked`, id);
+    expect(await run("c")).toEqual({ opened: false, refill: 0 });
+  });
+
+  it("keeps draining through failures below the threshold, and stops when one opens the circuit until the cool-down ends", async () => {
+    const id = fresh();
+    await guard.park(id, Date.now());
+    for (const lease of ["1", "2"]) {
+      await guard.acquire(d(id, lease), lease, null);
+      expect(await guard.release(d(id, lease), lease, false)).toEqual({ opened: false, refill: 4 });
+    }
+    await guard.acquire(d(id, "3"), "3", null);
+    expect(await guard.release(d(id, "3"), "3", false)).toEqual({ opened: true, refill: 0 });
+    const { openUntil } = (await guard.states([id])).get(id) ?? { openUntil: 0 };
+    expect(openUntil).toBeGreaterThan(Date.now());
+    expect(Number(await redis.zscore(`${prefix}:parked`, id))).toBe(openUntil);
   });
 });

@@ -1,0 +1,168 @@
+import { createDeliveryQueues, createEndpointGuard, type DeliveryQueues, type EndpointGuard } from "@herald/queue";
+import { newId } from "@herald/schema";
+import { createSql, type Sql } from "@herald/schema/client";
+import { createTestDatabase, deletePrefix, eventually, freshQueuePrefix, TEST_REDIS_URL, type TestDatabase } from "@herald/testing";
+import type { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createScheduler } from "./scheduler.ts";
+
+let database: TestDatabase;
+let sql: Sql;
+let redis: Redis;
+let queues: DeliveryQueues;
+let queue: Queue;
+let guard: EndpointGuard;
+let tenantId: string;
+let eventId: string;
+const prefix = freshQueuePrefix();
+const logger = pino({ level: "silent" });
+const COOLDOWN = 30_000;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sql = createSql(database.url, { appName: "scheduler-test", max: 2 });
+  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  queues = createDeliveryQueues({ redis, prefix, shards: 1 });
+  queue = queues.queues[0] as Queue;
+  // Cap 2: a draining endpoint gets a window of 4 jobs.
+  guard = createEndpointGuard(redis, { prefix, concurrency: 2, circuitThreshold: 3, circuitCooldownMs: COOLDOWN, leaseMs: 10_000 });
+  tenantId = newId("tenant");
+  eventId = newId("event");
+  await sql`insert into tenants (id, name) values (${tenantId}, 'scheduler')`;
+  await sql`insert into events (id, tenant_id, event_type, payload) values (${eventId}, ${tenantId}, 'order.created', '{}'::jsonb)`;
+});
+
+beforeEach(async () => {
+  await sql`delete from deliveries`;
+  await queue.obliterate({ force: true });
+  await deletePrefix(prefix);
+});
+
+afterAll(async () => {
+  await queues?.close();
+  redis?.disconnect();
+  await sql?.end({ timeout: 1 });
+  await deletePrefix(prefix);
+  await database?.drop();
+});
+
+async function endpoint(): Promise<string> {
+  const id = newId("endpoint");
+  await sql`insert into endpoints (id, tenant_id, name, url, secret) values (${id}, ${tenantId}, 'e', 'http://127.0.0.1:1/', 'whsec_x')`;
+  return id;
+}
+
+/** Deliveries to `endpointId`, due `dueIn` from now (an interval; negative for the past), in creation order. */
+async function deliveries(endpointId: string, count: number, options: { dueIn?: string; status?: string; parked?: boolean } = {}) {
+  const ids = Array.from({ length: count }, () => newId("delivery"));
+  await sql`
+    insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked)
+    select d.id, ${tenantId}, ${eventId}, ${endpointId}, ${options.status ?? "failed"}, now() + ${options.dueIn ?? "0 seconds"}::interval,
+           ${options.parked ?? false}
+    from unnest(${ids}::text[]) as d(id)`;
+  return ids;
+}
+
+const scheduler = () =>
+  createScheduler(
+    { sql, queues, guard, logger },
+    { intervalMs: 1_000, horizonMs: 4_000, endpointConcurrency: 2, circuitCooldownMs: COOLDOWN },
+  );
+
+const jobs = async () => (await queue.getJobs(["waiting", "delayed", "prioritized"])).map((job) => job.id as string).sort();
+const parkedRows = async (endpointId: string) =>
+  (await sql<{ n: number }[]>`select count(*)::int as n from deliveries where endpoint_id = ${endpointId} and parked`)[0]?.n;
+
+describe("scheduler: retries due later wait in PostgreSQL", () => {
+  it("enqueues a retry as a delayed job once it is due within the horizon, and only once", async () => {
+    const ep = await endpoint();
+    const s = scheduler();
+    const start = Date.now();
+    await s.passOnce(start); // the first pass starts the cursor at now
+    // Recorded after that pass, as the worker records a retry more than SHORT_RETRY_MS away.
+    const [soon] = await deliveries(ep, 1, { dueIn: "6 seconds" });
+    const [later] = await deliveries(ep, 1, { dueIn: "1 hour" });
+    // Beyond the horizon (4 s) at first; a pass 3 s later reaches it.
+    expect((await s.passOnce(start + 1)).due).toBe(0);
+    expect((await s.passOnce(start + 3_000)).due).toBe(1);
+    expect(await jobs()).toEqual([soon]);
+    const job = await queue.getJob(soon as string);
+    expect(await job?.getState()).toBe("delayed");
+    expect(job?.opts.delay).toBeGreaterThan(4_000);
+    expect(job?.opts.delay).toBeLessThanOrEqual(6_000);
+    // Read once: the cursor moved past it, and the one due in an hour is still only a row.
+    expect((await s.passOnce(start + 3_500)).due).toBe(0);
+    expect(await queue.getJob(later as string)).toBeUndefined();
+  });
+
+  it("walks more due retries than a page, each exactly once", async () => {
+    const ep = await endpoint();
+    const s = createScheduler(
+      { sql, queues, guard, logger },
+      { intervalMs: 1_000, horizonMs: 4_000, endpointConcurrency: 2, circuitCooldownMs: COOLDOWN, batchSize: 3 },
+    );
+    const start = Date.now();
+    await s.passOnce(start);
+    const due = await deliveries(ep, 7, { dueIn: "6 seconds" });
+    expect((await s.passOnce(start + 3_000)).due).toBe(7);
+    expect(await jobs()).toEqual([...due].sort());
+    expect((await s.passOnce(start + 3_000)).due).toBe(0);
+  });
+});
+
+describe("scheduler: parked endpoints", () => {
+  it("releases nothing while the circuit is open and looks again when the cool-down ends", async () => {
+    const ep = await endpoint();
+    await deliveries(ep, 5, { parked: true });
+    const openUntil = Date.now() + 20_000;
+    await redis.hset(`${prefix}:ep:${ep}:circuit`, { openUntil, failures: 10 });
+    await queues.markParked([ep], Date.now());
+    const pass = await scheduler().passOnce();
+    expect(pass).toMatchObject({ endpoints: 1, released: 0 });
+    expect(await jobs()).toEqual([]);
+    expect(await queues.dueParked(0, openUntil - 1, 10)).toEqual([]);
+    expect(await queues.dueParked(0, openUntil, 10)).toEqual([ep]);
+  });
+
+  it("sends one probe, the oldest, once the cool-down is over", async () => {
+    const ep = await endpoint();
+    const ids = await deliveries(ep, 5, { parked: true });
+    await redis.hset(`${prefix}:ep:${ep}:circuit`, { openUntil: Date.now() - 1, failures: 10 });
+    await queues.markParked([ep], Date.now());
+    expect(await scheduler().passOnce()).toMatchObject({ endpoints: 1, released: 1 });
+    expect(await jobs()).toEqual([ids[0]]);
+    expect(await parkedRows(ep)).toBe(4);
+  });
+
+  it("releases a window of a healthy endpoint's backlog oldest first, refills on demand, and unparks it once empty", async () => {
+    const ep = await endpoint();
+    const ids = await deliveries(ep, 6, { parked: true });
+    await queues.markParked([ep], Date.now());
+    const s = scheduler();
+    expect(await s.passOnce()).toMatchObject({ released: 4 });
+    expect(await jobs()).toEqual(ids.slice(0, 4).sort());
+    expect((await guard.states([ep])).get(ep)?.queued).toBe(4);
+    // The window is full: the next pass releases nothing more.
+    expect(await s.passOnce()).toMatchObject({ released: 0 });
+    // Workers finished some; the release asked for a refill.
+    s.refill(ep, 4);
+    await eventually(async () => (await jobs()).length === 6, { what: "the refill" });
+    expect(await parkedRows(ep)).toBe(0);
+    // Nothing left: the next look takes it out of the parked set.
+    s.refill(ep, 4);
+    await eventually(async () => !(await queues.dueParked(0, Date.now() + 60_000, 10)).includes(ep), {
+      what: "the endpoint to leave the parked set",
+    });
+  });
+
+  it("puts back in the parked set an endpoint whose parked deliveries Redis forgot", async () => {
+    const ep = await endpoint();
+    await deliveries(ep, 3, { parked: true });
+    const pass = await scheduler().passOnce();
+    expect(pass.repaired).toBe(1);
+    expect(pass.released).toBe(3);
+    expect(await parkedRows(ep)).toBe(0);
+  });
+});

@@ -1,0 +1,227 @@
+import { type JobType, Queue } from "bullmq";
+import { DELIVERY_QUEUE, type DeliveryJob, deliveryJobEntry } from "./jobs.ts";
+import { createKeys } from "./keys.ts";
+import type { RedisClient } from "./redis.ts";
+
+export interface DeliveryQueuesOptions {
+  /** BullMQ and Herald's own keys; a Cluster client when the queue spreads over a Redis Cluster. */
+  redis: RedisClient;
+  /** HERALD_QUEUE_PREFIX. */
+  prefix: string;
+  /** HERALD_QUEUE_SHARDS. */
+  shards: number;
+}
+
+/**
+ * Jobs per bulk call. BullMQ builds a few kilobytes of objects per job while a
+ * bulk call is out; calls of 500, one after another, keep that garbage young.
+ */
+const ENQUEUE_CHUNK = 500;
+/** How long a process may answer from its copy of the parked set. */
+const PARKED_CACHE_MS = 500;
+
+function groupByShard<T extends { endpointId: string }>(items: T[], shardFor: (endpointId: string) => number): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const shard = shardFor(item.endpointId);
+    const group = groups.get(shard);
+    if (group) group.push(item);
+    else groups.set(shard, [item]);
+  }
+  return groups;
+}
+
+/**
+ * The delivery queue: one BullMQ queue per shard, and the operations the API
+ * and the worker need on it. Nothing outside this package knows a key or a
+ * BullMQ job state.
+ */
+export function createDeliveryQueues(options: DeliveryQueuesOptions) {
+  const { redis } = options;
+  const keys = createKeys(options.prefix, options.shards);
+  const queues = keys.prefixes.map((prefix) => new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection: redis, prefix }));
+  const queueOf = (shard: number) => queues[shard] as Queue<DeliveryJob>;
+  let parkedCache: { at: number; endpoints: Set<string> } | undefined;
+  let parkedLoading: Promise<Set<string>> | undefined;
+
+  /** Adds jobs (job id = delivery id, so adding twice adds nothing), in bulk calls per shard. */
+  async function enqueue(jobs: DeliveryJob[], delayMs: (job: DeliveryJob) => number = () => 0): Promise<void> {
+    for (const [shard, group] of groupByShard(jobs, keys.shardFor)) {
+      for (let offset = 0; offset < group.length; offset += ENQUEUE_CHUNK) {
+        const chunk = group.slice(offset, offset + ENQUEUE_CHUNK);
+        await queueOf(shard).addBulk(chunk.map((job) => deliveryJobEntry(job, delayMs(job))));
+      }
+    }
+  }
+
+  /**
+   * Makes deliveries run now, whatever their job is doing. No job: one is
+   * added. Delayed (a short retry): promoted. Waiting: it runs soon anyway.
+   * Running: the delivery goes on the shard's `again` list, and the scheduler
+   * enqueues it as soon as the running job is gone, so an operator's retry that
+   * lands during an attempt is not lost and nobody polls the job's state.
+   */
+  async function enqueueNow(jobs: DeliveryJob[]): Promise<void> {
+    const fresh: DeliveryJob[] = [];
+    const again = new Map<number, DeliveryJob[]>();
+    for (const [shard, group] of groupByShard(jobs, keys.shardFor)) {
+      const queue = queueOf(shard);
+      await Promise.all(
+        group.map(async (data) => {
+          const job = await queue.getJob(data.deliveryId);
+          const state = job ? await job.getState() : "unknown";
+          try {
+            if (state === "delayed") await job?.promote();
+            else if (state === "active") again.set(shard, [...(again.get(shard) ?? []), data]);
+            else if (state === "completed" || state === "failed") {
+              await job?.remove();
+              fresh.push(data);
+            } else if (state === "unknown") fresh.push(data);
+          } catch {
+            // The job moved on between the look and the change (a worker took it): the scheduler's again list catches it.
+            again.set(shard, [...(again.get(shard) ?? []), data]);
+          }
+        }),
+      );
+    }
+    for (const [shard, group] of again) {
+      await redis.zadd(keys.again(shard), ...group.flatMap((job) => [Date.now(), JSON.stringify(job)]));
+    }
+    await enqueue(fresh);
+  }
+
+  /**
+   * The scheduler's turn at a shard's again list: a delivery whose job has
+   * finished is enqueued, one whose job is delayed is promoted, one whose job
+   * still runs waits for the next pass. Answers how many were enqueued or promoted.
+   */
+  async function flushAgain(shard: number, limit = 1000): Promise<number> {
+    const members = await redis.zrange(keys.again(shard), 0, limit - 1);
+    if (members.length === 0) return 0;
+    const queue = queueOf(shard);
+    const fresh: DeliveryJob[] = [];
+    const settled: string[] = [];
+    for (const member of members) {
+      const data = JSON.parse(member) as DeliveryJob;
+      const job = await queue.getJob(data.deliveryId);
+      const state = job ? await job.getState() : "unknown";
+      if (state === "active") continue;
+      settled.push(member);
+      if (state === "delayed") await job?.promote().catch(() => undefined);
+      else if (state === "unknown" || state === "completed" || state === "failed") {
+        await job?.remove().catch(() => undefined);
+        fresh.push(data);
+      }
+    }
+    await enqueue(fresh);
+    if (settled.length > 0) await redis.zrem(keys.again(shard), ...settled);
+    return settled.length;
+  }
+
+  /** Of these jobs, the ones with no job in Redis (the reconciler's existence check), one pipeline per shard. */
+  async function missing(jobs: DeliveryJob[]): Promise<DeliveryJob[]> {
+    const absent: DeliveryJob[] = [];
+    for (const [shard, group] of groupByShard(jobs, keys.shardFor)) {
+      const pipeline = redis.pipeline();
+      for (const job of group) pipeline.exists(queueOf(shard).toKey(job.deliveryId));
+      const answers = (await pipeline.exec()) ?? [];
+      group.forEach((job, i) => {
+        const [error, exists] = answers[i] ?? [null, 0];
+        if (error) throw error;
+        if (exists === 0) absent.push(job);
+      });
+    }
+    return absent;
+  }
+
+  /**
+   * Endpoints with a parked backlog, across shards. The API parks new
+   * deliveries of these endpoints instead of enqueueing them, so that they
+   * wait behind the backlog rather than bounce through Redis; a copy up to
+   * half a second old is good enough (the scheduler corrects either mistake).
+   */
+  async function parkedEndpoints(): Promise<Set<string>> {
+    if (parkedCache && Date.now() - parkedCache.at < PARKED_CACHE_MS) return parkedCache.endpoints;
+    parkedLoading ??= (async () => {
+      try {
+        const lists = await Promise.all(keys.prefixes.map((_, shard) => redis.zrange(keys.parked(shard), 0, -1)));
+        const endpoints = new Set(lists.flat());
+        parkedCache = { at: Date.now(), endpoints };
+        return endpoints;
+      } finally {
+        parkedLoading = undefined;
+      }
+    })();
+    return parkedLoading;
+  }
+
+  /**
+   * Puts endpoints in the parked set, to be looked at by `wakeAt`. `LT`: an
+   * earlier time than the one they have wins; `NX`: endpoints already there keep theirs.
+   */
+  async function markParked(endpointIds: string[], wakeAt: number, mode: "LT" | "NX" = "LT"): Promise<void> {
+    for (const [shard, group] of groupByShard(
+      endpointIds.map((endpointId) => ({ endpointId })),
+      keys.shardFor,
+    )) {
+      const members = group.flatMap(({ endpointId }) => [Math.ceil(wakeAt), endpointId]);
+      if (mode === "LT") await redis.zadd(keys.parked(shard), "LT", ...members);
+      else await redis.zadd(keys.parked(shard), "NX", ...members);
+    }
+  }
+
+  return {
+    shards: options.shards,
+    shardFor: keys.shardFor,
+    /** The BullMQ queue of each shard. */
+    queues,
+    enqueue,
+    enqueueNow,
+    flushAgain,
+    missing,
+    parkedEndpoints,
+    markParked,
+    /** Endpoints of a shard whose time to be looked at has come. */
+    dueParked: (shard: number, now: number, limit: number) => redis.zrangebyscore(keys.parked(shard), "-inf", now, "LIMIT", 0, limit),
+    /** When the scheduler looks at a parked endpoint next. */
+    async reschedule(endpointId: string, wakeAt: number): Promise<void> {
+      await redis.zadd(keys.parked(keys.shardFor(endpointId)), "XX", Math.ceil(wakeAt), endpointId);
+    },
+    /** The endpoint's parked backlog is empty. */
+    async unpark(endpointId: string): Promise<void> {
+      await redis.zrem(keys.parked(keys.shardFor(endpointId)), endpointId);
+    },
+    /**
+     * An operator says the endpoint is worth trying now (retry, recover,
+     * re-enable): the circuit closes and a Retry-After pause ends, but the
+     * slots it earned by answering stay, so a healthy endpoint keeps its pace.
+     */
+    async closeCircuit(endpointId: string): Promise<void> {
+      await redis.hdel(keys.endpoint(endpointId, "circuit"), "failures", "openUntil", "probeUntil", "pausedUntil");
+    },
+    /** Jobs by state in each shard's queue, and each shard's parked endpoints. */
+    async depth(states: readonly JobType[]): Promise<{ shard: number; counts: Record<string, number>; parkedEndpoints: number }[]> {
+      return Promise.all(
+        queues.map(async (queue, shard) => ({
+          shard,
+          counts: await queue.getJobCounts(...states),
+          parkedEndpoints: await redis.zcard(keys.parked(shard)),
+        })),
+      );
+    },
+    /** Takes a lock shared by every process on this queue for `ttlMs`; true if this caller got it. */
+    async tryLock(name: string, ttlMs: number): Promise<boolean> {
+      return (await redis.set(keys.global(`lock:${name}`), String(process.pid), "PX", Math.max(1, Math.ceil(ttlMs)), "NX")) === "OK";
+    },
+    /** The scheduler's position in the due index, kept in Redis so that any worker can continue from it. */
+    cursor: () => redis.get(keys.global("scheduler:cursor")),
+    async setCursor(cursor: string): Promise<void> {
+      await redis.set(keys.global("scheduler:cursor"), cursor);
+    },
+    async close(): Promise<void> {
+      await Promise.all(queues.map((queue) => queue.close()));
+    },
+  };
+}
+
+export type DeliveryQueues = ReturnType<typeof createDeliveryQueues>;

@@ -1,0 +1,25 @@
+export { createDeliveryQueues, type DeliveryQueues, type DeliveryQueuesOptions } from "./delivery-queues.ts";
+export {
+  type Admission,
+  type AdmissionReason,
+  createEndpointGuard,
+  type DeliveryRef,
+  type EndpointGuard,
+  type EndpointGuardOptions,
+  type EndpointState,
+  parkedWindow,
+} from "./endpoint-guard.ts";
+export {
+  BACKOFF_TYPE,
+  DEFAULT_QUEUE_PREFIX,
+  DELIVERY_JOB_OPTIONS,
+  DELIVERY_QUEUE,
+  type DeliveryJob,
+  deliveryJobEntry,
+  deliveryJobSchema,
+  JOB_NAMES,
+} from "./jobs.ts";
+export { createKeys, type Keys } from "./keys.ts";
+export { endpointsWithParked, type ParkingDeps, releaseParked } from "./parking.ts";
+export { createRedisClient, duplicateRedis, type RedisClient, type RedisClientOptions } from "./redis.ts";
+export { shardOf, shardPrefix, shardPrefixes } from "./shards.ts";

@@ -1,0 +1,57 @@
+import type { Sql } from "postgres";
+import type { DeliveryQueues } from "./delivery-queues.ts";
+import type { EndpointGuard } from "./endpoint-guard.ts";
+import type { DeliveryJob } from "./jobs.ts";
+
+export interface ParkingDeps {
+  sql: Sql;
+  queues: DeliveryQueues;
+  guard: EndpointGuard;
+}
+
+/**
+ * Moves up to `n` of an endpoint's parked deliveries, oldest first, from
+ * PostgreSQL into the queue. Rows another process is releasing at the same
+ * moment are skipped, not waited for. When none is left the endpoint leaves
+ * the parked set. A crash between the update and the enqueue leaves the rows
+ * due and unparked, which the reconciler enqueues. Answers how many went in.
+ */
+export async function releaseParked(deps: ParkingDeps, endpointId: string, n: number): Promise<number> {
+  if (n <= 0) return 0;
+  const rows = await deps.sql<DeliveryJob[]>`
+    update deliveries d set parked = false, next_attempt_at = now(), updated_at = now()
+    from (
+      select id from deliveries
+      where endpoint_id = ${endpointId} and parked and status in ('pending', 'failed')
+      order by id limit ${n}
+      for update skip locked
+    ) as p
+    where d.id = p.id
+    returning d.id as "deliveryId", d.event_id as "eventId", d.endpoint_id as "endpointId", d.tenant_id as "tenantId"`;
+  if (rows.length < n) {
+    const [left] = await deps.sql`select 1 from deliveries where endpoint_id = ${endpointId} and parked limit 1`;
+    if (!left) await deps.queues.unpark(endpointId);
+  }
+  if (rows.length === 0) return 0;
+  await deps.guard.addQueued(endpointId, rows.length);
+  // Oldest first within the queue too: BullMQ takes waiting jobs in the order they were added.
+  await deps.queues.enqueue([...rows].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1)));
+  return rows.length;
+}
+
+/**
+ * Endpoints that have parked deliveries in PostgreSQL, found with one index
+ * probe per endpoint (a skip scan over the parked index), not one row per
+ * parked delivery: the scheduler's check that none is missing from the parked set.
+ */
+export async function endpointsWithParked(sql: Sql): Promise<string[]> {
+  const rows = await sql<{ endpointId: string }[]>`
+    with recursive found as (
+      (select endpoint_id from deliveries where parked order by endpoint_id limit 1)
+      union all
+      select (select d.endpoint_id from deliveries d where d.parked and d.endpoint_id > found.endpoint_id order by d.endpoint_id limit 1)
+      from found where found.endpoint_id is not null
+    )
+    select endpoint_id as "endpointId" from found where endpoint_id is not null`;
+  return rows.map((row) => row.endpointId);
+}
