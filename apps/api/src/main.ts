@@ -12,7 +12,12 @@ try {
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-api");
   const { db, sql } = createDatabase(config.DATABASE_URL, { appName: "herald-api" });
   const redis = createRedisClient(config.REDIS_URL, { cluster: config.HERALD_REDIS_CLUSTER, redisOptions: { maxRetriesPerRequest: null } });
-  const queues = createDeliveryQueues({ redis, prefix: config.HERALD_QUEUE_PREFIX, shards: config.HERALD_QUEUE_SHARDS });
+  const queues = createDeliveryQueues({
+    redis,
+    prefix: config.HERALD_QUEUE_PREFIX,
+    shards: config.HERALD_QUEUE_SHARDS,
+    endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY,
+  });
   const deliveryClient = createDeliveryClient({
     timeoutMs: config.HERALD_DELIVERY_TIMEOUT,
     connectTimeoutMs: config.HERALD_CONNECT_TIMEOUT,

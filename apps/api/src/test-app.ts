@@ -26,7 +26,7 @@ export async function createTestApp(env: Record<string, string> = {}) {
   });
   const { db, sql } = createDatabase(config.DATABASE_URL, { max: 4 });
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const queues = createDeliveryQueues({ redis, prefix, shards: 1 });
+  const queues = createDeliveryQueues({ redis, prefix, shards: 1, endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY });
   const queue = queues.queues[0] as Queue;
   const deliveryClient = createDeliveryClient({
     timeoutMs: 5000,

@@ -2,7 +2,7 @@ import { buildHeaders, type DeliveryClient, interruptedOutcome, type Outcome } f
 import { type Admission, type DeliveryJob, deliveryJobSchema, type EndpointGuard } from "@herald/queue";
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
-import type { ContextLoader, EndpointTarget } from "./delivery-context.ts";
+import type { ContextLoader, DeliveryState, EndpointTarget, EventBody } from "./delivery-context.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { OperationalEvents } from "./operational-events.ts";
 import type { FinalStatus, Recorder } from "./recorder.ts";
@@ -45,8 +45,12 @@ export interface ProcessorDeps {
   logger: Logger;
 }
 
-/** Only an endpoint whose oldest request in flight is younger than this has jobs wait for a slot in the worker. */
-const FAST_ENDPOINT_MS = 250;
+/**
+ * Only an endpoint whose oldest request in flight is younger than this has jobs wait for a slot in the worker:
+ * a slot is likely to free within the wait. The queue holds at most twice an endpoint's cap of its jobs, so at
+ * most one cap's worth waits.
+ */
+const FAST_ENDPOINT_MS = 1_000;
 /** The longest a job waits in the worker for a slot before it goes back to the delayed set. */
 const LOCAL_WAIT_MAX_MS = 2_000;
 /** How often a waiting job asks again when no slot of its endpoint was freed by this worker. */
@@ -88,12 +92,12 @@ export function createProcessor(deps: ProcessorDeps) {
     }
   };
 
-  async function attempt(job: DeliveryJob, lease: string): Promise<ProcessResult> {
-    const [state, endpoint, event] = await Promise.all([
-      deps.loader.delivery(job.deliveryId),
-      deps.loader.endpoint(job.endpointId),
-      deps.loader.event(job.eventId),
-    ]);
+  /** Why a job ends without an attempt, if it does. */
+  function skipped(
+    state: DeliveryState | undefined,
+    endpoint: EndpointTarget | undefined,
+    event: EventBody | undefined,
+  ): ProcessResult | null {
     // Deleted with its endpoint or tenant, or finished by an earlier duplicate run.
     if (!state || !endpoint || !event) return "skipped";
     if (state.status !== "pending" && state.status !== "failed") return "skipped";
@@ -101,10 +105,23 @@ export function createProcessor(deps: ProcessorDeps) {
     if (state.parked) return "skipped";
     // A stale copy of a job whose delivery was already tried and rescheduled: the due one comes from the scheduler.
     if (state.nextAttemptAt && state.nextAttemptAt.getTime() > Date.now() + EARLY_TOLERANCE_MS) return "skipped";
-    if (endpoint.disabled) {
-      await deps.recorder.hold(job.deliveryId, endpoint.id);
-      return "held";
+    if (endpoint.disabled) return "held";
+    return null;
+  }
+
+  async function attempt(job: DeliveryJob, lease: string): Promise<ProcessResult> {
+    const [state, endpoint, event] = await Promise.all([
+      deps.loader.delivery(job.deliveryId),
+      deps.loader.endpoint(job.endpointId),
+      deps.loader.event(job.eventId),
+    ]);
+    const skip = skipped(state, endpoint, event);
+    if (skip) {
+      if (skip === "held") await deps.recorder.hold(job.deliveryId, job.endpointId);
+      await deps.guard.leave(job.endpointId);
+      return skip;
     }
+    if (!state || !endpoint || !event) return "skipped";
 
     const ref = { deliveryId: job.deliveryId, endpointId: endpoint.id };
     const attemptNumber = state.attempts + 1;

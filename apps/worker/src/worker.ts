@@ -52,7 +52,15 @@ export function createWorker(deps: WorkerDeps) {
       connectionsPerOrigin: config.HERALD_WORKER_CONCURRENCY,
     });
   const metrics = deps.metrics ?? createWorkerMetrics();
-  const queues = createDeliveryQueues({ redis: deps.redis, prefix: config.HERALD_QUEUE_PREFIX, shards: config.HERALD_QUEUE_SHARDS });
+  // Longer than the whole HTTP deadline, or a slow receiver looks like a dead worker.
+  const lockDuration = config.HERALD_DELIVERY_TIMEOUT + 10_000;
+  const queues = createDeliveryQueues({
+    redis: deps.redis,
+    prefix: config.HERALD_QUEUE_PREFIX,
+    shards: config.HERALD_QUEUE_SHARDS,
+    endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY,
+    queuedTtlMs: lockDuration * 2,
+  });
   const operational = createOperationalEvents(
     { sql: deps.sql, queues, logger },
     { tenantUid: config.HERALD_OPERATOR_TENANT, webhookUrl: config.HERALD_OPERATOR_WEBHOOK_URL },
@@ -71,8 +79,6 @@ export function createWorker(deps: WorkerDeps) {
     jitter: config.HERALD_RETRY_JITTER,
     retryAfterMaxMs: config.HERALD_RETRY_AFTER_MAX,
   };
-  // Longer than the whole HTTP deadline, or a slow receiver looks like a dead worker.
-  const lockDuration = config.HERALD_DELIVERY_TIMEOUT + 10_000;
   // Admissions and releases of many jobs settle in the same turn of the event
   // loop (their PostgreSQL reads and records are batched), so on a connection
   // of their own with auto-pipelining they go to Redis in one write, not one each.

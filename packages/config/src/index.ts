@@ -77,6 +77,8 @@ const sharedShape = {
   HERALD_QUEUE_PREFIX: z.string().min(1).default("{herald}"),
   /** Delivery jobs spread over this many queues, each under its own hash tag (one cluster slot each). */
   HERALD_QUEUE_SHARDS: z.coerce.number().int().min(1).max(256).default(1),
+  /** Requests in flight per endpoint across all workers; the API keeps at most twice this many of an endpoint's jobs in the queue. */
+  HERALD_ENDPOINT_CONCURRENCY: int(10, 1),
   HERALD_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HERALD_ALLOW_PRIVATE_TARGETS: flag(false),
   HERALD_DELIVERY_TIMEOUT: duration("15s"),
@@ -109,7 +111,6 @@ export const workerConfigSchema = z
     /** How often one worker moves due retries and parked backlogs from PostgreSQL into the queue. */
     HERALD_SCHEDULER_INTERVAL: duration("1s"),
     HERALD_WORKER_CONCURRENCY: int(100, 1),
-    HERALD_ENDPOINT_CONCURRENCY: int(10, 1),
     HERALD_ENDPOINT_START_CONCURRENCY: int(2, 1),
     HERALD_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.2),
     HERALD_RETRY_AFTER_MAX: duration("1h"),

@@ -159,17 +159,17 @@ function flushCoalesced(sql: Sql): void {
 }
 
 /**
- * Which endpoints have a parked backlog. Their new deliveries are parked too,
- * so they wait their turn behind it in PostgreSQL instead of holding a job in
- * Redis. If Redis cannot say, every delivery is enqueued and the worker parks
- * what it cannot send.
+ * How many of each endpoint's new deliveries may go into the queue now; the
+ * rest are parked (see DeliveryQueues.admit). If Redis cannot say, all are
+ * enqueued (or, if Redis is down, left to the reconciler), as before parking.
  */
-async function parkedEndpoints(deps: PublishDeps): Promise<Set<string>> {
+async function admitted(deps: PublishDeps, counts: Map<string, number>): Promise<Map<string, number>> {
+  if (counts.size === 0) return counts;
   try {
-    return await deps.queues.parkedEndpoints();
+    return await deps.queues.admit(counts);
   } catch (error) {
-    deps.logger.warn({ err: error }, "could not read the parked endpoints; enqueueing every delivery");
-    return new Set();
+    deps.logger.warn({ err: error }, "could not ask the queue how much each endpoint takes; enqueueing every delivery");
+    return counts;
   }
 }
 
@@ -206,7 +206,13 @@ async function storeEvents(
     );
   }
 
-  const parked = targetsByType.size > 0 ? await parkedEndpoints(deps) : new Set<string>();
+  const perEndpoint = new Map<string, number>();
+  for (const event of events) {
+    for (const target of targetsByType.get(event.eventType) ?? []) {
+      if (!target.disabled) perEndpoint.set(target.id, (perEndpoint.get(target.id) ?? 0) + 1);
+    }
+  }
+  const room = await admitted(deps, perEndpoint);
   const deliveryIds: string[] = [];
   const eventIds: string[] = [];
   const endpointIds: string[] = [];
@@ -221,7 +227,10 @@ async function storeEvents(
       eventIds.push(event.id);
       endpointIds.push(target.id);
       statuses.push(target.disabled ? "held" : "pending");
-      const park = !target.disabled && parked.has(target.id);
+      // The oldest deliveries of the batch take the room the endpoint has in the queue; the rest wait parked.
+      const left = room.get(target.id) ?? 0;
+      const park = !target.disabled && left <= 0;
+      if (!target.disabled && !park) room.set(target.id, left - 1);
       parkedFlags.push(park);
       if (!target.disabled && !park) jobs.push({ deliveryId, eventId: event.id, endpointId: target.id, tenantId });
     }

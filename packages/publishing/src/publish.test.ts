@@ -60,8 +60,6 @@ describe("publish", () => {
     const tenantId = await tenantWith(2);
     const [parkedOne, other] = await sql<{ id: string }[]>`select id from endpoints where tenant_id = ${tenantId} order by id`;
     await queues.markParked([parkedOne?.id as string], Date.now() + 60_000);
-    // The API reads the parked set through a cache of half a second; wait for a reading that has the endpoint.
-    await eventually(async () => (await queues.parkedEndpoints()).has(parkedOne?.id as string));
     const result = await publish(deps(), { tenantId, eventType: "order.paid", payload: { amount: 2 } });
     const rows = await sql<{ id: string; endpointId: string; status: string; parked: boolean }[]>`
       select id, endpoint_id as "endpointId", status, parked from deliveries where event_id = ${result.event.id}`;
@@ -70,6 +68,21 @@ describe("publish", () => {
     expect(byEndpoint.get(other?.id as string)).toMatchObject({ status: "pending", parked: false });
     expect(await queue.getJob(byEndpoint.get(parkedOne?.id as string)?.id as string)).toBeUndefined();
     expect(await queue.getJob(byEndpoint.get(other?.id as string)?.id as string)).toBeDefined();
+  });
+
+  it("puts at most an endpoint's window in the queue and parks the rest of a burst, oldest first in the queue", async () => {
+    const tenantId = await tenantWith(1);
+    // The window is twice the endpoint concurrency (10 by default): 20 of 50 go in.
+    const results = await publishBatch(deps(), {
+      tenantId,
+      events: Array.from({ length: 50 }, (_, n) => ({ eventType: "order.paid", payload: { n } })),
+    });
+    const ids = results.map((result) => result.event.id);
+    const rows = await sql<{ id: string; eventId: string; parked: boolean }[]>`
+      select id, event_id as "eventId", parked from deliveries where event_id = any(${ids}::text[])`;
+    const parkedByEvent = new Map(rows.map((row) => [row.eventId, row.parked]));
+    expect(ids.map((id) => parkedByEvent.get(id))).toEqual([...Array(20).fill(false), ...Array(30).fill(true)]);
+    for (const row of rows) expect(Boolean(await queue.getJob(row.id))).toBe(!row.parked);
   });
 
   it("stores all of a batch or none of it", async () => {

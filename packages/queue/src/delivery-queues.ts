@@ -1,4 +1,5 @@
 import { type JobType, Queue } from "bullmq";
+import { parkedWindow } from "./endpoint-guard.ts";
 import { DELIVERY_QUEUE, type DeliveryJob, deliveryJobEntry } from "./jobs.ts";
 import { createKeys } from "./keys.ts";
 import type { RedisClient } from "./redis.ts";
@@ -10,15 +11,40 @@ export interface DeliveryQueuesOptions {
   prefix: string;
   /** HERALD_QUEUE_SHARDS. */
   shards: number;
+  /** HERALD_ENDPOINT_CONCURRENCY: an endpoint has at most twice this many jobs in the queue; the rest wait parked. */
+  endpointConcurrency?: number;
+  /** How long an endpoint's count of jobs in the queue outlives its last change (a dead worker's jobs are forgotten). */
+  queuedTtlMs?: number;
 }
+
+// KEYS: the shard's parked set, then each endpoint's queued count. ARGV: window, count TTL ms, now ms, then each
+// endpoint's id and how many new deliveries it has. Answers how many of each may go into the queue: none while
+// the endpoint is parked, else as many as fit its window; the rest are parked, and the endpoint joins the parked set.
+const ADMIT = `
+local window, ttl, now = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local admitted = {}
+for i = 2, #KEYS do
+  local id, count = ARGV[2 + (i - 1) * 2], tonumber(ARGV[3 + (i - 1) * 2])
+  local n = 0
+  if not redis.call('ZSCORE', KEYS[1], id) then
+    local queued = tonumber(redis.call('GET', KEYS[i])) or 0
+    n = math.max(0, math.min(count, window - queued))
+    if n > 0 then
+      redis.call('INCRBY', KEYS[i], n)
+      redis.call('PEXPIRE', KEYS[i], ttl)
+    end
+  end
+  if n < count then redis.call('ZADD', KEYS[1], 'NX', now, id) end
+  admitted[#admitted + 1] = n
+end
+return admitted
+`;
 
 /**
  * Jobs per bulk call. BullMQ builds a few kilobytes of objects per job while a
  * bulk call is out; calls of 500, one after another, keep that garbage young.
  */
 const ENQUEUE_CHUNK = 500;
-/** How long a process may answer from its copy of the parked set. */
-const PARKED_CACHE_MS = 500;
 
 function groupByShard<T extends { endpointId: string }>(items: T[], shardFor: (endpointId: string) => number): Map<number, T[]> {
   const groups = new Map<number, T[]>();
@@ -39,10 +65,12 @@ function groupByShard<T extends { endpointId: string }>(items: T[], shardFor: (e
 export function createDeliveryQueues(options: DeliveryQueuesOptions) {
   const { redis } = options;
   const keys = createKeys(options.prefix, options.shards);
+  const window = parkedWindow(options.endpointConcurrency ?? 10);
+  const queuedTtlMs = options.queuedTtlMs ?? 60_000;
+  const commands = redis as RedisClient & { heraldAdmit(...keysThenArgs: (string | number)[]): Promise<number[]> };
+  if (!("heraldAdmit" in redis)) redis.defineCommand("heraldAdmit", { lua: ADMIT });
   const queues = keys.prefixes.map((prefix) => new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection: redis, prefix }));
   const queueOf = (shard: number) => queues[shard] as Queue<DeliveryJob>;
-  let parkedCache: { at: number; endpoints: Set<string> } | undefined;
-  let parkedLoading: Promise<Set<string>> | undefined;
 
   /** Adds jobs (job id = delivery id, so adding twice adds nothing), in bulk calls per shard. */
   async function enqueue(jobs: DeliveryJob[], delayMs: (job: DeliveryJob) => number = () => 0): Promise<void> {
@@ -135,24 +163,35 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
   }
 
   /**
-   * Endpoints with a parked backlog, across shards. The API parks new
-   * deliveries of these endpoints instead of enqueueing them, so that they
-   * wait behind the backlog rather than bounce through Redis; a copy up to
-   * half a second old is good enough (the scheduler corrects either mistake).
+   * How many of each endpoint's new deliveries go into the queue now (one
+   * script call per shard): an endpoint keeps at most its window of jobs in
+   * Redis, so a burst to one endpoint, or new deliveries behind a parked
+   * backlog, wait parked in PostgreSQL instead of being fetched by workers only
+   * to be put back. The caller parks the rest; the endpoint is in the parked
+   * set by then, so the scheduler and the worker's refills release them.
    */
+  async function admit(counts: Map<string, number>): Promise<Map<string, number>> {
+    const admitted = new Map<string, number>();
+    const entries = [...counts].map(([endpointId, count]) => ({ endpointId, count }));
+    for (const [shard, group] of groupByShard(entries, keys.shardFor)) {
+      const answer = await commands.heraldAdmit(
+        1 + group.length,
+        keys.parked(shard),
+        ...group.map(({ endpointId }) => keys.endpoint(endpointId, "queued")),
+        window,
+        queuedTtlMs,
+        Date.now(),
+        ...group.flatMap(({ endpointId, count }) => [endpointId, count]),
+      );
+      group.forEach(({ endpointId }, i) => admitted.set(endpointId, Number(answer[i] ?? 0)));
+    }
+    return admitted;
+  }
+
+  /** Every endpoint in a parked set, across shards. */
   async function parkedEndpoints(): Promise<Set<string>> {
-    if (parkedCache && Date.now() - parkedCache.at < PARKED_CACHE_MS) return parkedCache.endpoints;
-    parkedLoading ??= (async () => {
-      try {
-        const lists = await Promise.all(keys.prefixes.map((_, shard) => redis.zrange(keys.parked(shard), 0, -1)));
-        const endpoints = new Set(lists.flat());
-        parkedCache = { at: Date.now(), endpoints };
-        return endpoints;
-      } finally {
-        parkedLoading = undefined;
-      }
-    })();
-    return parkedLoading;
+    const lists = await Promise.all(keys.prefixes.map((_, shard) => redis.zrange(keys.parked(shard), 0, -1)));
+    return new Set(lists.flat());
   }
 
   /**
@@ -179,6 +218,7 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
     enqueueNow,
     flushAgain,
     missing,
+    admit,
     parkedEndpoints,
     markParked,
     /** Endpoints of a shard whose time to be looked at has come. */

@@ -142,6 +142,12 @@ return {opened, refill(math.max(tonumber(c[1]) or 0, tonumber(c[2]) or 0))}
 
 // KEYS: parked, queued. ARGV: endpoint id, when to look at it again (ms). A job refused by the guard leaves the
 // queue: the delivery waits in PostgreSQL and the endpoint joins (or stays in) the parked set, at the earlier time.
+// KEYS: queued. A job that leaves the queue without an attempt or a park (skipped, held) no longer counts.
+const LEAVE = `
+if (tonumber(redis.call('GET', KEYS[1])) or 0) > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+`;
+
 const PARK = `
 redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
 local queued = tonumber(redis.call('GET', KEYS[2])) or 0
@@ -193,6 +199,7 @@ interface GuardCommands {
   heraldAcquire(...keysThenArgs: (string | number)[]): Promise<[number, string, number?, number?]>;
   heraldRelease(...keysThenArgs: (string | number)[]): Promise<[number, number]>;
   heraldPark(...keysThenArgs: (string | number)[]): Promise<number>;
+  heraldLeave(...keysThenArgs: (string | number)[]): Promise<number>;
 }
 
 /** What the guard knows of an endpoint, for the scheduler deciding how much of a parked backlog to release. */
@@ -217,6 +224,7 @@ export function createEndpointGuard(redis: RedisClient, options: EndpointGuardOp
     redis.defineCommand("heraldAcquire", { numberOfKeys: 5, lua: ACQUIRE });
     redis.defineCommand("heraldRelease", { numberOfKeys: 7, lua: RELEASE });
     redis.defineCommand("heraldPark", { numberOfKeys: 2, lua: PARK });
+    redis.defineCommand("heraldLeave", { numberOfKeys: 1, lua: LEAVE });
   }
   const k = createKeys(options.prefix, options.shards ?? 1);
   const window = parkedWindow(options.concurrency);
@@ -280,6 +288,10 @@ export function createEndpointGuard(redis: RedisClient, options: EndpointGuardOp
     /** A refused job leaves the queue: its endpoint is parked, to be looked at again at `wakeAt` (or earlier). */
     async park(endpointId: string, wakeAt: number): Promise<void> {
       await commands.heraldPark(parkedKey(endpointId), key(endpointId, "queued"), endpointId, Math.ceil(wakeAt));
+    },
+    /** A job of the endpoint left the queue without an attempt or a park (skipped, or held for a disabled endpoint). */
+    async leave(endpointId: string): Promise<void> {
+      await commands.heraldLeave(key(endpointId, "queued"));
     },
     /** Counts `n` more jobs released from the endpoint's parked backlog into the queue. */
     async addQueued(endpointId: string, n: number): Promise<void> {
