@@ -3,6 +3,7 @@ import type { BenchOptions } from "./herald-bench.ts";
 import { log, round } from "./progress.ts";
 import { startFastReceiver } from "./receiver.ts";
 import { barePipeline, httpLimit, naiveBaseline, queueLimit, type ReferenceResult } from "./references.ts";
+import { type BacklogResult, backlog, backlogSizes } from "./scenarios/backlog.ts";
 import { type ConcentrationRun, concentration } from "./scenarios/concentration.ts";
 import { type FanoutResult, fanout } from "./scenarios/fanout.ts";
 import { type IngestRow, ingest } from "./scenarios/ingest.ts";
@@ -30,10 +31,21 @@ export interface SuiteResults {
   ingest?: { scenario: "ingest"; rows: IngestRow[] };
   fanout?: { scenario: "fanout"; runs: FanoutResult[] };
   isolation?: IsolationResult;
+  backlog?: BacklogResult;
   errors: { scenario: string; error: string }[];
 }
 
-export const SCENARIOS = ["references", "throughput", "latency", "workers", "concentration", "ingest", "fanout", "isolation"] as const;
+export const SCENARIOS = [
+  "references",
+  "throughput",
+  "latency",
+  "workers",
+  "concentration",
+  "ingest",
+  "fanout",
+  "isolation",
+  "backlog",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface SuiteOptions extends BenchOptions {
@@ -164,6 +176,13 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       await attempt("isolation", async () => {
         results.isolation = await isolation(options, receiver, sizes);
         emit(results.isolation);
+      });
+    }
+
+    if (wanted("backlog") && sizes.mode !== "tiny") {
+      await attempt("backlog", async () => {
+        results.backlog = await backlog(options, receiver, backlogSizes(sizes.mode === "full"));
+        emit(results.backlog);
       });
     }
   } finally {

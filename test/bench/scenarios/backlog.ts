@@ -1,0 +1,302 @@
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import { createServer as createNetServer } from "node:net";
+import { createDeliveryQueues, createKeys } from "@herald/queue";
+import { newId } from "@herald/schema";
+import { Redis } from "ioredis";
+import { type BenchHerald, type BenchOptions, startBenchHerald } from "../herald-bench.ts";
+import { PAYLOAD } from "../payload.ts";
+import { log, now, pollUntil, round, waitForReceived } from "../progress.ts";
+import type { FastReceiver } from "../receiver.ts";
+import { processCpuSeconds, redisDelta, redisSnapshot } from "../service-stats.ts";
+import type { Sizes } from "../sizes.ts";
+import { latency } from "./latency.ts";
+
+const DEAD_ENDPOINTS = 10;
+const HEALTHY_ENDPOINTS = 5;
+/** How long a revived dead endpoint takes to answer: its cap, not Herald's CPU, should set the drain's pace. */
+const REVIVED_LATENCY_MS = 250;
+const CAP = 10;
+
+export interface BacklogSizes {
+  /** Deliveries stuck behind the dead endpoints. */
+  stuck: number;
+  /** Events published to the healthy endpoints in each throughput run. */
+  events: number;
+  idleSeconds: number;
+  latencySeconds: number;
+  drainSeconds: number;
+  timeoutMs: number;
+}
+
+export const backlogSizes = (full: boolean): BacklogSizes =>
+  full
+    ? { stuck: 1_000_000, events: 2_000, idleSeconds: 30, latencySeconds: 20, drainSeconds: 30, timeoutMs: 180_000 }
+    : { stuck: 100_000, events: 1_000, idleSeconds: 10, latencySeconds: 10, drainSeconds: 15, timeoutMs: 120_000 };
+
+interface HealthyRun {
+  deliveriesPerSecond: number;
+  p99Ms: number;
+  p50Ms: number;
+}
+
+export interface BacklogResult {
+  scenario: "backlog";
+  stuck: number;
+  deadEndpoints: number;
+  healthyEndpoints: number;
+  loadSeconds: number;
+  clean: HealthyRun;
+  withBacklog: HealthyRun;
+  /** withBacklog ÷ clean, deliveries/s and p99. */
+  throughputRatio: number;
+  latencyRatio: number;
+  idle: {
+    seconds: number;
+    redisCommandsPerSecond: number;
+    redisBytesPerStuckDelivery: number;
+    workerCpuPercent: number;
+    jobsInRedis: number;
+  };
+  drain: {
+    seconds: number;
+    deliveriesPerSecond: number;
+    /** DEAD_ENDPOINTS × cap ÷ the revived receiver's latency. */
+    capLimitPerSecond: number;
+    healthyDeliveriesPerSecond: number;
+    healthyRatio: number;
+  };
+}
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === "string") throw new Error("no free port");
+  return address.port;
+}
+
+async function redisMemory(url: string): Promise<number> {
+  const redis = new Redis(url);
+  try {
+    return Number((await redis.info("memory")).match(/^used_memory:(\d+)/m)?.[1] ?? 0);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * A million deliveries stuck behind ten dead endpoints must cost nothing while
+ * they wait and must not slow the healthy endpoints. Runs, each on a fresh
+ * Herald: clean (five healthy endpoints: throughput, then latency at half of
+ * it), then with the backlog: the rows are loaded straight into PostgreSQL as
+ * Herald leaves them (parked first attempts, parked failed ones, failed ones
+ * whose retry is hours away) and the dead endpoints put in the parked set, then
+ * the idle cost is measured, then the same healthy runs, then the dead
+ * endpoints come back (answering after REVIVED_LATENCY_MS) and drain while the
+ * healthy endpoints keep publishing.
+ */
+export async function backlog(options: BenchOptions, receiver: FastReceiver, sizes: BacklogSizes): Promise<BacklogResult> {
+  const clean = await withHerald(async (bench) => {
+    const tenantId = await healthyTenant(bench);
+    return healthyRun(bench, tenantId, "clean");
+  });
+
+  return withHerald(async (bench) => {
+    const tenantId = await healthyTenant(bench);
+    const deadPort = await freePort();
+    const bigTenant = await bench.createTenant("big-customer");
+    const deadIds = await bench.addEndpoints(
+      bigTenant,
+      Array.from({ length: DEAD_ENDPOINTS }, (_, i) => `http://127.0.0.1:${deadPort}/dead/${i}`),
+    );
+    const memoryBefore = await redisMemory(options.redisUrl);
+    const loadStarted = now();
+    await load(bench, bigTenant, deadIds, sizes.stuck);
+    const queues = createDeliveryQueues({ redis: new Redis(options.redisUrl), prefix: bench.herald.queuePrefix, shards: 1 });
+    await queues.markParked(deadIds, Date.now());
+    // Settled: every dead endpoint's circuit is open and no job of theirs is left in Redis.
+    const keys = createKeys(bench.herald.queuePrefix, 1);
+    const probe = new Redis(options.redisUrl);
+    await pollUntil(
+      async () => {
+        const open = await Promise.all(deadIds.map((id) => probe.hget(keys.endpoint(id, "circuit"), "openUntil")));
+        return open.every((value) => Number(value ?? 0) > 0) && (await jobsInRedis(probe, bench.herald.queuePrefix)) <= DEAD_ENDPOINTS;
+      },
+      { timeoutMs: sizes.timeoutMs, intervalMs: 200 },
+    );
+    const loadSeconds = (now() - loadStarted) / 1000;
+    log(
+      `backlog: ${sizes.stuck} deliveries stuck behind ${DEAD_ENDPOINTS} dead endpoints, loaded and settled in ${round(loadSeconds, 1)} s`,
+    );
+
+    // Idle: nothing published; what does the backlog cost while it waits?
+    const workerPid = bench.herald.workers[0]?.child.pid ?? 0;
+    const idleRedis = await redisSnapshot(options.redisUrl);
+    const idleCpu = processCpuSeconds(workerPid);
+    const idleStarted = now();
+    await new Promise((resolve) => setTimeout(resolve, sizes.idleSeconds * 1000));
+    const idleSeconds = (now() - idleStarted) / 1000;
+    const idleCommands = redisDelta(idleRedis, await redisSnapshot(options.redisUrl)).total;
+    const idleWorkerCpu = processCpuSeconds(workerPid) - idleCpu;
+    const memoryAfter = await redisMemory(options.redisUrl);
+    const idle = {
+      seconds: round(idleSeconds, 1),
+      redisCommandsPerSecond: round(idleCommands / idleSeconds, 1),
+      redisBytesPerStuckDelivery: round(Math.max(0, memoryAfter - memoryBefore) / sizes.stuck, 2),
+      workerCpuPercent: round((idleWorkerCpu / idleSeconds) * 100, 1),
+      jobsInRedis: await jobsInRedis(probe, bench.herald.queuePrefix),
+    };
+    log(`backlog idle: ${JSON.stringify(idle)}`);
+
+    const withBacklog = await healthyRun(bench, tenantId, "with backlog");
+
+    // The dead endpoints come back: they drain at their cap while the healthy endpoints keep publishing.
+    let revived = 0;
+    const server: Server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () =>
+        setTimeout(() => {
+          revived++;
+          res.writeHead(200);
+          res.end();
+        }, REVIVED_LATENCY_MS),
+      );
+    });
+    server.listen(deadPort, "127.0.0.1");
+    await once(server, "listening");
+    await receiver.reset();
+    const drainStarted = now();
+    let healthySent = 0;
+    const publishing = (async () => {
+      while (now() - drainStarted < sizes.drainSeconds * 1000) {
+        await bench.publishMany(tenantId, 100);
+        healthySent += 100;
+      }
+    })();
+    await publishing;
+    const drainSeconds = (now() - drainStarted) / 1000;
+    const healthyReceived = (await receiver.stats()).count;
+    const drainedCount = revived;
+    server.closeAllConnections();
+    server.close();
+    probe.disconnect();
+    await queues.close();
+    const drain = {
+      seconds: round(drainSeconds, 1),
+      deliveriesPerSecond: round(drainedCount / drainSeconds),
+      capLimitPerSecond: round((DEAD_ENDPOINTS * CAP * 1000) / REVIVED_LATENCY_MS),
+      healthyDeliveriesPerSecond: round(healthyReceived / drainSeconds),
+      healthyRatio: round(healthyReceived / drainSeconds / clean.deliveriesPerSecond, 3),
+    };
+    log(`backlog drain: ${JSON.stringify(drain)} (${healthySent} healthy events published)`);
+    return {
+      scenario: "backlog" as const,
+      stuck: sizes.stuck,
+      deadEndpoints: DEAD_ENDPOINTS,
+      healthyEndpoints: HEALTHY_ENDPOINTS,
+      loadSeconds: round(loadSeconds, 1),
+      clean,
+      withBacklog,
+      throughputRatio: round(withBacklog.deliveriesPerSecond / clean.deliveriesPerSecond, 3),
+      latencyRatio: round(withBacklog.p99Ms / clean.p99Ms, 3),
+      idle,
+      drain,
+    };
+  });
+
+  async function withHerald<T>(body: (bench: BenchHerald) => Promise<T>): Promise<T> {
+    const bench = await startBenchHerald(options, {
+      env: { HERALD_ENDPOINT_CONCURRENCY: String(CAP), HERALD_CIRCUIT_THRESHOLD: "10", HERALD_CIRCUIT_COOLDOWN: "30s" },
+    });
+    try {
+      return await body(bench);
+    } finally {
+      await bench.stop();
+    }
+  }
+
+  async function healthyTenant(bench: BenchHerald): Promise<string> {
+    const tenantId = await bench.createTenant("healthy");
+    await bench.addEndpoints(
+      tenantId,
+      Array.from({ length: HEALTHY_ENDPOINTS }, (_, i) => `${receiver.url}/healthy/${i}`),
+    );
+    return tenantId;
+  }
+
+  async function healthyRun(bench: BenchHerald, tenantId: string, label: string): Promise<HealthyRun> {
+    const deliveries = sizes.events * HEALTHY_ENDPOINTS;
+    await receiver.reset();
+    const started = now();
+    const publishing = bench.publishMany(tenantId, sizes.events);
+    await waitForReceived(receiver, deliveries, { label: `backlog, ${label}`, timeoutMs: sizes.timeoutMs });
+    await publishing;
+    const seconds = (now() - started) / 1000;
+    const deliveriesPerSecond = deliveries / seconds;
+    const timed = await latency(
+      bench,
+      tenantId,
+      receiver,
+      { endpoints: HEALTHY_ENDPOINTS, latencySeconds: sizes.latencySeconds, timeoutMs: sizes.timeoutMs } as Sizes,
+      deliveriesPerSecond / 2,
+    );
+    log(`backlog, ${label}: ${round(deliveriesPerSecond)} deliveries/s, p99 ${timed.p99Ms} ms`);
+    return { deliveriesPerSecond: round(deliveriesPerSecond), p50Ms: timed.p50Ms, p99Ms: timed.p99Ms };
+  }
+}
+
+async function jobsInRedis(redis: Redis, prefix: string): Promise<number> {
+  const [wait, active, delayed, prioritized] = await Promise.all([
+    redis.llen(`${prefix}:deliveries:wait`),
+    redis.llen(`${prefix}:deliveries:active`),
+    redis.zcard(`${prefix}:deliveries:delayed`),
+    redis.zcard(`${prefix}:deliveries:prioritized`),
+  ]);
+  return wait + active + delayed + prioritized;
+}
+
+/**
+ * The rows a backlog leaves, written straight into PostgreSQL in large
+ * statements: events of the big tenant, each with one delivery per dead
+ * endpoint; 80 % parked before any attempt, 10 % parked after a failed one,
+ * 10 % failed with a retry hours away (waiting in the due index, not parked).
+ */
+async function load(bench: BenchHerald, tenantId: string, endpointIds: string[], stuck: number): Promise<void> {
+  const events = Math.ceil(stuck / endpointIds.length);
+  const chunk = 10_000;
+  const payload = JSON.stringify(PAYLOAD);
+  for (let offset = 0; offset < events; offset += chunk) {
+    const eventIds = Array.from({ length: Math.min(chunk, events - offset) }, () => newId("event"));
+    await bench.sql`
+      insert into events (id, tenant_id, event_type, payload)
+      select e.id, ${tenantId}, 'order.paid', ${payload}::jsonb from unnest(${eventIds}::text[]) as e(id)`;
+    const deliveryIds: string[] = [];
+    const deliveryEvents: string[] = [];
+    const deliveryEndpoints: string[] = [];
+    const kinds: number[] = [];
+    for (const eventId of eventIds) {
+      for (const endpointId of endpointIds) {
+        deliveryIds.push(newId("delivery"));
+        deliveryEvents.push(eventId);
+        deliveryEndpoints.push(endpointId);
+        kinds.push(deliveryIds.length % 10);
+      }
+    }
+    await bench.sql`
+      insert into deliveries (id, tenant_id, event_id, endpoint_id, status, attempts, parked, next_attempt_at, last_error)
+      select d.id, ${tenantId}, d.event_id, d.endpoint_id,
+             case when d.kind < 8 then 'pending' else 'failed' end,
+             case when d.kind < 8 then 0 else 1 end,
+             d.kind < 9,
+             case when d.kind = 9 then now() + make_interval(hours => 1 + (d.kind * 7 + length(d.id)) % 20) else now() end,
+             case when d.kind < 8 then null else 'connection refused' end
+      from unnest(${deliveryIds}::text[], ${deliveryEvents}::text[], ${deliveryEndpoints}::text[], ${kinds}::int[])
+           as d(id, event_id, endpoint_id, kind)`;
+    if (offset % 100_000 === 0)
+      log(`backlog: loading, ${Math.min(stuck, (offset + eventIds.length) * endpointIds.length)} of ${stuck} rows`);
+  }
+  await bench.sql`analyze deliveries`;
+  await bench.sql`analyze events`;
+}
