@@ -39,7 +39,8 @@ export function runNpm(args: string[], env: Record<string, string>): OperatorCom
   };
   child.stdout.on("data", onData);
   child.stderr.on("data", onData);
-  const exited = once(child, "exit").then(([code]) => code as number | null);
+  // "close", not "exit": a line printed just before exiting may still be in the pipe when "exit" fires.
+  const exited = once(child, "close").then(([code]) => code as number | null);
   return {
     child,
     pid: child.pid,
