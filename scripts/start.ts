@@ -2,11 +2,19 @@
  * The quick start: migrations, then one API and one worker in this terminal.
  * Operators running several workers use `npm run start:api` and
  * `npm run start:worker` with their own configuration instead.
+ *
+ * The apps run as plain `node dist/main.mjs` children of this process, with no
+ * npm or shell between: a SIGTERM or SIGINT sent here is passed to each of
+ * them, and this process exits only after they have shut down gracefully.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
 import { apiConfigSchema, parseConfig } from "@herald/config";
 import { checkServices, exitOnStartupError } from "@herald/runtime";
 import { ensureDatabase, runMigrations } from "@herald/schema/migrate";
+import { bundleApp } from "./bundle-app.ts";
+
+const APPS = ["api", "worker"].map((name) => join(import.meta.dirname, "..", "apps", name));
 
 const DEV_ADMIN_TOKEN = "herald-dev-admin-token";
 const env: NodeJS.ProcessEnv = {
@@ -26,13 +34,12 @@ try {
     console.log(`admin token: ${DEV_ADMIN_TOKEN} (local default; set HERALD_ADMIN_TOKEN for anything else)`);
   }
   if (env.HERALD_ALLOW_PRIVATE_TARGETS === "true") console.log("private targets allowed (local default): webhooks may point at localhost");
+  for (const app of APPS) await bundleApp(app);
 } catch (error) {
   exitOnStartupError(error);
 }
 
-const children: ChildProcess[] = ["@herald/api", "@herald/worker"].map((workspace) =>
-  spawn("npm", ["run", "start", "--silent", "-w", workspace], { env, stdio: "inherit" }),
-);
+const children: ChildProcess[] = APPS.map((app) => spawn(process.execPath, [join(app, "dist", "main.mjs")], { env, stdio: "inherit" }));
 let stopping = false;
 function stop(signal: NodeJS.Signals): void {
   if (stopping) return;
