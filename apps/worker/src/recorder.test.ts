@@ -87,4 +87,37 @@ describe("recorder", () => {
       { attempt_number: 2, error_kind: "http_status" },
     ]);
   });
+
+  it("lets recorders of several workers write batches over the same endpoints in any order without a deadlock", async () => {
+    const endpoints = await Promise.all(Array.from({ length: 12 }, () => failingEndpoint("1 second", "1 hour")));
+    // Enough other endpoints that PostgreSQL finds each row by its index, in the order the statement names them.
+    await sql`
+      insert into endpoints (id, tenant_id, name, url, secret)
+      select 'ep_filler_' || n, ${tenantId}, 'f', 'http://127.0.0.1:1/', 'whsec_x' from generate_series(1, 20000) as n`;
+    await sql`analyze endpoints`;
+    const pools = Array.from({ length: 4 }, () => createSql(database.url, { appName: "recorder-deadlock", max: 1 }));
+    const errors: unknown[] = [];
+    const recorders = pools.map((pool) =>
+      createRecorder(pool, pino({ level: "error" }, { write: (line: string) => errors.push(JSON.parse(line)) }), { retryDelayMs: 10 }),
+    );
+    const deadlocks = async () =>
+      (await sql<{ n: number }[]>`select deadlocks::int as n from pg_stat_database where datname = current_database()`)[0]?.n ?? 0;
+    const before = await deadlocks();
+    try {
+      for (let round = 0; round < 30; round++) {
+        // Each worker's batch names the same endpoints in its own order; without one lock order, two batches
+        // that each locked some of them wait for each other.
+        await Promise.all(
+          recorders.map((recorder, w) => {
+            const order = [...endpoints].sort(() => (w % 2 === 0 ? 1 : -1) * (Math.random() - 0.3));
+            return Promise.all(order.map(({ endpointId, deliveryId }) => recorder.attempt(failure(endpointId, deliveryId, round + 1))));
+          }),
+        );
+      }
+    } finally {
+      await Promise.all(pools.map((pool) => pool.end({ timeout: 1 })));
+    }
+    expect(await deadlocks()).toBe(before);
+    expect(errors).toEqual([]);
+  });
 });

@@ -25,14 +25,13 @@ export interface BacklogSizes {
   events: number;
   idleSeconds: number;
   latencySeconds: number;
-  drainSeconds: number;
   timeoutMs: number;
 }
 
 export const backlogSizes = (full: boolean): BacklogSizes =>
   full
-    ? { stuck: 1_000_000, events: 2_000, idleSeconds: 30, latencySeconds: 20, drainSeconds: 30, timeoutMs: 180_000 }
-    : { stuck: 100_000, events: 1_000, idleSeconds: 10, latencySeconds: 10, drainSeconds: 15, timeoutMs: 120_000 };
+    ? { stuck: 1_000_000, events: 2_000, idleSeconds: 30, latencySeconds: 20, timeoutMs: 180_000 }
+    : { stuck: 100_000, events: 1_000, idleSeconds: 10, latencySeconds: 10, timeoutMs: 120_000 };
 
 interface HealthyRun {
   deliveriesPerSecond: number;
@@ -63,8 +62,12 @@ export interface BacklogResult {
     deliveriesPerSecond: number;
     /** DEAD_ENDPOINTS × cap ÷ the revived receiver's latency. */
     capLimitPerSecond: number;
+    /** Half the clean throughput, offered to the healthy endpoints open loop while the backlog drains. */
+    healthyOfferedPerSecond: number;
     healthyDeliveriesPerSecond: number;
+    /** healthy delivered ÷ offered: 1 means they kept up. */
     healthyRatio: number;
+    healthyP99Ms: number;
   };
 }
 
@@ -98,6 +101,7 @@ async function redisMemory(url: string): Promise<number> {
  * healthy endpoints keep publishing.
  */
 export async function backlog(options: BenchOptions, receiver: FastReceiver, sizes: BacklogSizes): Promise<BacklogResult> {
+  const latencySizes = { endpoints: HEALTHY_ENDPOINTS, latencySeconds: sizes.latencySeconds, timeoutMs: sizes.timeoutMs } as Sizes;
   const clean = await withHerald(async (bench) => {
     const tenantId = await healthyTenant(bench);
     return healthyRun(bench, tenantId, "clean");
@@ -114,7 +118,8 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
     const memoryBefore = await redisMemory(options.redisUrl);
     const loadStarted = now();
     await load(bench, bigTenant, deadIds, sizes.stuck);
-    const queues = createDeliveryQueues({ redis: new Redis(options.redisUrl), prefix: bench.herald.queuePrefix, shards: 1 });
+    const queueRedis = new Redis(options.redisUrl);
+    const queues = createDeliveryQueues({ redis: queueRedis, prefix: bench.herald.queuePrefix, shards: 1 });
     await queues.markParked(deadIds, Date.now());
     // Settled: every dead endpoint's circuit is open and no job of theirs is left in Redis.
     const keys = createKeys(bench.herald.queuePrefix, 1);
@@ -152,13 +157,19 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
 
     const withBacklog = await healthyRun(bench, tenantId, "with backlog");
 
-    // The dead endpoints come back: they drain at their cap while the healthy endpoints keep publishing.
+    // The dead endpoints come back: once each one's next probe has succeeded they drain at their cap, measured
+    // while the healthy endpoints keep publishing.
     let revived = 0;
+    let firstRevived: (() => void) | undefined;
+    const probed = new Promise<void>((resolve) => {
+      firstRevived = resolve;
+    });
     const server: Server = createServer((req, res) => {
       req.resume();
       req.on("end", () =>
         setTimeout(() => {
           revived++;
+          if (revived >= DEAD_ENDPOINTS) firstRevived?.();
           res.writeHead(200);
           res.end();
         }, REVIVED_LATENCY_MS),
@@ -166,31 +177,32 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
     });
     server.listen(deadPort, "127.0.0.1");
     await once(server, "listening");
-    await receiver.reset();
+    // The probes come when the circuits' cool-downs (30 s) end.
+    await probed;
+    const drainedBefore = revived;
+    // The healthy endpoints get half the clean throughput, open loop, as in the latency runs: do they keep up, and
+    // how does their tail move, while the backlog drains beside them?
     const drainStarted = now();
-    let healthySent = 0;
-    const publishing = (async () => {
-      while (now() - drainStarted < sizes.drainSeconds * 1000) {
-        await bench.publishMany(tenantId, 100);
-        healthySent += 100;
-      }
-    })();
-    await publishing;
+    const offered = clean.deliveriesPerSecond / 2;
+    const during = await latency(bench, tenantId, receiver, latencySizes, offered);
     const drainSeconds = (now() - drainStarted) / 1000;
-    const healthyReceived = (await receiver.stats()).count;
-    const drainedCount = revived;
+    const drainedCount = revived - drainedBefore;
     server.closeAllConnections();
     server.close();
     probe.disconnect();
     await queues.close();
+    queueRedis.disconnect();
+    const healthyPerSecond = during.received / drainSeconds;
     const drain = {
       seconds: round(drainSeconds, 1),
       deliveriesPerSecond: round(drainedCount / drainSeconds),
       capLimitPerSecond: round((DEAD_ENDPOINTS * CAP * 1000) / REVIVED_LATENCY_MS),
-      healthyDeliveriesPerSecond: round(healthyReceived / drainSeconds),
-      healthyRatio: round(healthyReceived / drainSeconds / clean.deliveriesPerSecond, 3),
+      healthyOfferedPerSecond: round(offered),
+      healthyDeliveriesPerSecond: round(healthyPerSecond),
+      healthyRatio: round(healthyPerSecond / offered, 3),
+      healthyP99Ms: during.p99Ms,
     };
-    log(`backlog drain: ${JSON.stringify(drain)} (${healthySent} healthy events published)`);
+    log(`backlog drain: ${JSON.stringify(drain)}`);
     return {
       scenario: "backlog" as const,
       stuck: sizes.stuck,
@@ -235,13 +247,7 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
     await publishing;
     const seconds = (now() - started) / 1000;
     const deliveriesPerSecond = deliveries / seconds;
-    const timed = await latency(
-      bench,
-      tenantId,
-      receiver,
-      { endpoints: HEALTHY_ENDPOINTS, latencySeconds: sizes.latencySeconds, timeoutMs: sizes.timeoutMs } as Sizes,
-      deliveriesPerSecond / 2,
-    );
+    const timed = await latency(bench, tenantId, receiver, latencySizes, deliveriesPerSecond / 2);
     log(`backlog, ${label}: ${round(deliveriesPerSecond)} deliveries/s, p99 ${timed.p99Ms} ms`);
     return { deliveriesPerSecond: round(deliveriesPerSecond), p50Ms: timed.p50Ms, p99Ms: timed.p99Ms };
   }
@@ -276,14 +282,15 @@ async function load(bench: BenchHerald, tenantId: string, endpointIds: string[],
     const deliveryEvents: string[] = [];
     const deliveryEndpoints: string[] = [];
     const kinds: number[] = [];
-    for (const eventId of eventIds) {
+    eventIds.forEach((eventId, n) => {
       for (const endpointId of endpointIds) {
         deliveryIds.push(newId("delivery"));
         deliveryEvents.push(eventId);
         deliveryEndpoints.push(endpointId);
-        kinds.push(deliveryIds.length % 10);
+        // By event, so that every endpoint gets each kind in the same proportion.
+        kinds.push((offset + n) % 10);
       }
-    }
+    });
     await bench.sql`
       insert into deliveries (id, tenant_id, event_id, endpoint_id, status, attempts, parked, next_attempt_at, last_error)
       select d.id, ${tenantId}, d.event_id, d.endpoint_id,

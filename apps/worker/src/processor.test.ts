@@ -1,0 +1,123 @@
+import { createDeliveryClient, generateSecret } from "@herald/delivery";
+import { createEndpointGuard, type DeliveryJob, type EndpointGuard } from "@herald/queue";
+import { newId } from "@herald/schema";
+import { createSql, type Sql } from "@herald/schema/client";
+import {
+  createTestDatabase,
+  deletePrefix,
+  freshQueuePrefix,
+  type Receiver,
+  startReceiver,
+  TEST_REDIS_URL,
+  type TestDatabase,
+} from "@herald/testing";
+import { type Job, UnrecoverableError } from "bullmq";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createContextLoader } from "./delivery-context.ts";
+import { createWorkerMetrics } from "./metrics.ts";
+import { createProcessor } from "./processor.ts";
+import { createRecorder } from "./recorder.ts";
+
+let database: TestDatabase;
+let sql: Sql;
+let redis: Redis;
+let guard: EndpointGuard;
+let receiver: Receiver;
+let tenantId: string;
+let endpointId: string;
+let eventId: string;
+const prefix = freshQueuePrefix();
+const client = createDeliveryClient({ timeoutMs: 5000, connectTimeoutMs: 2000, allowPrivateTargets: true });
+const logged: { msg: string; jobId?: string }[] = [];
+const logger = pino({ level: "error" }, { write: (line: string) => logged.push(JSON.parse(line)) });
+const SCHEDULE = [0, 60_000, 60_000];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  sql = createSql(database.url, { appName: "processor-test", max: 4 });
+  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+  guard = createEndpointGuard(redis, { prefix, concurrency: 4, circuitThreshold: 10, circuitCooldownMs: 30_000, leaseMs: 10_000 });
+  receiver = await startReceiver();
+  tenantId = newId("tenant");
+  endpointId = newId("endpoint");
+  eventId = newId("event");
+  await sql`insert into tenants (id, name) values (${tenantId}, 'processor')`;
+  await sql`insert into endpoints (id, tenant_id, name, url, secret) values (${endpointId}, ${tenantId}, 'e', ${receiver.url}, ${generateSecret()})`;
+  await sql`insert into events (id, tenant_id, event_type, payload) values (${eventId}, ${tenantId}, 'order.created', '{"n":1}'::jsonb)`;
+});
+
+afterAll(async () => {
+  await receiver?.close();
+  await client.close();
+  redis?.disconnect();
+  await sql?.end({ timeout: 1 });
+  await deletePrefix(prefix);
+  await database?.drop();
+});
+
+function processor() {
+  return createProcessor({
+    loader: createContextLoader(sql),
+    recorder: createRecorder(sql, logger),
+    client,
+    policy: { schedule: SCHEDULE, jitter: 0, retryAfterMaxMs: 3_600_000 },
+    guard,
+    operational: { start: async () => {}, endpointDisabled: async () => {}, deliveryExhausted: async () => {} },
+    metrics: createWorkerMetrics(),
+    logger,
+    refill: () => {},
+  });
+}
+
+async function delivery(): Promise<DeliveryJob> {
+  const deliveryId = newId("delivery");
+  await sql`
+    insert into deliveries (id, tenant_id, event_id, endpoint_id, next_attempt_at)
+    values (${deliveryId}, ${tenantId}, ${eventId}, ${endpointId}, now())`;
+  return { deliveryId, eventId, endpointId, tenantId };
+}
+
+/** What the processor reads of a BullMQ job: its id and data. */
+const job = (data: unknown, id = "job") => ({ id, data }) as Job<DeliveryJob>;
+
+describe("processor", () => {
+  it("records an attempt a dead worker left unrecorded as interrupted, and schedules the next one as after any failure", async () => {
+    const data = await delivery();
+    // A worker admitted attempt 1 and died before recording it: its mark is still in Redis.
+    await guard.acquire({ deliveryId: data.deliveryId, endpointId }, "dead-worker", null, 1);
+    const before = receiver.requests.length;
+    const started = Date.now();
+    expect(await processor()(job(data, data.deliveryId), "token")).toBe("failed");
+    // Not sent at once: the retry schedule's next delay applies.
+    expect(receiver.requests.length).toBe(before);
+    const [row] = await sql<{ status: string; attempts: number; nextAttemptAt: Date }[]>`
+      select status, attempts, next_attempt_at as "nextAttemptAt" from deliveries where id = ${data.deliveryId}`;
+    expect(row).toMatchObject({ status: "failed", attempts: 1 });
+    expect(row?.nextAttemptAt.getTime()).toBeGreaterThanOrEqual(started + 59_000);
+    const attempts = await sql<
+      { errorKind: string }[]
+    >`select error_kind as "errorKind" from attempts where delivery_id = ${data.deliveryId}`;
+    expect(attempts).toEqual([{ errorKind: "interrupted" }]);
+  });
+
+  it("fails a malformed job for good, once, naming it, without touching anything", async () => {
+    const run = processor();
+    for (const data of [{ deliveryId: 7 }, null, { deliveryId: "dlv_x", eventId: "evt_x", endpointId: "", tenantId: "t" }]) {
+      await expect(run(job(data, "bad-job"), "token")).rejects.toBeInstanceOf(UnrecoverableError);
+    }
+    expect(logged.filter((line) => line.msg.startsWith("malformed delivery job") && line.jobId === "bad-job")).toHaveLength(3);
+  });
+
+  it("sends a due delivery and skips a stale copy of one whose next attempt is later", async () => {
+    const run = processor();
+    const data = await delivery();
+    expect(await run(job(data, data.deliveryId), "t1")).toBe("succeeded");
+    const later = await delivery();
+    await sql`update deliveries set status = 'failed', attempts = 1, next_attempt_at = now() + interval '1 hour' where id = ${later.deliveryId}`;
+    const before = receiver.requests.length;
+    expect(await run(job(later, later.deliveryId), "t2")).toBe("skipped");
+    expect(receiver.requests.length).toBe(before);
+  });
+});
