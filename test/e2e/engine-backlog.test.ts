@@ -69,11 +69,13 @@ async function publishBatch(tenantId: string, from: number, count: number): Prom
 /** Delivery jobs in Redis, of every state. */
 async function jobsInRedis(): Promise<number> {
   let total = 0;
-  for (const state of ["wait", "active", "delayed", "prioritized"]) {
-    const key = `${herald.queuePrefix}:deliveries:${state}`;
-    const type = await redis.type(key);
-    if (type === "list") total += await redis.llen(key);
-    else if (type === "zset") total += await redis.zcard(key);
+  for (const queue of ["deliveries", "backlog"]) {
+    for (const state of ["wait", "active", "delayed", "prioritized"]) {
+      const key = `${herald.queuePrefix}:${queue}:${state}`;
+      const type = await redis.type(key);
+      if (type === "list") total += await redis.llen(key);
+      else if (type === "zset") total += await redis.zcard(key);
+    }
   }
   return total;
 }

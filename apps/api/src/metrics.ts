@@ -79,6 +79,17 @@ export function createApiMetrics(deps: MetricsDeps) {
     },
   });
   new Gauge({
+    name: "herald_backlog_jobs",
+    help: "Jobs of deliveries released from parked backlogs, by shard and state (cluster-wide, cached for a few seconds).",
+    labelNames: ["shard", "state"] as const,
+    registers: [registry],
+    async collect() {
+      const { shards } = await read();
+      for (const { shard, backlog } of shards)
+        for (const state of QUEUE_STATES) this.set({ shard: String(shard), state }, backlog[state] ?? 0);
+    },
+  });
+  new Gauge({
     name: "herald_parked_endpoints",
     help: "Endpoints whose deliveries wait in PostgreSQL (circuit open, paused, or at their cap with a backlog), by shard.",
     labelNames: ["shard"] as const,

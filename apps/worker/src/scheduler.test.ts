@@ -37,6 +37,7 @@ beforeAll(async () => {
 beforeEach(async () => {
   await sql`delete from deliveries`;
   await queue.obliterate({ force: true });
+  await (queues.backlogQueues[0] as Queue).obliterate({ force: true });
   await deletePrefix(prefix);
 });
 
@@ -71,7 +72,13 @@ const scheduler = () =>
     { intervalMs: 1_000, horizonMs: 4_000, endpointConcurrency: 2, circuitCooldownMs: COOLDOWN },
   );
 
-const jobs = async () => (await queue.getJobs(["waiting", "delayed", "prioritized"])).map((job) => job.id as string).sort();
+const jobs = async () =>
+  [
+    ...(await queue.getJobs(["waiting", "delayed", "prioritized"])),
+    ...(await (queues.backlogQueues[0] as Queue).getJobs(["waiting", "delayed", "prioritized"])),
+  ]
+    .map((job) => job.id as string)
+    .sort();
 const parkedRows = async (endpointId: string) =>
   (await sql<{ n: number }[]>`select count(*)::int as n from deliveries where endpoint_id = ${endpointId} and parked`)[0]?.n;
 
@@ -136,13 +143,15 @@ describe("scheduler: parked endpoints", () => {
     expect(await parkedRows(ep)).toBe(4);
   });
 
-  it("releases a window of a healthy endpoint's backlog oldest first, refills on demand, and unparks it once empty", async () => {
+  it("releases a window of a healthy endpoint's backlog oldest first, into the backlog queue, refills on demand, and unparks it once empty", async () => {
     const ep = await endpoint();
     const ids = await deliveries(ep, 6, { parked: true });
     await queues.markParked([ep], Date.now());
     const s = scheduler();
     expect(await s.passOnce()).toMatchObject({ released: 4 });
     expect(await jobs()).toEqual(ids.slice(0, 4).sort());
+    const backlog = queues.backlogQueues[0] as Queue;
+    expect((await backlog.getJobs(["waiting"])).map((job) => job.id).reverse()).toEqual(ids.slice(0, 4));
     expect((await guard.states([ep])).get(ep)?.queued).toBe(4);
     // The window is full: the next pass releases nothing more.
     expect(await s.passOnce()).toMatchObject({ released: 0 });

@@ -93,7 +93,7 @@ export function createScheduler(
         const due = new Map(rows.map((row) => [row.deliveryId, row.dueMs]));
         await queues.enqueue(
           rows.map(({ due: _due, dueMs: _dueMs, ...job }) => job),
-          (job) => Math.max(0, (due.get(job.deliveryId) ?? 0) - Date.now()),
+          { delayMs: (job) => Math.max(0, (due.get(job.deliveryId) ?? 0) - Date.now()) },
         );
         enqueued += rows.length;
       }

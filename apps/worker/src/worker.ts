@@ -1,6 +1,7 @@
 import type { WorkerConfig } from "@herald/config";
 import { createDeliveryClient, type DeliveryClient } from "@herald/delivery";
 import {
+  BACKLOG_QUEUE,
   BACKOFF_TYPE,
   createDeliveryQueues,
   createEndpointGuard,
@@ -116,10 +117,15 @@ export function createWorker(deps: WorkerDeps) {
     refill: scheduler.refill,
   });
 
-  // One BullMQ worker per shard this process consumes; the process's concurrency is shared out among them.
+  // Per shard this process consumes, one BullMQ worker for new deliveries and one for released backlogs, which
+  // has half as many slots of its own: a draining backlog cannot take the slots new deliveries need. The
+  // process's concurrency is shared out among the shards.
   const shards = config.HERALD_WORKER_SHARDS ?? Array.from({ length: config.HERALD_QUEUE_SHARDS }, (_, shard) => shard);
   const concurrency = Math.max(1, Math.ceil(config.HERALD_WORKER_CONCURRENCY / shards.length));
-  const workers = shards.map((shard) => createShardWorker(queues.queues[shard]?.opts.prefix as string));
+  const workers = shards.flatMap((shard) => {
+    const prefix = queues.queues[shard]?.opts.prefix as string;
+    return [createShardWorker(DELIVERY_QUEUE, prefix, concurrency), createShardWorker(BACKLOG_QUEUE, prefix, Math.ceil(concurrency / 2))];
+  });
   for (const worker of workers) {
     worker.on("failed", (job, error) => {
       if (!(error instanceof RetryLaterError) && error.name !== "UnrecoverableError") {
@@ -129,8 +135,8 @@ export function createWorker(deps: WorkerDeps) {
     worker.on("error", (error) => logger.error({ err: error }, "worker error"));
   }
 
-  function createShardWorker(prefix: string) {
-    return new Worker<DeliveryJob>(DELIVERY_QUEUE, (job, token) => processDelivery(job, token), {
+  function createShardWorker(name: string, prefix: string, concurrency: number) {
+    return new Worker<DeliveryJob>(name, (job, token) => processDelivery(job, token), {
       connection: deps.redis,
       prefix,
       concurrency,

@@ -1,6 +1,6 @@
 import { type JobType, Queue } from "bullmq";
 import { parkedWindow } from "./endpoint-guard.ts";
-import { DELIVERY_QUEUE, type DeliveryJob, deliveryJobEntry } from "./jobs.ts";
+import { BACKLOG_QUEUE, DELIVERY_QUEUE, type DeliveryJob, deliveryJobEntry } from "./jobs.ts";
 import { createKeys } from "./keys.ts";
 import type { RedisClient } from "./redis.ts";
 
@@ -70,14 +70,18 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
   const commands = redis as RedisClient & { heraldAdmit(...keysThenArgs: (string | number)[]): Promise<number[]> };
   if (!("heraldAdmit" in redis)) redis.defineCommand("heraldAdmit", { lua: ADMIT });
   const queues = keys.prefixes.map((prefix) => new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection: redis, prefix }));
-  const queueOf = (shard: number) => queues[shard] as Queue<DeliveryJob>;
+  const backlogQueues = keys.prefixes.map((prefix) => new Queue<DeliveryJob>(BACKLOG_QUEUE, { connection: redis, prefix }));
+  const queueOf = (shard: number, backlog = false) => (backlog ? backlogQueues : queues)[shard] as Queue<DeliveryJob>;
 
-  /** Adds jobs (job id = delivery id, so adding twice adds nothing), in bulk calls per shard. */
-  async function enqueue(jobs: DeliveryJob[], delayMs: (job: DeliveryJob) => number = () => 0): Promise<void> {
+  /**
+   * Adds jobs (job id = delivery id, so adding twice adds nothing), in bulk
+   * calls per shard; `delayMs` per job; `backlog`: to the backlog queue (see BACKLOG_QUEUE).
+   */
+  async function enqueue(jobs: DeliveryJob[], options: { delayMs?: (job: DeliveryJob) => number; backlog?: boolean } = {}): Promise<void> {
     for (const [shard, group] of groupByShard(jobs, keys.shardFor)) {
       for (let offset = 0; offset < group.length; offset += ENQUEUE_CHUNK) {
         const chunk = group.slice(offset, offset + ENQUEUE_CHUNK);
-        await queueOf(shard).addBulk(chunk.map((job) => deliveryJobEntry(job, delayMs(job))));
+        await queueOf(shard, options.backlog).addBulk(chunk.map((job) => deliveryJobEntry(job, options.delayMs?.(job) ?? 0)));
       }
     }
   }
@@ -93,10 +97,9 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
     const fresh: DeliveryJob[] = [];
     const again = new Map<number, DeliveryJob[]>();
     for (const [shard, group] of groupByShard(jobs, keys.shardFor)) {
-      const queue = queueOf(shard);
       await Promise.all(
         group.map(async (data) => {
-          const job = await queue.getJob(data.deliveryId);
+          const job = (await queueOf(shard).getJob(data.deliveryId)) ?? (await queueOf(shard, true).getJob(data.deliveryId));
           const state = job ? await job.getState() : "unknown";
           try {
             if (state === "delayed") await job?.promote();
@@ -126,12 +129,11 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
   async function flushAgain(shard: number, limit = 1000): Promise<number> {
     const members = await redis.zrange(keys.again(shard), 0, limit - 1);
     if (members.length === 0) return 0;
-    const queue = queueOf(shard);
     const fresh: DeliveryJob[] = [];
     const settled: string[] = [];
     for (const member of members) {
       const data = JSON.parse(member) as DeliveryJob;
-      const job = await queue.getJob(data.deliveryId);
+      const job = (await queueOf(shard).getJob(data.deliveryId)) ?? (await queueOf(shard, true).getJob(data.deliveryId));
       const state = job ? await job.getState() : "unknown";
       if (state === "active") continue;
       settled.push(member);
@@ -151,7 +153,8 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
     const absent: DeliveryJob[] = [];
     for (const [shard, group] of groupByShard(jobs, keys.shardFor)) {
       const pipeline = redis.pipeline();
-      for (const job of group) pipeline.exists(queueOf(shard).toKey(job.deliveryId));
+      // One EXISTS with both keys: the job may be in the delivery queue or the backlog queue.
+      for (const job of group) pipeline.exists(queueOf(shard).toKey(job.deliveryId), queueOf(shard, true).toKey(job.deliveryId));
       const answers = (await pipeline.exec()) ?? [];
       group.forEach((job, i) => {
         const [error, exists] = answers[i] ?? [null, 0];
@@ -212,8 +215,9 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
   return {
     shards: options.shards,
     shardFor: keys.shardFor,
-    /** The BullMQ queue of each shard. */
+    /** The BullMQ queue of each shard, and each shard's backlog queue. */
     queues,
+    backlogQueues,
     enqueue,
     enqueueNow,
     flushAgain,
@@ -240,11 +244,14 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
       await redis.hdel(keys.endpoint(endpointId, "circuit"), "failures", "openUntil", "probeUntil", "pausedUntil");
     },
     /** Jobs by state in each shard's queue, and each shard's parked endpoints. */
-    async depth(states: readonly JobType[]): Promise<{ shard: number; counts: Record<string, number>; parkedEndpoints: number }[]> {
+    async depth(
+      states: readonly JobType[],
+    ): Promise<{ shard: number; counts: Record<string, number>; backlog: Record<string, number>; parkedEndpoints: number }[]> {
       return Promise.all(
         queues.map(async (queue, shard) => ({
           shard,
           counts: await queue.getJobCounts(...states),
+          backlog: await queueOf(shard, true).getJobCounts(...states),
           parkedEndpoints: await redis.zcard(keys.parked(shard)),
         })),
       );
@@ -259,7 +266,7 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
       await redis.set(keys.global("scheduler:cursor"), cursor);
     },
     async close(): Promise<void> {
-      await Promise.all(queues.map((queue) => queue.close()));
+      await Promise.all([...queues, ...backlogQueues].map((queue) => queue.close()));
     },
   };
 }

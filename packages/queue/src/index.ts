@@ -10,6 +10,7 @@ export {
   parkedWindow,
 } from "./endpoint-guard.ts";
 export {
+  BACKLOG_QUEUE,
   BACKOFF_TYPE,
   DEFAULT_QUEUE_PREFIX,
   DELIVERY_JOB_OPTIONS,

@@ -8,6 +8,14 @@ export const DEFAULT_QUEUE_PREFIX = "{herald}";
 
 /** The BullMQ queue name of delivery jobs, under each shard's prefix. */
 export const DELIVERY_QUEUE = "deliveries";
+/**
+ * The queue of deliveries released from a parked backlog, beside each shard's
+ * delivery queue. Workers take it with slots of its own (half their
+ * concurrency), so a recovering endpoint drains at its cap without taking the
+ * slots new deliveries need: ten endpoints at a cap of 10 that answer in a
+ * quarter of a second would otherwise hold all 100 slots of a worker.
+ */
+export const BACKLOG_QUEUE = "backlog";
 
 export const JOB_NAMES = {
   deliver: "deliver",
@@ -47,6 +55,10 @@ export function deliveryJobEntry(data: DeliveryJob, delayMs = 0) {
   return {
     name: JOB_NAMES.deliver,
     data,
-    opts: { ...DELIVERY_JOB_OPTIONS, jobId: data.deliveryId, ...(delayMs > 0 ? { delay: Math.round(delayMs) } : {}) },
+    opts: {
+      ...DELIVERY_JOB_OPTIONS,
+      jobId: data.deliveryId,
+      ...(delayMs > 0 ? { delay: Math.round(delayMs) } : {}),
+    },
   };
 }

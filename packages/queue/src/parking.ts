@@ -34,8 +34,11 @@ export async function releaseParked(deps: ParkingDeps, endpointId: string, n: nu
   }
   if (rows.length === 0) return 0;
   await deps.guard.addQueued(endpointId, rows.length);
-  // Oldest first within the queue too: BullMQ takes waiting jobs in the order they were added.
-  await deps.queues.enqueue([...rows].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1)));
+  // Oldest first within the queue too, and into the backlog queue, whose slots are not the ones new deliveries need.
+  await deps.queues.enqueue(
+    [...rows].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1)),
+    { backlog: true },
+  );
   return rows.length;
 }
 

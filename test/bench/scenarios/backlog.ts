@@ -254,13 +254,15 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
 }
 
 async function jobsInRedis(redis: Redis, prefix: string): Promise<number> {
-  const [wait, active, delayed, prioritized] = await Promise.all([
-    redis.llen(`${prefix}:deliveries:wait`),
-    redis.llen(`${prefix}:deliveries:active`),
-    redis.zcard(`${prefix}:deliveries:delayed`),
-    redis.zcard(`${prefix}:deliveries:prioritized`),
-  ]);
-  return wait + active + delayed + prioritized;
+  const counts = await Promise.all(
+    ["deliveries", "backlog"].flatMap((queue) => [
+      redis.llen(`${prefix}:${queue}:wait`),
+      redis.llen(`${prefix}:${queue}:active`),
+      redis.zcard(`${prefix}:${queue}:delayed`),
+      redis.zcard(`${prefix}:${queue}:prioritized`),
+    ]),
+  );
+  return counts.reduce((sum, n) => sum + n, 0);
 }
 
 /**

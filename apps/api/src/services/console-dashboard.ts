@@ -68,7 +68,12 @@ export async function getDashboard(ctx: ServiceContext, input: { tenantIdOrUid?:
     tenantId === null
       ? ctx.queues
           .depth(["waiting", "active", "delayed", "prioritized"])
-          .then((shards) => shards.reduce((sum, { counts }) => sum + Object.values(counts).reduce((a, b) => a + b, 0), 0))
+          .then((shards) =>
+            shards.reduce(
+              (sum, { counts, backlog }) => sum + [...Object.values(counts), ...Object.values(backlog)].reduce((a, b) => a + b, 0),
+              0,
+            ),
+          )
       : ctx.sql<
           { n: number }[]
         >`select count(*)::int as n from deliveries where tenant_id = ${tenantId} and status in ('pending', 'failed')`.then(
