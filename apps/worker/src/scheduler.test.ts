@@ -1,5 +1,5 @@
 import { createDeliveryQueues, createEndpointGuard, type DeliveryQueues, type EndpointGuard } from "@herald/queue";
-import { newId } from "@herald/schema";
+import { idFloor, newId } from "@herald/schema";
 import { createSql, type Sql } from "@herald/schema/client";
 import { createTestDatabase, deletePrefix, eventually, freshQueuePrefix, TEST_REDIS_URL, type TestDatabase } from "@herald/testing";
 import type { Queue } from "bullmq";
@@ -55,9 +55,21 @@ async function endpoint(): Promise<string> {
   return id;
 }
 
-/** Deliveries to `endpointId`, due `dueIn` from now (an interval; negative for the past), in creation order. */
-async function deliveries(endpointId: string, count: number, options: { dueIn?: string; status?: string; parked?: boolean } = {}) {
-  const ids = Array.from({ length: count }, () => newId("delivery"));
+/** An id created at `time` (newId keeps ids increasing within a process, so it cannot make past ones). */
+let serial = 0;
+const idAt = (time: number) => `${idFloor("delivery", new Date(time)).slice(0, -4)}${String(++serial).padStart(4, "0")}`;
+
+/**
+ * Deliveries to `endpointId`, due `dueIn` from now (an interval; negative for the past), in creation order;
+ * created an hour ago with `old`.
+ */
+async function deliveries(
+  endpointId: string,
+  count: number,
+  options: { dueIn?: string; status?: string; parked?: boolean; old?: boolean } = {},
+) {
+  const hourAgo = Date.now() - 3_600_000;
+  const ids = Array.from({ length: count }, () => (options.old ? idAt(hourAgo) : newId("delivery")));
   await sql`
     insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked)
     select d.id, ${tenantId}, ${eventId}, ${endpointId}, ${options.status ?? "failed"}, now() + ${options.dueIn ?? "0 seconds"}::interval,
@@ -145,7 +157,7 @@ describe("scheduler: parked endpoints", () => {
 
   it("releases a window of a healthy endpoint's backlog oldest first, into the backlog queue, refills on demand, and unparks it once empty", async () => {
     const ep = await endpoint();
-    const ids = await deliveries(ep, 6, { parked: true });
+    const ids = await deliveries(ep, 6, { parked: true, old: true });
     await queues.markParked([ep], Date.now());
     const s = scheduler();
     expect(await s.passOnce()).toMatchObject({ released: 4 });
@@ -164,6 +176,15 @@ describe("scheduler: parked endpoints", () => {
     await eventually(async () => !(await queues.dueParked(0, Date.now() + 60_000, 10)).includes(ep), {
       what: "the endpoint to leave the parked set",
     });
+  });
+
+  it("sends a burst parked moments ago back to the delivery queue, not the backlog queue", async () => {
+    const ep = await endpoint();
+    const ids = await deliveries(ep, 3, { parked: true });
+    await queues.markParked([ep], Date.now());
+    expect(await scheduler().passOnce()).toMatchObject({ released: 3 });
+    expect((await queue.getJobs(["waiting"])).map((job) => job.id).sort()).toEqual([...ids].sort());
+    expect(await (queues.backlogQueues[0] as Queue).getJobs(["waiting"])).toEqual([]);
   });
 
   it("puts back in the parked set an endpoint whose parked deliveries Redis forgot", async () => {

@@ -1,7 +1,11 @@
+import { idFloor } from "@herald/schema";
 import type { Sql } from "postgres";
 import type { DeliveryQueues } from "./delivery-queues.ts";
 import type { EndpointGuard } from "./endpoint-guard.ts";
 import type { DeliveryJob } from "./jobs.ts";
+
+/** A parked delivery created longer ago than this is part of a backlog, drained through the backlog queue. */
+export const BACKLOG_AGE_MS = 30_000;
 
 export interface ParkingDeps {
   sql: Sql;
@@ -34,11 +38,14 @@ export async function releaseParked(deps: ParkingDeps, endpointId: string, n: nu
   }
   if (rows.length === 0) return 0;
   await deps.guard.addQueued(endpointId, rows.length);
-  // Oldest first within the queue too, and into the backlog queue, whose slots are not the ones new deliveries need.
-  await deps.queues.enqueue(
-    [...rows].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1)),
-    { backlog: true },
-  );
+  // Oldest first within the queue too. Deliveries parked for long (a backlog an outage left) go to the backlog
+  // queue, whose slots are not the ones new deliveries need; the overflow of a burst parked moments ago goes back
+  // to the delivery queue it was headed for.
+  const sorted = [...rows].sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : 1));
+  const recent = idFloor("delivery", new Date(Date.now() - BACKLOG_AGE_MS));
+  const old = sorted.filter((row) => row.deliveryId < recent);
+  if (old.length > 0) await deps.queues.enqueue(old, { backlog: true });
+  if (old.length < sorted.length) await deps.queues.enqueue(sorted.slice(old.length));
   return rows.length;
 }
 

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { createDeliveryQueues, createKeys } from "@herald/queue";
-import { newId } from "@herald/schema";
+import { idFloor } from "@herald/schema";
 import { Redis } from "ioredis";
 import { type BenchHerald, type BenchOptions, startBenchHerald } from "../herald-bench.ts";
 import { PAYLOAD } from "../payload.ts";
@@ -275,8 +275,14 @@ async function load(bench: BenchHerald, tenantId: string, endpointIds: string[],
   const events = Math.ceil(stuck / endpointIds.length);
   const chunk = 10_000;
   const payload = JSON.stringify(PAYLOAD);
+  // Published over the last hour, as a backlog is: ids carry their creation time.
+  const start = Date.now() - 3_600_000;
+  let serial = 0;
+  const idAt = (kind: "event" | "delivery", time: number) =>
+    `${idFloor(kind, new Date(time)).slice(0, -7)}${(serial++ % 10_000_000).toString().padStart(7, "0")}`;
   for (let offset = 0; offset < events; offset += chunk) {
-    const eventIds = Array.from({ length: Math.min(chunk, events - offset) }, () => newId("event"));
+    const times = Array.from({ length: Math.min(chunk, events - offset) }, (_, n) => start + ((offset + n) * 3_600_000) / events);
+    const eventIds = times.map((time) => idAt("event", time));
     await bench.sql`
       insert into events (id, tenant_id, event_type, payload)
       select e.id, ${tenantId}, 'order.paid', ${payload}::jsonb from unnest(${eventIds}::text[]) as e(id)`;
@@ -286,7 +292,7 @@ async function load(bench: BenchHerald, tenantId: string, endpointIds: string[],
     const kinds: number[] = [];
     eventIds.forEach((eventId, n) => {
       for (const endpointId of endpointIds) {
-        deliveryIds.push(newId("delivery"));
+        deliveryIds.push(idAt("delivery", times[n] as number));
         deliveryEvents.push(eventId);
         deliveryEndpoints.push(endpointId);
         // By event, so that every endpoint gets each kind in the same proportion.
