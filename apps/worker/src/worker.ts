@@ -117,14 +117,14 @@ export function createWorker(deps: WorkerDeps) {
     refill: scheduler.refill,
   });
 
-  // Per shard this process consumes, one BullMQ worker for new deliveries and one for released backlogs, which
-  // has half as many slots of its own: a draining backlog cannot take the slots new deliveries need. The
-  // process's concurrency is shared out among the shards.
+  // Per shard this process consumes, one BullMQ worker for new deliveries and one for released backlogs, with
+  // slots of its own: a draining backlog cannot take the slots new deliveries need. The process's concurrency
+  // is shared out among the shards, once for each kind.
   const shards = config.HERALD_WORKER_SHARDS ?? Array.from({ length: config.HERALD_QUEUE_SHARDS }, (_, shard) => shard);
   const concurrency = Math.max(1, Math.ceil(config.HERALD_WORKER_CONCURRENCY / shards.length));
   const workers = shards.flatMap((shard) => {
     const prefix = queues.queues[shard]?.opts.prefix as string;
-    return [createShardWorker(DELIVERY_QUEUE, prefix, concurrency), createShardWorker(BACKLOG_QUEUE, prefix, Math.ceil(concurrency / 2))];
+    return [createShardWorker(DELIVERY_QUEUE, prefix, concurrency), createShardWorker(BACKLOG_QUEUE, prefix, concurrency)];
   });
   for (const worker of workers) {
     worker.on("failed", (job, error) => {
