@@ -10,8 +10,8 @@ export const DEFAULT_QUEUE_PREFIX = "{herald}";
 export const DELIVERY_QUEUE = "deliveries";
 /**
  * The queue of deliveries released from a parked backlog, beside each shard's
- * delivery queue. Workers take it with slots of its own (half their
- * concurrency), so a recovering endpoint drains at its cap without taking the
+ * delivery queue. Workers take it with slots of its own, as many as for the
+ * delivery queue, so a recovering endpoint drains at its cap without taking the
  * slots new deliveries need: ten endpoints at a cap of 10 that answer in a
  * quarter of a second would otherwise hold all 100 slots of a worker.
  */
