@@ -67,7 +67,8 @@ export async function startHerald(options: { env?: Record<string, string>; worke
     },
     async stop() {
       await Promise.all([api.stop(), ...workers.map((worker) => worker.stop())]);
-      await deletePrefix(queuePrefix);
+      // The Redis these processes used, which a test may have pointed at a private server or cluster.
+      await deletePrefix(queuePrefix, env.REDIS_URL);
       await database.drop();
     },
   };
