@@ -23,21 +23,21 @@ export async function recoverEndpoint(
     throw new ApiError("conflict", `endpoint ${endpoint.id} is disabled; enable it first, then recover`);
   }
   const floor = idFloor("delivery", new Date(input.since));
-  // Only a failed delivery still has a job in Redis (delayed until its next
-  // retry); exhausted and held ones finished theirs, so they skip the per-job look.
-  const rows = await ctx.sql<(DeliveryJob & { previous: string })[]>`
+  // A failed delivery still has a job in Redis (delayed until its next retry).
+  // An exhausted or held one may too, for a moment: the worker records the row
+  // first and completes the job after, and a plain add with that job id would be
+  // a no-op. So every row gets the per-job look.
+  const rows = await ctx.sql<DeliveryJob[]>`
     update deliveries d set status = 'pending', next_attempt_at = now(), updated_at = now()
     from (
-      select id, status from deliveries
+      select id from deliveries
       where endpoint_id = ${endpoint.id} and tenant_id = ${endpoint.tenantId}
         and status in ('failed', 'exhausted', 'held') and id >= ${floor}
       for update
     ) as previous
     where d.id = previous.id
-    returning d.id as "deliveryId", d.event_id as "eventId", d.endpoint_id as "endpointId", d.tenant_id as "tenantId",
-              previous.status as previous`;
+    returning d.id as "deliveryId", d.event_id as "eventId", d.endpoint_id as "endpointId", d.tenant_id as "tenantId"`;
   await resetEndpointGuard(ctx, endpoint.id);
-  const job = ({ previous: _previous, ...rest }: DeliveryJob & { previous: string }): DeliveryJob => rest;
-  await enqueueNow(ctx, rows.filter((row) => row.previous === "failed").map(job), rows.filter((row) => row.previous !== "failed").map(job));
+  await enqueueNow(ctx, [...rows]);
   return { queued: rows.length };
 }
