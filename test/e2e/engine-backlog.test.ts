@@ -1,7 +1,15 @@
-import { eventually, type Herald, type ReceivedRequest, respondWith, startHerald, startReceiver, TEST_REDIS_URL } from "@herald/testing";
+import {
+  eventually,
+  type Herald,
+  type PrivateRedis,
+  type ReceivedRequest,
+  respondWith,
+  startHerald,
+  startPrivateRedis,
+  startReceiver,
+} from "@herald/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BenchRedis, startBenchRedis } from "../bench/redis-server.ts";
 import { createEndpoint, createTenant, type Db, database, EVENT_TYPE } from "./engine-support.ts";
 
 /**
@@ -15,7 +23,7 @@ import { createEndpoint, createTenant, type Db, database, EVENT_TYPE } from "./e
 const CAP = 4;
 const COOLDOWN_MS = 1000;
 
-let redisServer: BenchRedis;
+let redisServer: PrivateRedis;
 let herald: Herald;
 let sql: Db;
 let redis: Redis;
@@ -23,7 +31,7 @@ let tenants = 0;
 const closers: (() => unknown)[] = [];
 
 beforeAll(async () => {
-  redisServer = await startBenchRedis(TEST_REDIS_URL);
+  redisServer = await startPrivateRedis();
   herald = await startHerald({
     env: {
       REDIS_URL: redisServer.url,

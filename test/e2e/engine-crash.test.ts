@@ -1,4 +1,4 @@
-import { eventually, type Herald, type Receiver, startHerald, startReceiver } from "@herald/testing";
+import { eventually, type Herald, type PrivateRedis, type Receiver, startHerald, startPrivateRedis, startReceiver } from "@herald/testing";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { allDeliveries, createEndpoint, createTenant, type Db, database, publishMany, statusCounts } from "./engine-support.ts";
@@ -16,6 +16,8 @@ const TOTAL = ENDPOINTS * EVENTS;
 let herald: Herald | undefined;
 let sql: Db | undefined;
 let receiver: Receiver | undefined;
+/** A redis-server of this file's own, for the test that wipes Redis: never the machine's shared one. */
+let privateRedis: PrivateRedis | undefined;
 /** Requests the receiver has not answered yet. */
 let unanswered = 0;
 
@@ -23,9 +25,11 @@ afterEach(async () => {
   await receiver?.close();
   await sql?.end();
   await herald?.stop();
+  await privateRedis?.stop();
   herald = undefined;
   sql = undefined;
   receiver = undefined;
+  privateRedis = undefined;
 });
 
 /** A receiver answering 200 after `delayMs`, 20 endpoints on it, 100 events: 2,000 deliveries. */
@@ -90,8 +94,8 @@ describe("no lost events", () => {
   }, 240_000);
 
   it("FLUSHDB of its Redis mid-run: the reconciler restores every unfinished delivery", async () => {
-    const db = 1 + Math.floor(Math.random() * 15);
-    const redisUrl = `redis://127.0.0.1:6379/${db}`;
+    privateRedis = await startPrivateRedis();
+    const redisUrl = privateRedis.url;
     herald = await startHerald({ workers: 1, env: { ...FAST, REDIS_URL: redisUrl } });
     sql = database(herald);
     const target = await loadUp(herald, 5);
@@ -108,15 +112,9 @@ describe("no lost events", () => {
     expect(counts).toEqual({ succeeded: TOTAL });
     const dupes = duplicates(target);
     console.log(
-      `FLUSHDB (db ${db}): ${TOTAL - (before.succeeded ?? 0)} deliveries unfinished at the wipe, all succeeded ${recovery} ms later, ` +
+      `FLUSHDB: ${TOTAL - (before.succeeded ?? 0)} deliveries unfinished at the wipe, all succeeded ${recovery} ms later, ` +
         `${dupes} duplicate requests`,
     );
-    // The processes stop first, so that nothing writes to this database after it is emptied.
-    await sql.end();
-    sql = undefined;
-    await herald.stop();
-    herald = undefined;
-    await redis.flushdb();
     redis.disconnect();
   }, 240_000);
 

@@ -25,7 +25,9 @@ beforeAll(async () => {
       HERALD_CIRCUIT_THRESHOLD: "3",
       HERALD_CIRCUIT_COOLDOWN: `${COOLDOWN_MS}ms`,
       HERALD_ENDPOINT_CONCURRENCY: "1",
-      HERALD_DISABLE_AFTER: "1s",
+      // Far longer than the circuit breaker case fails (about 2.5 s idle, more on a busy machine),
+      // which must end in success, not in a disabled endpoint; the auto-disable case waits for it.
+      HERALD_DISABLE_AFTER: "10s",
       HERALD_METRICS_PORT: "0",
     },
   });
@@ -170,8 +172,9 @@ describe("rate limit", () => {
     expect(busiest).toBeLessThanOrEqual(rate + 1);
     const measured = ((count - 1) * 1000) / ((times.at(-1) as number) - (times[0] as number));
     expect(measured).toBeLessThanOrEqual(rate * 1.1);
-    // Loose below: this proves the limit delays rather than stalls; speed belongs to benchmarks.
-    expect(measured).toBeGreaterThanOrEqual(rate * 0.3);
+    // Loose below: this proves the limit delays rather than stalls; speed belongs to benchmarks. With one request
+    // in flight (HERALD_ENDPOINT_CONCURRENCY=1) a busy machine's slower requests lower it (1.9/s measured under load).
+    expect(measured).toBeGreaterThanOrEqual(rate * 0.1);
 
     // Both processes delivered to it: the limit is shared, not per process; jobs over it were delayed.
     const perWorker = await Promise.all(
@@ -202,7 +205,7 @@ describe("auto-disable", () => {
         const view = await herald.request("GET", `/v1/tenants/${tenantId}/endpoints/${endpointId}`);
         return view.body.disabled ? view.body : undefined;
       },
-      { timeoutMs: 30_000, what: "the endpoint to be disabled" },
+      { timeoutMs: 40_000, what: "the endpoint to be disabled" },
     );
     expect(endpoint.disabledReason).toMatch(/^no successful delivery since \d{4}-\d\d-\d\dT/);
     await untilAll(endpointId, "held", 3);

@@ -7,6 +7,9 @@ let redis: Redis;
 let prefix: string;
 let guard: EndpointGuard;
 let endpoints = 0;
+const COOLDOWN_MS = 1000;
+/** Waits out a window measured by Redis's clock; there is no event to await for time passing. */
+const waitOut = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms + 50));
 const fresh = () => `ep_test_${++endpoints}`;
 /** Each lease in these tests is a delivery of its own. */
 const d = (endpointId: string, lease: string) => ({ endpointId, deliveryId: `dlv_${endpointId}_${lease}` });
@@ -14,7 +17,9 @@ const d = (endpointId: string, lease: string) => ({ endpointId, deliveryId: `dlv
 beforeAll(() => {
   redis = new Redis(TEST_REDIS_URL);
   prefix = freshQueuePrefix();
-  guard = createEndpointGuard(redis, { prefix, concurrency: 2, circuitThreshold: 3, circuitCooldownMs: 300, leaseMs: 1000 });
+  // Windows (lease, cool-down, rate interval, pause) far longer than a pause between two calls on a busy machine,
+  // so a "not yet" answer cannot turn into "already" before the next line runs.
+  guard = createEndpointGuard(redis, { prefix, concurrency: 2, circuitThreshold: 3, circuitCooldownMs: COOLDOWN_MS, leaseMs: 10_000 });
 });
 
 afterAll(async () => {
@@ -42,7 +47,7 @@ describe("endpoint guard", () => {
     // It has not answered yet: the worker should not keep the job waiting for it.
     expect(first).toMatchObject({ admitted: false, reason: "concurrency", answering: false });
     expect(first.admitted === false && first.oldestMs).toBeGreaterThanOrEqual(0);
-    expect(first.admitted === false && first.oldestMs).toBeLessThan(1000);
+    expect(first.admitted === false && first.oldestMs).toBeLessThan(10_000);
     expect(await redis.get(waitingKey)).toBe("1");
     // The same job asking again from its wait in the worker is not a second job in the endpoint's backlog.
     expect(await guard.acquire(d(id, "c"), "c", null, 1, true)).toMatchObject({ admitted: false, reason: "concurrency" });
@@ -63,7 +68,7 @@ describe("endpoint guard", () => {
       startConcurrency: 1,
       circuitThreshold: 100,
       circuitCooldownMs: 300,
-      leaseMs: 1000,
+      leaseMs: 10_000,
     });
     const inFlight = async (count: number, tag: string) => {
       const leases: string[] = [];
@@ -90,22 +95,22 @@ describe("endpoint guard", () => {
 
   it("lets the lease of a worker that never released expire", async () => {
     const id = fresh();
-    const short = createEndpointGuard(redis, { prefix, concurrency: 1, circuitThreshold: 3, circuitCooldownMs: 300, leaseMs: 100 });
+    const short = createEndpointGuard(redis, { prefix, concurrency: 1, circuitThreshold: 3, circuitCooldownMs: 300, leaseMs: 1000 });
     expect(await short.acquire(d(id, "dead-worker"), "dead-worker", null)).toMatchObject({ admitted: true });
     expect(await short.acquire(d(id, "next"), "next", null)).toMatchObject({ admitted: false, reason: "concurrency" });
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await waitOut(1000);
     expect(await short.acquire(d(id, "next"), "next", null)).toMatchObject({ admitted: true });
     expect(await redis.pttl(`${prefix}:ep:${id}:slots`)).toBeGreaterThan(0);
   });
 
   it("spaces admissions by the rate limit and says how long to wait", async () => {
     const id = fresh();
-    expect(await guard.acquire(d(id, "a"), "a", 5)).toMatchObject({ admitted: true });
+    expect(await guard.acquire(d(id, "a"), "a", 1)).toMatchObject({ admitted: true });
     await guard.release(d(id, "a"), "a", true);
-    const next = await guard.acquire(d(id, "b"), "b", 5);
+    const next = await guard.acquire(d(id, "b"), "b", 1);
     expect(next).toMatchObject({ admitted: false, reason: "rate_limit" });
-    expect(next.admitted === false && next.delayMs).toBeGreaterThan(100);
-    expect(next.admitted === false && next.delayMs).toBeLessThanOrEqual(400);
+    expect(next.admitted === false && next.delayMs).toBeGreaterThan(500);
+    expect(next.admitted === false && next.delayMs).toBeLessThanOrEqual(2000);
   });
 
   it("opens after consecutive failures, lets one probe through after the cool-down, closes on success", async () => {
@@ -118,9 +123,9 @@ describe("endpoint guard", () => {
     expect(await guard.release(d(id, "3"), "3", false)).toEqual({ opened: true, refill: 0 });
     const blocked = await guard.acquire(d(id, "4"), "4", null);
     expect(blocked).toMatchObject({ admitted: false, reason: "circuit_open" });
-    expect(blocked.admitted === false && blocked.delayMs).toBeLessThanOrEqual(300);
+    expect(blocked.admitted === false && blocked.delayMs).toBeLessThanOrEqual(COOLDOWN_MS);
 
-    await new Promise((resolve) => setTimeout(resolve, 320));
+    await waitOut(COOLDOWN_MS);
     expect(await guard.acquire(d(id, "probe"), "probe", null)).toMatchObject({ admitted: true, reason: "probe" });
     expect(await guard.acquire(d(id, "other"), "other", null)).toMatchObject({ admitted: false, reason: "circuit_probe" });
     await guard.release(d(id, "probe"), "probe", true);
@@ -133,7 +138,7 @@ describe("endpoint guard", () => {
       await guard.acquire(d(id, lease), lease, null);
       await guard.release(d(id, lease), lease, false);
     }
-    await new Promise((resolve) => setTimeout(resolve, 320));
+    await waitOut(COOLDOWN_MS);
     expect(await guard.acquire(d(id, "probe"), "probe", null)).toMatchObject({ reason: "probe" });
     await guard.release(d(id, "probe"), "probe", false);
     expect(await guard.acquire(d(id, "next"), "next", null)).toMatchObject({ admitted: false, reason: "circuit_open" });
@@ -143,11 +148,11 @@ describe("endpoint guard", () => {
     const id = fresh();
     await guard.acquire(d(id, "a"), "a", null);
     await guard.acquire(d(id, "b"), "b", null);
-    await guard.release(d(id, "a"), "a", false, 500);
+    await guard.release(d(id, "a"), "a", false, 5000);
     await guard.release(d(id, "b"), "b", true);
     const paused = await guard.acquire(d(id, "c"), "c", null);
     expect(paused).toMatchObject({ admitted: false, reason: "paused" });
-    expect(paused.admitted === false && paused.delayMs).toBeGreaterThan(300);
+    expect(paused.admitted === false && paused.delayMs).toBeGreaterThan(3000);
   });
 
   it("reports an attempt whose worker stopped between sending and recording", async () => {

@@ -36,10 +36,21 @@ export async function startHerald(options: { env?: Record<string, string>; worke
     ...options.env,
   };
   const start = { built: options.built ?? false };
-  const api = await startProcess("api", env, start);
+  // All at once, as operators start them: on a busy machine each process's start-up then overlaps the others'.
+  const started = await Promise.allSettled([
+    startProcess("api", env, start),
+    ...Array.from({ length: options.workers ?? 1 }, () => startProcess("worker", env, start)),
+  ]);
+  const failed = started.find((result) => result.status === "rejected");
+  if (failed) {
+    await Promise.all(started.map((result) => (result.status === "fulfilled" ? result.value.stop() : undefined)));
+    await deletePrefix(queuePrefix, env.REDIS_URL).catch(() => {});
+    await database.drop();
+    throw failed.reason;
+  }
+  const [api, ...workers] = started.map((result) => (result as PromiseFulfilledResult<HeraldProcess & { match: RegExpMatchArray }>).value);
+  if (!api) throw new Error("the API process did not start");
   const baseUrl = api.match[1] as string;
-  const workers: HeraldProcess[] = [];
-  for (let i = 0; i < (options.workers ?? 1); i++) workers.push(await startProcess("worker", env, start));
   return {
     baseUrl,
     database,
@@ -67,7 +78,8 @@ export async function startHerald(options: { env?: Record<string, string>; worke
     },
     async stop() {
       await Promise.all([api.stop(), ...workers.map((worker) => worker.stop())]);
-      await deletePrefix(queuePrefix);
+      // The Redis these processes used, which a test may have pointed at a private server or cluster.
+      await deletePrefix(queuePrefix, env.REDIS_URL);
       await database.drop();
     },
   };

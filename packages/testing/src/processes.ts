@@ -29,7 +29,7 @@ export interface StartOptions {
 export async function startProcess(
   app: "api" | "worker",
   env: Record<string, string>,
-  { built = false, timeoutMs = 30_000 }: StartOptions = {},
+  { built = false, timeoutMs = 60_000 }: StartOptions = {},
 ): Promise<HeraldProcess & { match: RegExpMatchArray }> {
   const readyPattern = app === "api" ? /listening on (http:\/\/\S+)/ : /worker started/;
   const entry = built ? [`apps/${app}/dist/main.mjs`] : ["--import", "tsx", `apps/${app}/src/main.ts`];

@@ -8,17 +8,25 @@ export function freshQueuePrefix(): string {
   return `{herald-test-${randomBytes(5).toString("hex")}}`;
 }
 
-/** Deletes every key under a prefix, without touching other tests' keys. */
+/**
+ * Deletes every key under a prefix, without touching other tests' keys. `url`
+ * may be a comma-separated list of cluster nodes: each node is scanned for the
+ * keys it holds.
+ */
 export async function deletePrefix(prefix: string, url = TEST_REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: null });
-  try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-  } finally {
-    redis.disconnect();
+  for (const node of url.split(",")) {
+    // No endless reconnecting: a server that is gone (a private one stopped too early) is an error, not a hang.
+    const redis = new Redis(node.trim(), { maxRetriesPerRequest: 1, retryStrategy: () => null });
+    try {
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+        cursor = next;
+        // One DEL per key: in a cluster, keys of different slots cannot share a command.
+        if (keys.length > 0) await Promise.all(keys.map((key) => redis.del(key)));
+      } while (cursor !== "0");
+    } finally {
+      redis.disconnect();
+    }
   }
 }

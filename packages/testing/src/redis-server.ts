@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** How long a redis-server may take to say it is ready, on a busy machine. */
+const READY_TIMEOUT_MS = 20_000;
+
+/** Live redis-server children, killed if the test process exits without stopping them. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+/** A port nobody listens on right now (the kernel picks it); a start that loses it to another process retries. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  await once(server, "close");
+  if (typeof address !== "object" || address === null) throw new Error("no free port");
+  return address.port;
+}
+
+export interface RedisServerProcess {
+  child: ChildProcess;
+  /** SIGTERM (or `signal`), then resolves once the process has exited and its directory is removed. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Spawns one redis-server on `port` with its own temporary directory and no
+ * persistence, and resolves when it accepts connections. Rejects with the
+ * server's output when it exits first (a port taken meanwhile, say).
+ */
+export async function spawnRedisServer(port: number, extraArgs: string[] = []): Promise<RedisServerProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "herald-redis-"));
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs];
+  const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  const exited = new Promise<void>((resolve) => {
+    child.once("close", () => {
+      live.delete(child);
+      rmSync(dir, { recursive: true, force: true });
+      resolve();
+    });
+  });
+  let output = "";
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`redis-server on port ${port} not ready within ${READY_TIMEOUT_MS} ms:\n${output}`)),
+        READY_TIMEOUT_MS,
+      );
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes("Ready to accept connections")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on("data", onData);
+      child.stderr?.on("data", onData);
+      child.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server on port ${port} exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${output}`));
+      });
+    });
+  } catch (error) {
+    child.kill("SIGKILL");
+    await exited;
+    throw error;
+  }
+  return {
+    child,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** Spawns a redis-server on a free port, trying a few ports in case another process takes one between the check and the bind. */
+export async function spawnOnFreePort(args: (port: number) => Promise<string[]> | string[] = () => []) {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return { port, server: await spawnRedisServer(port, await args(port)) };
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes("Address already in use")) throw error;
+    }
+  }
+}
+
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  /** Stops the server (SIGTERM, or SIGKILL for a crash) and waits for it to exit: Redis is unreachable until `start()`. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port, empty, after `stop()`. */
+  start(): Promise<void>;
+  /** `stop()` then `start()`: a short outage that loses every key. */
+  restart(): Promise<void>;
+}
+
+/**
+ * A redis-server of the test's own, on a free loopback port, without
+ * persistence: for tests that break, flush or count Redis, and must never do
+ * that to the machine's shared one.
+ */
+export async function startPrivateRedis(): Promise<PrivateRedis> {
+  const first = await spawnOnFreePort();
+  const port = first.port;
+  let server: RedisServerProcess | undefined = first.server;
+  const handle: PrivateRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop(signal) {
+      await server?.stop(signal);
+      server = undefined;
+    },
+    async start() {
+      if (server) throw new Error(`the private redis-server on port ${port} is already running`);
+      server = await spawnRedisServer(port);
+    },
+    async restart() {
+      await handle.stop();
+      await handle.start();
+    },
+  };
+  return handle;
+}
