@@ -85,15 +85,13 @@ function patch(file, edits) {
   }
   for (const [from, to] of edits) {
     const at = text.indexOf(from);
-    if (at === -1 || text.indexOf(from, at + 1) !== -1) throw new Error(`${path}: expected exactly one ${JSON.stringify(from.split("\n")[0])}`);
+    if (at === -1 || text.indexOf(from, at + 1) !== -1)
+      throw new Error(`${path}: expected exactly one ${JSON.stringify(from.split("\n")[0])}`);
     text = text.replace(from, to);
   }
   writeFileSync(path, text);
   return true;
 }
 
-const changed = ["src", "cjs/src"].flatMap((dir) => [
-  patch(`${dir}/connection.js`, connectionEdits),
-  patch(`${dir}/index.js`, indexEdits),
-]);
+const changed = ["src", "cjs/src"].flatMap((dir) => [patch(`${dir}/connection.js`, connectionEdits), patch(`${dir}/index.js`, indexEdits)]);
 if (changed.some(Boolean)) console.log(`patched postgres ${version} (see packages/schema/scripts/patch-postgres.mjs)`);
