@@ -1,6 +1,27 @@
+import { HoldBackError } from "./processor.ts";
+
+/** How long a job whose data could not be loaded waits before it is tried again (plus up to half as much, spread). */
+export const LOAD_RETRY_MS = 2_000;
+
+/**
+ * A batch could not be loaded: PostgreSQL went away or answered something
+ * unusable. The job is put back for a moment without using an attempt, like a
+ * job held back by its endpoint: nothing was sent, and the next try loads
+ * afresh. `cause` keeps what went wrong.
+ */
+export class LoadFailedError extends HoldBackError {
+  constructor(cause: unknown) {
+    super(Math.round(LOAD_RETRY_MS * (1 + Math.random() / 2)), "load_failed");
+    this.name = "LoadFailedError";
+    this.cause = cause;
+  }
+}
+
 /**
  * Collects the keys asked for during one turn of the event loop and loads them
  * with one query, so a hundred concurrent jobs cost one round trip, not a hundred.
+ * Whatever goes wrong with a batch (a lost connection, a result that is not a
+ * map) fails each of its waiters with a LoadFailedError, never with the raw error.
  */
 export class BatchLoader<K, V> {
   private pending = new Map<K, { resolve: (value: V | undefined) => void; reject: (error: unknown) => void }[]>();
@@ -29,13 +50,15 @@ export class BatchLoader<K, V> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
-    this.loadMany([...batch.keys()]).then(
-      (found) => {
+    // `then` also catches a loader that throws before returning its promise.
+    Promise.resolve([...batch.keys()])
+      .then((keys) => this.loadMany(keys))
+      .then((found) => {
+        if (!(found instanceof Map)) throw new TypeError(`the loader returned ${typeof found}, not a Map`);
         for (const [key, waiters] of batch) for (const waiter of waiters) waiter.resolve(found.get(key));
-      },
-      (error) => {
-        for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(error);
-      },
-    );
+      })
+      .catch((error) => {
+        for (const waiters of batch.values()) for (const waiter of waiters) waiter.reject(new LoadFailedError(error));
+      });
   }
 }

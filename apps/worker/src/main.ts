@@ -1,4 +1,4 @@
-import { checkServices, createLogger, createRedis, exitOnStartupError, onShutdown } from "@herald/runtime";
+import { checkServices, createLogger, createRedis, exitOnStartupError, handleProcessFailures, onShutdown } from "@herald/runtime";
 import { createSql } from "@herald/schema/client";
 import { loadWorkerConfig } from "./env.ts";
 import { createWorkerMetrics, serveMetrics } from "./metrics.ts";
@@ -8,6 +8,7 @@ try {
   const config = loadWorkerConfig();
   await checkServices(config.DATABASE_URL, config.REDIS_URL);
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-worker");
+  handleProcessFailures(logger);
   const sql = createSql(config.DATABASE_URL, { appName: "herald-worker", max: 10 });
   const redis = createRedis(config.REDIS_URL);
   const metrics = createWorkerMetrics();
