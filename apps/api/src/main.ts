@@ -1,19 +1,17 @@
 import { createDeliveryClient } from "@herald/delivery";
-import { checkServices, createLogger, createRedis, exitOnStartupError, onShutdown } from "@herald/runtime";
-import { QUEUES } from "@herald/schema";
-import { createDatabase } from "@herald/schema/client";
+import { checkServices, createLogger, exitOnStartupError, handleProcessFailures, onShutdown } from "@herald/runtime";
 import { serve } from "@hono/node-server";
-import { Queue } from "bullmq";
 import { createApp } from "./app.ts";
+import { openConnections } from "./connections.ts";
 import { loadApiConfig } from "./env.ts";
 
 try {
   const config = loadApiConfig();
   await checkServices(config.DATABASE_URL, config.REDIS_URL);
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-api");
-  const { db, sql } = createDatabase(config.DATABASE_URL, { appName: "herald-api" });
-  const redis = createRedis(config.REDIS_URL);
-  const queue = new Queue(QUEUES.deliveries, { connection: redis, prefix: config.HERALD_QUEUE_PREFIX });
+  handleProcessFailures(logger);
+  const connections = await openConnections(config, logger);
+  const { db, sql, redis, queue } = connections;
   const deliveryClient = createDeliveryClient({
     timeoutMs: config.HERALD_DELIVERY_TIMEOUT,
     connectTimeoutMs: config.HERALD_CONNECT_TIMEOUT,
@@ -26,10 +24,8 @@ try {
   });
   onShutdown(logger, async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await queue.close();
     await deliveryClient.close();
-    redis.disconnect();
-    await sql.end({ timeout: 5 });
+    await connections.close();
   });
 } catch (error) {
   exitOnStartupError(error);
