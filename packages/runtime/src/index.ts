@@ -20,7 +20,7 @@ export interface RedisOptions {
    * wait out an outage; commands queue while disconnected and retry forever.
    * `producer`: for the API, which BullMQ's docs say should fail fast. A command
    * issued while Redis is unreachable fails at once instead of waiting in the
-   * offline queue, and one Redis does not answer fails after
+   * offline queue, and one that Redis does not answer fails after
    * PRODUCER_COMMAND_TIMEOUT_MS. The connection itself keeps reconnecting.
    */
   role?: "consumer" | "producer";
