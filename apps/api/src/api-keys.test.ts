@@ -46,7 +46,7 @@ describe("happy path", () => {
     expect(tenant.body.id).toBe(acme);
     const lastUsed = await eventually(async () => {
       const [row] = await t.sql`select last_used_at from api_keys where id = ${id}`;
-      return row?.last_used_at as string | null;
+      return row?.last_used_at as Date | null;
     });
     // A second use within the minute does not write again.
     await t.call("GET", "/v1/tenants/acme", { token: key });

@@ -4,7 +4,15 @@ import { HTTPException } from "hono/http-exception";
 import { bearerAuth } from "./auth.ts";
 import { limitBody } from "./body-limit.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
-import { ApiError, fieldErrors, isDataException, type ProblemCode, problemBody } from "./errors.ts";
+import {
+  ApiError,
+  fieldErrors,
+  isDataException,
+  type ProblemCode,
+  problemBody,
+  RETRY_AFTER_SECONDS,
+  unavailableDependency,
+} from "./errors.ts";
 import { createApiMetrics } from "./metrics.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { deliveryRoutes } from "./routes/deliveries.ts";
@@ -107,6 +115,7 @@ export function createApp(deps: AppDeps) {
     let code: ProblemCode;
     let detail: string;
     let errors: ApiError["errors"];
+    const unavailable = unavailableDependency(error);
     if (error instanceof ApiError) {
       ({ code, detail, errors } = error);
     } else if (error instanceof HTTPException && error.status < 500) {
@@ -116,6 +125,11 @@ export function createApp(deps: AppDeps) {
       deps.logger.warn({ err: error, requestId, method: c.req.method, path: c.req.path }, "value refused by the database");
       code = "validation_failed";
       detail = "a value in the request cannot be stored (NUL characters, out-of-range numbers and impossible dates are refused)";
+    } else if (unavailable) {
+      deps.logger.warn({ err: error, requestId, method: c.req.method, path: c.req.path }, `${unavailable} unavailable`);
+      code = "service_unavailable";
+      detail = `${unavailable} is not available right now; try again in a few seconds (request id ${requestId})`;
+      c.header("retry-after", String(RETRY_AFTER_SECONDS));
     } else {
       deps.logger.error({ err: error, requestId, method: c.req.method, path: c.req.path }, "unexpected error");
       code = "internal_error";

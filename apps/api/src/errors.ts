@@ -13,6 +13,7 @@ export type ProblemCode =
   | "payload_invalid"
   | "invalid_url"
   | "rate_limited"
+  | "service_unavailable"
   | "internal_error";
 
 const TITLES: Record<ProblemCode, [number, string]> = {
@@ -28,6 +29,7 @@ const TITLES: Record<ProblemCode, [number, string]> = {
   payload_invalid: [422, "The payload does not match the event type's schema"],
   invalid_url: [422, "The webhook URL is not allowed"],
   rate_limited: [429, "Too many requests"],
+  service_unavailable: [503, "Service unavailable"],
   internal_error: [500, "Internal error"],
 };
 
@@ -90,4 +92,42 @@ export function isDataException(error: unknown): boolean {
     if (typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code)) return true;
   }
   return false;
+}
+
+export type Dependency = "PostgreSQL" | "Redis";
+
+/** What a 503 asks the caller to wait before trying again: about how long a reconnect takes. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** postgres.js's own codes for a connection that could not be opened or was lost. */
+const POSTGRES_CONNECTION_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "CONNECT_TIMEOUT"]);
+/** Socket errors: the server refused, reset or could not be reached. */
+const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+/**
+ * SQLSTATEs that say the server cannot serve now, not that the statement is
+ * wrong: connection exceptions (08), shutdown and start-up (57P01–57P03),
+ * too many connections and other exhausted resources (53), and a statement
+ * cancelled by statement_timeout (57014; Herald cancels nothing itself).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53[0-9A-Z]{3}|57014)$/;
+/** ioredis's messages when the producer connection fails fast (offline, no answer, closed). */
+const REDIS_MESSAGES =
+  /^(Stream isn't writeable and enableOfflineQueue options is false|Command timed out|Connection is closed\.?|Reached the max retries per request limit)/;
+
+/**
+ * Which dependency an error says is unavailable, if any. Such a failure is a
+ * 503 with Retry-After: the request was fine and may succeed shortly, so it
+ * must not look like a bug (500). drizzle wraps the driver's error, so the
+ * causes are checked too.
+ */
+export function unavailableDependency(error: unknown): Dependency | null {
+  for (let current = error, i = 0; current && i < 4; current = (current as { cause?: unknown }).cause, i++) {
+    const { code, message, name } = current as { code?: unknown; message?: unknown; name?: unknown };
+    const text = typeof message === "string" ? message : "";
+    if (name === "MaxRetriesPerRequestError" || REDIS_MESSAGES.test(text)) return "Redis";
+    if (typeof code !== "string") continue;
+    // Socket errors reach a caller only from postgres.js: the producer's Redis commands fail with the messages above.
+    if (POSTGRES_CONNECTION_CODES.has(code) || SOCKET_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code)) return "PostgreSQL";
+  }
+  return null;
 }

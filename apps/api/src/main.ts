@@ -1,23 +1,18 @@
 import { createDeliveryClient } from "@herald/delivery";
-import { createDeliveryQueues, createRedisClient } from "@herald/queue";
-import { checkServices, createLogger, exitOnStartupError, onShutdown } from "@herald/runtime";
-import { createDatabase } from "@herald/schema/client";
+import { firstRedisUrl } from "@herald/queue";
+import { checkServices, createLogger, exitOnStartupError, handleProcessFailures, onShutdown } from "@herald/runtime";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
+import { openConnections } from "./connections.ts";
 import { loadApiConfig } from "./env.ts";
 
 try {
   const config = loadApiConfig();
-  await checkServices(config.DATABASE_URL, config.REDIS_URL);
+  await checkServices(config.DATABASE_URL, firstRedisUrl(config.REDIS_URL));
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-api");
-  const { db, sql } = createDatabase(config.DATABASE_URL, { appName: "herald-api" });
-  const redis = createRedisClient(config.REDIS_URL, { cluster: config.HERALD_REDIS_CLUSTER, redisOptions: { maxRetriesPerRequest: null } });
-  const queues = createDeliveryQueues({
-    redis,
-    prefix: config.HERALD_QUEUE_PREFIX,
-    shards: config.HERALD_QUEUE_SHARDS,
-    endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY,
-  });
+  handleProcessFailures(logger);
+  const connections = await openConnections(config, logger);
+  const { db, sql, redis, queues } = connections;
   const deliveryClient = createDeliveryClient({
     timeoutMs: config.HERALD_DELIVERY_TIMEOUT,
     connectTimeoutMs: config.HERALD_CONNECT_TIMEOUT,
@@ -30,10 +25,8 @@ try {
   });
   onShutdown(logger, async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await queues.close();
     await deliveryClient.close();
-    redis.disconnect();
-    await sql.end({ timeout: 5 });
+    await connections.close();
   });
 } catch (error) {
   exitOnStartupError(error);

@@ -9,6 +9,10 @@ export const errorResponses = {
   401: { description: "Missing or invalid bearer token", content: problem },
   404: { description: "Not found", content: problem },
   422: { description: "Understood but not acceptable", content: problem },
+  503: {
+    description: "PostgreSQL or Redis is unavailable (`service_unavailable`); try again after the `Retry-After` seconds",
+    content: problem,
+  },
 } as const;
 
 export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {

@@ -1,39 +1,35 @@
 import { apiConfigSchema, parseConfig } from "@herald/config";
 import { createDeliveryClient } from "@herald/delivery";
-import { createDeliveryQueues } from "@herald/queue";
-import { createDatabase } from "@herald/schema/client";
 import { createTestDatabase, deletePrefix, freshQueuePrefix, TEST_ADMIN_TOKEN, TEST_REDIS_URL } from "@herald/testing";
-import type { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import { expect } from "vitest";
 import { createApp } from "./app.ts";
+import { openConnections } from "./connections.ts";
 
 /**
  * The real app on a fresh database and queue prefix, called in-process with
  * `app.request`: everything but the socket is what production runs.
  */
-export async function createTestApp(env: Record<string, string> = {}) {
+export async function createTestApp(env: Record<string, string> = {}, { databaseUrl }: { databaseUrl?: (url: string) => string } = {}) {
   const database = await createTestDatabase();
   const prefix = freshQueuePrefix();
   const config = parseConfig(apiConfigSchema, {
-    DATABASE_URL: database.url,
+    // A test may reach the database through something of its own (a proxy it can cut).
+    DATABASE_URL: databaseUrl ? databaseUrl(database.url) : database.url,
     REDIS_URL: TEST_REDIS_URL,
     HERALD_QUEUE_PREFIX: prefix,
     HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     HERALD_ALLOW_PRIVATE_TARGETS: "true",
     ...env,
   });
-  const { db, sql } = createDatabase(config.DATABASE_URL, { max: 4 });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const queues = createDeliveryQueues({ redis, prefix, shards: 1, endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY });
-  const queue = queues.queues[0] as Queue;
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const connections = await openConnections(config, logger, { max: 4 });
+  const { db, sql, redis, queue, queues } = connections;
   const deliveryClient = createDeliveryClient({
     timeoutMs: 5000,
     connectTimeoutMs: 2000,
     allowPrivateTargets: config.HERALD_ALLOW_PRIVATE_TARGETS,
   });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const app = createApp({ config, db, sql, redis, queues, logger, deliveryClient });
 
   async function call(
@@ -64,17 +60,18 @@ export async function createTestApp(env: Record<string, string> = {}) {
   return {
     app,
     call,
+    /** The test database itself, not through whatever `databaseUrl` put in front of it. */
+    databaseUrl: database.url,
     sql,
     queue,
     queues,
     redis,
     prefix,
     async close() {
-      await queues.close();
-      redis.disconnect();
       await deliveryClient.close();
-      await sql.end({ timeout: 1 });
-      await deletePrefix(prefix);
+      await connections.close();
+      // A private Redis of the test dies with it; the shared one keeps no keys of this app.
+      if (config.REDIS_URL === TEST_REDIS_URL) await deletePrefix(prefix);
       await database.drop();
     },
   };

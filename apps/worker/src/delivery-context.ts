@@ -49,19 +49,16 @@ export function createContextLoader(sql: Sql) {
   });
 
   const events = new BatchLoader<string, EventBody>(async (ids) => {
-    const rows = await sql<{ id: string; eventType: string; payload: unknown; createdAt: string }[]>`
+    const rows = await sql<{ id: string; eventType: string; payload: unknown; createdAt: Date }[]>`
       select id, event_type as "eventType", payload, created_at as "createdAt" from events where id = any(${ids}::text[])`;
     return new Map(
-      rows.map((row) => [
-        row.id,
-        { id: row.id, eventType: row.eventType, body: buildEnvelope(row.eventType, new Date(row.createdAt), row.payload) },
-      ]),
+      rows.map((row) => [row.id, { id: row.id, eventType: row.eventType, body: buildEnvelope(row.eventType, row.createdAt, row.payload) }]),
     );
   });
 
   const endpoints = new BatchLoader<string, EndpointTarget>(async (ids) => {
     const rows = await sql<
-      (Omit<EndpointTarget, "secrets"> & { secret: string; previousSecret: string | null; previousSecretExpiresAt: string | null })[]
+      (Omit<EndpointTarget, "secrets"> & { secret: string; previousSecret: string | null; previousSecretExpiresAt: Date | null })[]
     >`
       select id, tenant_id as "tenantId", url, headers, secret, previous_secret as "previousSecret",
              previous_secret_expires_at as "previousSecretExpiresAt", disabled, rate_limit as "rateLimit",
@@ -73,8 +70,7 @@ export function createContextLoader(sql: Sql) {
         row.id,
         {
           ...row,
-          secrets:
-            previousSecret && previousSecretExpiresAt && new Date(previousSecretExpiresAt) > now ? [secret, previousSecret] : [secret],
+          secrets: previousSecret && previousSecretExpiresAt && previousSecretExpiresAt > now ? [secret, previousSecret] : [secret],
         },
       ]),
     );

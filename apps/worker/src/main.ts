@@ -1,5 +1,5 @@
-import { createRedisClient } from "@herald/queue";
-import { checkServices, createLogger, exitOnStartupError, onShutdown } from "@herald/runtime";
+import { createRedisClient, firstRedisUrl } from "@herald/queue";
+import { checkServices, createLogger, exitOnStartupError, handleProcessFailures, onShutdown } from "@herald/runtime";
 import { createSql } from "@herald/schema/client";
 import { loadWorkerConfig } from "./env.ts";
 import { createWorkerMetrics, serveMetrics } from "./metrics.ts";
@@ -7,8 +7,9 @@ import { createWorker } from "./worker.ts";
 
 try {
   const config = loadWorkerConfig();
-  await checkServices(config.DATABASE_URL, config.REDIS_URL);
+  await checkServices(config.DATABASE_URL, firstRedisUrl(config.REDIS_URL));
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-worker");
+  handleProcessFailures(logger);
   const sql = createSql(config.DATABASE_URL, { appName: "herald-worker", max: 10 });
   // BullMQ's workers must retry their commands for as long as Redis is away rather than fail them.
   const redis = createRedisClient(config.REDIS_URL, { cluster: config.HERALD_REDIS_CLUSTER, redisOptions: { maxRetriesPerRequest: null } });

@@ -11,8 +11,9 @@ import {
   type RedisClient,
 } from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
-import { Worker } from "bullmq";
+import { DelayedError, Worker } from "bullmq";
 import type { Logger } from "pino";
+import { LoadFailedError } from "./batch-loader.ts";
 import { createContextLoader } from "./delivery-context.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createOperationalEvents } from "./operational-events.ts";
@@ -136,23 +137,37 @@ export function createWorker(deps: WorkerDeps) {
   }
 
   function createShardWorker(name: string, prefix: string, concurrency: number) {
-    return new Worker<DeliveryJob>(name, (job, token) => processDelivery(job, token), {
-      connection: deps.redis,
-      prefix,
-      concurrency,
-      lockDuration,
-      // A dead worker's jobs are taken back within about two lock durations.
-      stalledInterval: Math.min(30_000, lockDuration),
-      maxStalledCount: 10,
-      removeOnComplete: { count: 0 },
-      removeOnFail: { count: 0 },
-      settings: {
-        backoffStrategy: (_attemptsMade, type, error) => {
-          if (type === BACKOFF_TYPE && error instanceof RetryLaterError) return error.delayMs;
-          return 5_000;
+    return new Worker<DeliveryJob>(
+      name,
+      async (job, token) => {
+        try {
+          return await processDelivery(job, token);
+        } catch (error) {
+          if (!(error instanceof LoadFailedError)) throw error;
+          // PostgreSQL could not say what to send: put the job back for a moment without using an attempt.
+          logger.warn({ err: error, jobId: job.id }, "could not load a delivery; trying again shortly");
+          await job.moveToDelayed(Date.now() + error.delayMs, token);
+          throw new DelayedError();
+        }
+      },
+      {
+        connection: deps.redis,
+        prefix,
+        concurrency,
+        lockDuration,
+        // A dead worker's jobs are taken back within about two lock durations.
+        stalledInterval: Math.min(30_000, lockDuration),
+        maxStalledCount: 10,
+        removeOnComplete: { count: 0 },
+        removeOnFail: { count: 0 },
+        settings: {
+          backoffStrategy: (_attemptsMade, type, error) => {
+            if (type === BACKOFF_TYPE && error instanceof RetryLaterError) return error.delayMs;
+            return 5_000;
+          },
         },
       },
-    });
+    );
   }
 
   const reconciler = createReconciler(deps.sql, queues, logger, {

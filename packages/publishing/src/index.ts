@@ -42,21 +42,16 @@ export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string })?.code === "23505";
 
-type EventRow = Omit<StoredEvent, "createdAt"> & { createdAt: string | Date };
-const stored = (row: EventRow): StoredEvent => ({ ...row, createdAt: new Date(row.createdAt) });
-
 /** Events published with these keys inside the window, by key. */
 async function recentByKeys(sql: Sql, tenantId: string, keys: string[]): Promise<Map<string, PublishResult>> {
   if (keys.length === 0) return new Map();
-  const rows = await sql<(EventRow & { deliveries: number })[]>`
+  const rows = await sql<(StoredEvent & { deliveries: number })[]>`
     select e.id, e.tenant_id as "tenantId", e.event_type as "eventType", e.idempotency_key as "idempotencyKey",
            e.created_at as "createdAt", (select count(*)::int from deliveries d where d.event_id = e.id) as deliveries
     from events e
     where e.tenant_id = ${tenantId} and e.idempotency_key = any(${keys}::text[])
       and e.created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
-  return new Map(
-    rows.map(({ deliveries, ...event }) => [event.idempotencyKey as string, { event: stored(event), deliveries, replayed: true }]),
-  );
+  return new Map(rows.map(({ deliveries, ...event }) => [event.idempotencyKey as string, { event, deliveries, replayed: true }]));
 }
 
 /**
@@ -243,7 +238,7 @@ async function storeEvents(
     events.map((e) => ({ id: e.id, event_type: e.eventType, payload: e.payload, idempotency_key: e.idempotencyKey ?? null })),
   );
   // An endpoint deleted since the lookup fails the foreign key and with it the whole statement: nothing half-stored.
-  const rows = await sql<EventRow[]>`
+  const rows = await sql<StoredEvent[]>`
     with stored as (
       insert into events (id, tenant_id, event_type, payload, idempotency_key)
       select v.id, ${tenantId}, v.event_type, v.payload, v.idempotency_key
@@ -257,7 +252,7 @@ async function storeEvents(
     )
     select id, tenant_id as "tenantId", event_type as "eventType", idempotency_key as "idempotencyKey", created_at as "createdAt"
     from stored`;
-  const byId = new Map(rows.map((row) => [row.id, stored(row)]));
+  const byId = new Map(rows.map((row) => [row.id, row]));
   const results = events.map((event, i) => ({ event: byId.get(event.id) as StoredEvent, deliveries: counts[i] ?? 0, replayed: false }));
   return { results, jobs };
 }

@@ -22,5 +22,5 @@ export {
 } from "./jobs.ts";
 export { createKeys, type Keys } from "./keys.ts";
 export { endpointsWithParked, type ParkingDeps, releaseParked } from "./parking.ts";
-export { createRedisClient, duplicateRedis, type RedisClient, type RedisClientOptions } from "./redis.ts";
+export { createRedisClient, duplicateRedis, firstRedisUrl, type RedisClient, type RedisClientOptions } from "./redis.ts";
 export { shardOf, shardPrefix, shardPrefixes } from "./shards.ts";

@@ -23,6 +23,8 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
   return new Cluster(
     seeds.map((seed) => ({ host: seed.hostname, port: Number(seed.port || 6379) })),
     {
+      // A producer that fails fast fails fast across the cluster too.
+      ...(options.redisOptions?.enableOfflineQueue === false ? { enableOfflineQueue: false } : {}),
       redisOptions: {
         ...options.redisOptions,
         ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
@@ -32,6 +34,9 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
     },
   );
 }
+
+/** The first URL of REDIS_URL: the only one without a cluster, a seed node with one (what start-up checks). */
+export const firstRedisUrl = (url: string) => url.split(",")[0]?.trim() ?? url;
 
 /** Another connection like `client` (a Cluster stays a Cluster), with some options changed. */
 export function duplicateRedis(client: RedisClient, options: RedisOptions): RedisClient {

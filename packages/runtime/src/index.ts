@@ -3,18 +3,48 @@ import { Redis } from "ioredis";
 import { type Logger, pino } from "pino";
 import postgres from "postgres";
 
+export { handleProcessFailures } from "./process-failures.ts";
 export { TtlCache } from "./ttl-cache.ts";
 
 export function createLogger(level: string, name: string): Logger {
   return pino({ level, name, base: { pid: process.pid } });
 }
 
-/** A connection BullMQ can use: it must retry forever rather than fail commands. */
-export function createRedis(url: string, options: { lazy?: boolean } = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: options.lazy ?? false });
+/** How long a producer's Redis command may take before it fails: a publish answers within about 2 s even when Redis hangs. */
+export const PRODUCER_COMMAND_TIMEOUT_MS = 1_500;
+
+export interface RedisOptions {
+  lazy?: boolean;
+  /**
+   * `consumer` (the default): for BullMQ workers, whose blocking commands must
+   * wait out an outage; commands queue while disconnected and retry forever.
+   * `producer`: for the API, which BullMQ's docs say should fail fast. A command
+   * issued while Redis is unreachable fails at once instead of waiting in the
+   * offline queue, and one that Redis does not answer fails after
+   * PRODUCER_COMMAND_TIMEOUT_MS. The connection itself keeps reconnecting.
+   */
+  role?: "consumer" | "producer";
 }
 
-function redact(url: string): string {
+/** The options of a producer's connections (see RedisOptions.role), for a single Redis or each node of a cluster. */
+export const PRODUCER_REDIS_OPTIONS = {
+  enableReadyCheck: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: PRODUCER_COMMAND_TIMEOUT_MS,
+  connectTimeout: 2_000,
+  // Back within a second of Redis: publishes go straight to the queue again, not through the reconciler.
+  retryStrategy: (attempt: number) => Math.min(attempt * 50, 1_000),
+};
+
+export function createRedis(url: string, options: RedisOptions = {}): Redis {
+  const lazyConnect = options.lazy ?? false;
+  if (options.role === "producer") return new Redis(url, { lazyConnect, ...PRODUCER_REDIS_OPTIONS });
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect });
+}
+
+/** The URL without its password, for messages. */
+export function redact(url: string): string {
   return url.replace(/\/\/([^:@/]*)(:[^@/]*)?@/, (_m, user) => `//${user ? `${user}@` : ""}`);
 }
 
@@ -25,12 +55,18 @@ export class UnreachableError extends Error {}
  * that names the URL tried and how to start the service, not a stack trace.
  */
 export async function checkServices(databaseUrl: string, redisUrl: string): Promise<void> {
-  await checkPostgres(databaseUrl);
-  await checkRedis(redisUrl);
+  // Side by side, so a server that accepts connections and never answers costs one deadline, not two.
+  const [postgresCheck, redisCheck] = await Promise.allSettled([checkPostgres(databaseUrl), checkRedis(redisUrl)]);
+  if (postgresCheck.status === "rejected") throw postgresCheck.reason;
+  if (redisCheck.status === "rejected") throw redisCheck.reason;
 }
 
+/** How long each start-up check waits for an answer; a service that accepts but never answers fails after it. */
+export const CHECK_TIMEOUT_MS = 5_000;
+
 export async function checkPostgres(databaseUrl: string): Promise<void> {
-  const sql = postgres(databaseUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  // connect_timeout covers the whole start-up exchange, so a silent server fails within it too.
+  const sql = postgres(databaseUrl, { max: 1, connect_timeout: CHECK_TIMEOUT_MS / 1000, onnotice: () => {} });
   try {
     await sql`select 1`;
   } catch (error) {
@@ -44,21 +80,37 @@ export async function checkPostgres(databaseUrl: string): Promise<void> {
 }
 
 export async function checkRedis(redisUrl: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5000 });
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: CHECK_TIMEOUT_MS,
+    commandTimeout: CHECK_TIMEOUT_MS,
+  });
   // connect() rejects with a bare "Connection is closed"; the socket error says why.
   let cause: Error | undefined;
   redis.on("error", (error: Error) => {
     cause ??= error;
   });
-  try {
+  let timer: NodeJS.Timeout | undefined;
+  // connectTimeout ends at the TCP connection; a server that accepts and never answers the ready check needs its own deadline.
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS / 1000} s`)), CHECK_TIMEOUT_MS);
+  });
+  const answered = (async () => {
     await redis.connect();
     await redis.ping();
+  })();
+  answered.catch(() => {}); // when the deadline wins, disconnecting rejects it: nobody is waiting any more
+  try {
+    await Promise.race([answered, deadline]);
   } catch (error) {
     throw new UnreachableError(
       `Redis is not answering at ${redact(redisUrl)} (${(cause ?? (error as Error)).message}). ` +
         "Start one (for example: redis-server --daemonize yes, or docker compose -f infra/docker-compose.yml up -d redis) or set REDIS_URL.",
     );
   } finally {
+    clearTimeout(timer);
     redis.disconnect();
   }
 }

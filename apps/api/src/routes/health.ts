@@ -10,6 +10,26 @@ const readySchema = z
   .object({ status: z.enum(["ok", "unavailable"]), postgres: check, redis: check })
   .meta({ id: "Readiness", example: { status: "ok", postgres: "ok", redis: "ok" } });
 
+/**
+ * How long readiness waits for each dependency. A load balancer's probe
+ * usually times out after a second; an answer it gets is worth more than one
+ * it gives up on, so a dependency that has not answered by then is
+ * `unreachable`.
+ */
+export const READY_CHECK_MS = 800;
+
+function answersWithin(check: () => Promise<unknown>, ms: number): Promise<"ok" | "unreachable"> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"unreachable">((resolve) => {
+    timer = setTimeout(() => resolve("unreachable"), ms);
+  });
+  const answered = check().then(
+    () => "ok" as const,
+    () => "unreachable" as const,
+  );
+  return Promise.race([answered, late]).finally(() => clearTimeout(timer));
+}
+
 /** Liveness needs nothing; readiness needs PostgreSQL and Redis to answer. Both are open, for load balancers. */
 export function healthRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   app.openapi(
@@ -29,20 +49,19 @@ export function healthRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
       path: "/readyz",
       tags,
       summary: "Readiness: PostgreSQL and Redis are reachable",
+      description: `Answers within about a second: a dependency that has not answered within ${READY_CHECK_MS} ms is \`unreachable\`.`,
       responses: {
         200: jsonResponse(readySchema, "Ready to serve"),
         503: jsonResponse(readySchema, "A dependency is unreachable: `postgres` or `redis` says `unreachable`"),
       },
     }),
     async (c) => {
-      const checks = await Promise.allSettled([deps.sql`select 1`, deps.redis.ping()]);
-      const [postgres, redis] = checks.map((result) => (result.status === "fulfilled" ? ("ok" as const) : ("unreachable" as const)));
+      const [postgres, redis] = await Promise.all([
+        answersWithin(() => deps.sql`select 1`, READY_CHECK_MS),
+        answersWithin(() => deps.redis.ping(), READY_CHECK_MS),
+      ]);
       const ready = postgres === "ok" && redis === "ok";
-      const body = {
-        status: ready ? ("ok" as const) : ("unavailable" as const),
-        postgres: postgres ?? "unreachable",
-        redis: redis ?? "unreachable",
-      };
+      const body = { status: ready ? ("ok" as const) : ("unavailable" as const), postgres, redis };
       return ready ? c.json(body, 200) : c.json(body, 503);
     },
   );

@@ -32,8 +32,6 @@ export interface Dashboard {
   failingEndpoints: FailingEndpoint[];
 }
 
-const seconds = (value: number | null) => (value === null ? null : new Date(value * 1000));
-
 /**
  * What the console's dashboard shows, for the whole deployment (admin, no
  * tenant) or for one tenant. Reads go by time-sortable id ranges, so the hour
@@ -57,10 +55,9 @@ export async function getDashboard(ctx: ServiceContext, input: { tenantIdOrUid?:
     ctx.sql<{ oldest: number | null }[]>`
       select extract(epoch from min(created_at))::float8 as oldest from deliveries
       where status in ('pending', 'failed') ${tenantId === null ? ctx.sql`` : ctx.sql`and tenant_id = ${tenantId}`}`,
-    // Times come back as epoch seconds (the shared client does not parse timestamps).
-    ctx.sql<(Omit<FailingEndpoint, "failingSince" | "lastFailureAt"> & { failingSince: number | null; lastFailureAt: number | null })[]>`
+    ctx.sql<FailingEndpoint[]>`
       select id, tenant_id as "tenantId", name, url, disabled, disabled_reason as "disabledReason",
-             extract(epoch from failing_since)::float8 as "failingSince", extract(epoch from last_failure_at)::float8 as "lastFailureAt"
+             failing_since as "failingSince", last_failure_at as "lastFailureAt"
       from endpoints
       where (failing_since is not null or disabled) ${tenantId === null ? ctx.sql`` : ctx.sql`and tenant_id = ${tenantId}`}
       order by failing_since asc nulls last, id desc
@@ -92,10 +89,6 @@ export async function getDashboard(ctx: ServiceContext, input: { tenantIdOrUid?:
     minutes,
     queueDepth: depth,
     oldestPendingMs: oldestSeconds === null ? null : Math.max(0, now - oldestSeconds * 1000),
-    failingEndpoints: failing.map((row) => ({
-      ...row,
-      failingSince: seconds(row.failingSince),
-      lastFailureAt: seconds(row.lastFailureAt),
-    })),
+    failingEndpoints: [...failing],
   };
 }

@@ -1,8 +1,7 @@
 /** `2026-11-30 12:00:05 UTC`: one unambiguous format everywhere in the console. */
-export function formatTime(date: Date | string | null | undefined): string {
+export function formatTime(date: Date | null | undefined): string {
   if (!date) return "never";
-  const d = typeof date === "string" ? new Date(date) : date;
-  return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 /** `3 min ago`, `2 h ago`: for "last success" columns read at a glance. */

@@ -4,7 +4,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type Context, Hono } from "hono";
 import { limitBody } from "../body-limit.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, RETRY_AFTER_SECONDS, unavailableDependency } from "../errors.ts";
 import { listTenants, resolveTenant } from "../services/tenants.ts";
 import { catalogRoutes } from "./catalog.tsx";
 import { dashboardRoutes } from "./dashboard.tsx";
@@ -118,6 +118,21 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
       return render(c, <ErrorPage page={page} status={error.status} title={title} detail={error.detail} />, error.status as 400);
     }
     const requestId = c.get("requestId");
+    const unavailable = unavailableDependency(error);
+    if (unavailable) {
+      deps.logger.warn({ err: error, requestId, path: c.req.path }, `${unavailable} unavailable`);
+      c.header("retry-after", String(RETRY_AFTER_SECONDS));
+      return render(
+        c,
+        <ErrorPage
+          page={page}
+          status={503}
+          title="Temporarily unavailable"
+          detail={`${unavailable} is not available right now. Reload the page in a few seconds.`}
+        />,
+        503,
+      );
+    }
     deps.logger.error({ err: error, requestId, path: c.req.path }, "console error");
     return render(
       c,
