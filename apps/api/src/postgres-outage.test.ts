@@ -1,6 +1,6 @@
+import { startTcpProxy, type TcpProxy } from "@herald/testing";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTcpProxy, type TcpProxy } from "./outage-support.ts";
 import { createTestApp, expectProblem, type TestApp } from "./test-app.ts";
 
 // The bounds the issue sets, and the slack a busy two-core CI machine needs on top.

@@ -1,8 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { REPO_ROOT, TEST_ADMIN_URL } from "@herald/testing";
+import { type PrivateRedis, REPO_ROOT, startPrivateRedis, startSilentServer, TEST_ADMIN_URL } from "@herald/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PrivateRedis, startPrivateRedis, startSilentServer } from "./outage-support.ts";
 import { createTestApp, type TestApp } from "./test-app.ts";
 
 // The bounds the issue sets, and the slack a busy two-core CI machine needs on top.
@@ -22,7 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
-  await redis?.kill();
+  await redis?.stop("SIGKILL");
 });
 
 async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; result: T }> {
@@ -71,7 +70,7 @@ describe("a Redis outage does not hang the API", () => {
   });
 
   it("a Redis that is gone: publishes answer 202 at once, /readyz 503 naming Redis, and nothing else answers 500", async () => {
-    await redis.kill();
+    await redis.stop("SIGKILL");
     const { ms, result } = await timed(publish);
     expect(result.status).toBe(202);
     expect(ms).toBeLessThan(PUBLISH_BOUND_MS * SLACK);

@@ -1,6 +1,7 @@
 import type { DeliveryJob, DeliveryQueues } from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
 import type { Logger } from "pino";
+import { createPeriodicPass } from "./periodic-pass.ts";
 
 export interface ReconcilerOptions {
   intervalMs: number;
@@ -35,8 +36,6 @@ type DueRow = DeliveryJob & { due: string };
  */
 export function createReconciler(sql: Sql, queues: DeliveryQueues, logger: Logger, options: ReconcilerOptions) {
   const batchSize = options.batchSize ?? 1000;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<ReconcilePass | null> | undefined;
 
   /** One pass over every overdue delivery, whichever worker holds the lock. */
   async function reconcileOnce(): Promise<ReconcilePass> {
@@ -69,35 +68,12 @@ export function createReconciler(sql: Sql, queues: DeliveryQueues, logger: Logge
     return pass;
   }
 
-  /** A pass if no worker made one this interval; null when another did. */
-  async function reconcileIfDue(): Promise<ReconcilePass | null> {
-    // A little shorter than the interval, so the next tick of the worker that made this pass finds it free.
-    if (!(await queues.tryLock("reconciler", options.intervalMs * 0.9))) return null;
-    return reconcileOnce();
-  }
-
-  function tick(): void {
-    if (running) return;
-    running = reconcileIfDue()
-      .catch((error) => {
-        logger.error({ err: error }, "reconcile failed; will try again");
-        return null;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  }
+  const periodic = createPeriodicPass({ queues, logger }, { name: "reconciler", intervalMs: options.intervalMs, pass: reconcileOnce });
 
   return {
     reconcileOnce,
-    reconcileIfDue,
-    start(): void {
-      timer = setInterval(tick, options.intervalMs);
-      timer.unref();
-    },
-    async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      await running;
-    },
+    reconcileIfDue: periodic.runIfDue,
+    start: periodic.start,
+    stop: periodic.stop,
   };
 }

@@ -9,6 +9,7 @@ import {
 } from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
 import type { Logger } from "pino";
+import { createPeriodicPass } from "./periodic-pass.ts";
 
 export interface SchedulerOptions {
   /** How often one worker of all makes a pass. */
@@ -68,8 +69,6 @@ export function createScheduler(
   const batchSize = options.batchSize ?? 5000;
   const window = parkedWindow(options.endpointConcurrency);
   const refilling = new Set<string>();
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<SchedulerPass | null> | undefined;
 
   async function enqueueDue(now: number): Promise<number> {
     const saved = await queues.cursor();
@@ -161,26 +160,11 @@ export function createScheduler(
     return pass;
   }
 
-  async function passIfDue(): Promise<SchedulerPass | null> {
-    if (!(await queues.tryLock("scheduler", options.intervalMs * 0.9))) return null;
-    return passOnce();
-  }
-
-  function tick(): void {
-    if (running) return;
-    running = passIfDue()
-      .catch((error) => {
-        logger.error({ err: error }, "scheduler pass failed; will try again");
-        return null;
-      })
-      .finally(() => {
-        running = undefined;
-      });
-  }
+  const periodic = createPeriodicPass({ queues, logger }, { name: "scheduler", intervalMs: options.intervalMs, pass: () => passOnce() });
 
   return {
     passOnce,
-    passIfDue,
+    passIfDue: periodic.runIfDue,
     /**
      * A draining endpoint's jobs in the queue ran low: release `n` more of its
      * backlog now rather than at the next pass. One refill per endpoint at a
@@ -194,14 +178,8 @@ export function createScheduler(
         .catch((error) => logger.warn({ err: error, endpointId }, "could not release parked deliveries; the scheduler will"))
         .finally(() => refilling.delete(endpointId));
     },
-    start(): void {
-      timer = setInterval(tick, options.intervalMs);
-      timer.unref();
-    },
-    async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      await running;
-    },
+    start: periodic.start,
+    stop: periodic.stop,
   };
 }
 

@@ -155,16 +155,18 @@ function flushCoalesced(sql: Sql): void {
 
 /**
  * How many of each endpoint's new deliveries may go into the queue now; the
- * rest are parked (see DeliveryQueues.admit). If Redis cannot say, all are
- * enqueued (or, if Redis is down, left to the reconciler), as before parking.
+ * rest are parked (see DeliveryQueues.admit). Null when Redis cannot say: it
+ * is away, so the deliveries are stored unparked and due, and the worker's
+ * reconciler enqueues them once it is back; the publish does not wait for
+ * Redis a second time.
  */
-async function admitted(deps: PublishDeps, counts: Map<string, number>): Promise<Map<string, number>> {
+async function admitted(deps: PublishDeps, counts: Map<string, number>): Promise<Map<string, number> | null> {
   if (counts.size === 0) return counts;
   try {
     return await deps.queues.admit(counts);
   } catch (error) {
-    deps.logger.warn({ err: error }, "could not ask the queue how much each endpoint takes; enqueueing every delivery");
-    return counts;
+    deps.logger.warn({ err: error }, "Redis is unavailable; the reconciler will enqueue these deliveries");
+    return null;
   }
 }
 
@@ -223,11 +225,11 @@ async function storeEvents(
       endpointIds.push(target.id);
       statuses.push(target.disabled ? "held" : "pending");
       // The oldest deliveries of the batch take the room the endpoint has in the queue; the rest wait parked.
-      const left = room.get(target.id) ?? 0;
-      const park = !target.disabled && left <= 0;
-      if (!target.disabled && !park) room.set(target.id, left - 1);
+      const left = room?.get(target.id) ?? 0;
+      const park = room !== null && !target.disabled && left <= 0;
+      if (!target.disabled && !park) room?.set(target.id, left - 1);
       parkedFlags.push(park);
-      if (!target.disabled && !park) jobs.push({ deliveryId, eventId: event.id, endpointId: target.id, tenantId });
+      if (room !== null && !target.disabled && !park) jobs.push({ deliveryId, eventId: event.id, endpointId: target.id, tenantId });
     }
     return targets.length;
   });

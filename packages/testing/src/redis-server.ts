@@ -109,6 +109,10 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** `stop()` then `start()`: a short outage that loses every key. */
   restart(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections and accepts new ones, and answers nothing (a hung Redis). */
+  freeze(): void;
+  /** SIGCONT after `freeze()`. */
+  thaw(): void;
 }
 
 /**
@@ -135,6 +139,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       await handle.stop();
       await handle.start();
     },
+    freeze: () => server?.child.kill("SIGSTOP"),
+    thaw: () => server?.child.kill("SIGCONT"),
   };
   return handle;
 }

@@ -1,56 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
 
-/** For tests that break a dependency: never the shared servers, only processes and proxies the test owns. */
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (!address || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-export interface PrivateRedis {
-  url: string;
-  child: ChildProcess;
-  /** SIGSTOP: the server keeps its connections and accepts new ones, and answers nothing. */
-  freeze(): void;
-  thaw(): void;
-  /** SIGKILL, resolved once it is gone. */
-  kill(): Promise<void>;
-}
-
-/** A redis-server of the test's own on a free port, without persistence. */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
-  const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = "";
-    child.once("exit", (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("Ready to accept connections")) resolve();
-    });
-  });
-  const exited = once(child, "exit");
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    child,
-    freeze: () => child.kill("SIGSTOP"),
-    thaw: () => child.kill("SIGCONT"),
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
-    },
-  };
-}
+/** For tests that break a dependency: never the shared servers, only servers and proxies the test owns. */
 
 /** A TCP server that accepts connections and never says a word: a Redis or PostgreSQL that hangs. */
 export async function startSilentServer(): Promise<{ port: number; close(): Promise<void> }> {
