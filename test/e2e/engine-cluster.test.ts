@@ -53,6 +53,14 @@ async function receiver(responder = respondWith(200)) {
   return started;
 }
 
+/** A receiver that answers after 20 ms, so that a run is still going when the test breaks something. */
+const slowReceiver = () =>
+  receiver(async (_request, _index, res) => {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    res.writeHead(200);
+    res.end();
+  });
+
 /** Endpoints of a fresh tenant until every shard has at least one; answers them by shard. */
 async function endpointsOnEveryShard(url: string): Promise<{ tenantId: string; byShard: string[][] }> {
   const tenantId = await createTenant(herald, `cluster-${++tenants}`);
@@ -125,12 +133,21 @@ describe("sharded queues on a Redis Cluster", () => {
     expect(target.requests.length).toBeLessThan(40);
   });
 
+  it("holds one rate limit across both workers", async () => {
+    const rate = 5;
+    const target = await receiver();
+    const tenantId = await createTenant(herald, `cluster-${++tenants}`);
+    await createEndpoint(herald, tenantId, `${target.url}/limited`, { rateLimit: rate });
+    await publishMany(herald, tenantId, 15);
+    await eventually(async () => (await succeededFor(tenantId)) === 15, { timeoutMs: 60_000, what: "the rate-limited deliveries" });
+    const times = target.requests.map((request) => request.receivedAt).sort((a, b) => a - b);
+    // No one-second window holds more than the limit (one more for arrival jitter at the window's edge).
+    const busiest = Math.max(...times.map((start) => times.filter((t) => t >= start && t < start + 1000).length));
+    expect(busiest).toBeLessThanOrEqual(rate + 1);
+  });
+
   it("loses nothing when a worker is SIGKILLed mid-run", async () => {
-    const target = await receiver(async (_request, _index, res) => {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      res.writeHead(200);
-      res.end();
-    });
+    const target = await slowReceiver();
     const { tenantId, byShard } = await endpointsOnEveryShard(target.url);
     const expected = 60 * byShard.flat().length;
     await publishMany(herald, tenantId, 60);
@@ -143,11 +160,7 @@ describe("sharded queues on a Redis Cluster", () => {
   });
 
   it("restores from PostgreSQL the deliveries of a master that lost its data", async () => {
-    const target = await receiver(async (_request, _index, res) => {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      res.writeHead(200);
-      res.end();
-    });
+    const target = await slowReceiver();
     const { tenantId, byShard } = await endpointsOnEveryShard(target.url);
     const expected = 60 * byShard.flat().length;
     await publishMany(herald, tenantId, 60);
