@@ -362,7 +362,8 @@ export function renderReport(
     row(
       `Herald throughput, ${run.workers} workers`,
       `${n(run.deliveriesPerSecond)} deliveries/s`,
-      `${x(run.scaling)} the 1-worker run (2 cores shared by everything); ${n(run.deadlocks)} deadlocks` +
+      `${x(run.scaling)} the 1-worker run (2 cores shared by everything); ${n(run.deadlocks)} deadlocks; ` +
+        `${n(run.redisCommands, 1)} Redis commands and ${n(run.redisScriptCalls, 1)} script calls per delivery` +
         (run.received < run.deliveries ? `; only ${n(run.received)} of ${n(run.deliveries)} received` : ""),
     );
   }
@@ -417,7 +418,7 @@ export function renderReport(
           : "**not every delivery final**") +
         `; ${n(k.deadlocks)} deadlocks, ${n(k.workerCrashes)} worker crashes${k.apiCrashed ? ", the API crashed" : ""}` +
         (errors.length > 0
-          ? `; publishes refused: ${errors.map(([status, count]) => `${n(count)} × ${status === "0" ? "no answer" : status}`).join(", ")}`
+          ? `; publishes refused: ${errors.map(([status, count]) => `${n(count)} × ${status === "0" ? "failed requests" : status === "unanswered" ? "unanswered after a minute" : status}`).join(", ")}`
           : "") +
         (k.deliveredUnacknowledged > 0
           ? `; ${n(k.deliveredUnacknowledged)} deliveries of events whose publish was refused yet stored`

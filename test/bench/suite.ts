@@ -44,6 +44,9 @@ export interface WorkersRun {
   deadlocks: number;
   received: number;
   deliveries: number;
+  /** Per delivery: more workers fetch more jobs than the endpoints' caps admit, and each one turned away costs Redis work. */
+  redisCommands: number;
+  redisScriptCalls: number;
 }
 
 /** The multi-worker runs: worker processes of one Herald sharing one queue, PostgreSQL and every endpoint. */
@@ -153,6 +156,11 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
             deadlocks: result.deadlocks,
             received: result.received,
             deliveries: result.deliveries,
+            redisCommands: result.perDelivery.redisCommands,
+            redisScriptCalls: round(
+              (result.perDelivery.redisCommandsByName.evalsha ?? 0) + (result.perDelivery.redisCommandsByName.eval ?? 0),
+              2,
+            ),
           });
         }
         results.workers = { scenario: "workers", one, runs };

@@ -29,6 +29,8 @@ const ENDPOINT_PATHS = ["/s/0", "/s/1", "/s/2", "/s/3", "/fail/30/s/4", "/slow/5
 const WORKERS = 2;
 /** Connections of the bench itself carry this name, so killing Herald's clients spares them. */
 const BENCH_CLIENT_NAME = "bench-soak";
+/** How long after the last publish was sent the soak still waits for the API's answers. */
+const UNANSWERED_AFTER_MS = 60_000;
 /** The longest the soak waits, after publishing stopped, for every delivery to reach a final state. */
 export const CONVERGE_TIMEOUT_MS = 180_000;
 
@@ -53,7 +55,7 @@ export interface SoakResult {
   env: Record<string, string>;
   /** Events the API answered 202 for. */
   acceptedEvents: number;
-  /** Publishes answered otherwise, by status (0: no answer). */
+  /** Publishes answered otherwise, by status (0: the request failed; "unanswered": no answer a minute after publishing stopped). */
   publishErrors: Record<string, number>;
   /** Accepted events × endpoints. */
   expectedDeliveries: number;
@@ -236,15 +238,19 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
 
     const accepted = new Set<string>();
     const publishErrors: Record<string, number> = {};
+    /** Set once the soak stops waiting for answers: a later answer changes nothing (its event counts as unacknowledged). */
+    let gaveUp = false;
+    const errorCount = () => Object.values(publishErrors).reduce((sum, count) => sum + count, 0);
     const headers = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, "content-type": "application/json" };
     const publishOne = async () => {
       try {
         const response = await bench.api.request({ path: `/v1/tenants/${tenantId}/events`, method: "POST", headers, body: PUBLISH_BODY });
         const text = await response.body.text();
+        if (gaveUp) return;
         if (response.statusCode === 202) accepted.add((JSON.parse(text) as { id: string }).id);
         else publishErrors[response.statusCode] = (publishErrors[response.statusCode] ?? 0) + 1;
       } catch {
-        publishErrors[0] = (publishErrors[0] ?? 0) + 1;
+        if (!gaveUp) publishErrors[0] = (publishErrors[0] ?? 0) + 1;
       }
     };
 
@@ -266,7 +272,10 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
     const ticker = setInterval(async () => {
       const stats = await receiver.stats();
       timeline.push({ atSeconds: round(elapsed(), 1), accepted: accepted.size, answered: stats.count });
-      log(`soak: ${round(elapsed())} s, ${accepted.size} events accepted, ${stats.count} requests answered (${stats.failed} with 500)`);
+      log(
+        `soak: ${round(elapsed())} s, ${accepted.size} events accepted (${sent - accepted.size - errorCount()} publishes awaiting an answer), ` +
+          `${stats.count} requests answered (${stats.failed} with 500)`,
+      );
     }, 5000);
 
     const faults: SoakFault[] = [];
@@ -281,15 +290,30 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
         log(`soak: ${planned.kind} at ${round(elapsed(), 1)} s: ${detail}`);
       }
       await publishing;
-      await Promise.all(inFlight);
+      // A publish the API has not answered a minute after the last one was sent counts as unanswered; the soak goes on.
+      await Promise.race([Promise.all(inFlight), sleep(UNANSWERED_AFTER_MS)]);
     } finally {
       clearInterval(ticker);
     }
+    gaveUp = true;
+    const unanswered = sent - accepted.size - errorCount();
+    if (unanswered > 0) publishErrors.unanswered = unanswered;
     const publishedAt = now();
     const openAtPublishingEnd = await openDeliveries();
 
     log(`soak: published ${accepted.size} events; waiting for every delivery to be succeeded or exhausted`);
-    const convergedAt = await pollUntil(async () => (await openDeliveries()) === 0, { intervalMs: 250, timeoutMs: CONVERGE_TIMEOUT_MS });
+    let reported = now();
+    const convergedAt = await pollUntil(
+      async () => {
+        const open = await openDeliveries();
+        if (now() - reported > 5000) {
+          reported = now();
+          log(`soak: ${open} deliveries neither succeeded nor exhausted yet`);
+        }
+        return open === 0;
+      },
+      { intervalMs: 250, timeoutMs: CONVERGE_TIMEOUT_MS },
+    );
     if (convergedAt === undefined) log(`soak: deliveries still open ${CONVERGE_TIMEOUT_MS / 1000} s after publishing stopped`);
 
     const pg = pgDelta(pgBefore, await settledPgSnapshot(sql, herald.database.name));
