@@ -137,13 +137,26 @@ const WHY_MISSED: Record<string, (r: SuiteResults) => string> = {
     `${r.workers?.runs.map((run) => `${run.workers} workers: ${run.deadlocks}`).join(", ")} deadlocks in pg_stat_database of the run's database; ` +
     "PostgreSQL's server log names the statements of each.",
   [SOAK_LOST_TARGET]: (r) =>
-    `${n(r.soak?.lost)} of ${n(r.soak?.expectedDeliveries)} accepted deliveries were neither answered 2xx by the receiver nor exhausted in PostgreSQL; ` +
+    `${n(r.soak?.lost)} of ${n(r.soak?.expectedDeliveries)} accepted deliveries were neither answered 2xx by the receiver nor exhausted in PostgreSQL ` +
+    `(${n(r.soak?.lostStillOpen)} of them still pending or failed when the soak stopped waiting); ` +
     `for example (endpoint path, event id, status in PostgreSQL): ${r.soak?.lostExamples.join("; ")}.`,
   [SOAK_CLEAN_TARGET]: (r) => {
     const s = r.soak;
     if (!s) return "not measured";
+    const stuck = s.stuck;
     return [
-      s.converged ? "" : `some deliveries were still pending or failed ${CONVERGE_TIMEOUT_MS / 1000} s after publishing stopped`,
+      s.converged
+        ? ""
+        : `some deliveries were still pending or failed ${CONVERGE_TIMEOUT_MS / 1000} s after publishing stopped` +
+          (stuck
+            ? ` (by endpoint, status and BullMQ job state: ${Object.entries(stuck.counts)
+                .sort((a, b) => b[1] - a[1])
+                .slice(0, 6)
+                .map(([key, count]) => `${key}: ${n(count)}`)
+                .join("; ")}; for example ${stuck.examples.slice(0, 2).join("; ")}; endpoint guards: ${Object.entries(stuck.guards)
+                .map(([path, state]) => `${path} ${state}`)
+                .join("; ")})`
+            : ""),
       s.deadlocks > 0 ? `${s.deadlocks} deadlocks` : "",
       s.workerCrashes > 0 || s.apiCrashed
         ? `${s.workerCrashes} worker exits${s.apiCrashed ? " and the API's" : ""} nobody asked for; last output: ${s.crashOutput.map((o) => o.slice(0, 500)).join(" / ")}`
@@ -329,13 +342,15 @@ export function renderReport(
       .filter((run) => run.kind === kind)
       .map((run) => `${n(run.deliveriesPerSecond)}/s${run.complete ? "" : " (incomplete)"}`)
       .join(", ");
-  for (const c of r.durable?.comparisons ?? []) {
+  for (const [i, c] of (r.durable?.comparisons ?? []).entries()) {
     const ref = c.reference;
     row(
       `durable reference, ${endpointsLabel(c.endpoints)}`,
       `${n(ref.deliveriesPerSecond)} deliveries/s`,
-      `${n(c.events)} events published in transactions of 100 (events and deliveries in Herald's tables) + one bulk add of ids-only jobs each; ` +
-        `one BullMQ worker at concurrency ${ref.concurrency}: batched event loads, HMAC-SHA256, undici, group-committed attempts; per delivery ` +
+      (i === 0
+        ? `${n(c.events)} events published in transactions of 100 (events and deliveries in Herald's tables) + one bulk add of ids-only jobs each; ` +
+          `one BullMQ worker at concurrency ${ref.concurrency}: batched event loads, HMAC-SHA256, undici, group-committed attempts; per delivery `
+        : `the same with ${n(c.events)} events, concurrency ${ref.concurrency}; per delivery `) +
         `${n(ref.redisCommands, 1)} Redis commands, ${n(ref.redisScriptCalls, 1)} script calls, ${n(ref.pgTransactions, 3)} PostgreSQL transactions, ` +
         `${n(ref.totalCpuMs, 3)} CPU ms in all; runs ${runsOf(c, "reference")}`,
     );

@@ -1,5 +1,7 @@
+import { endpointGuardKey, QUEUES } from "@herald/schema";
 import type { HeraldProcess } from "@herald/testing";
 import { TEST_ADMIN_TOKEN } from "@herald/testing";
+import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { type BenchHerald, type BenchOptions, startBenchHerald } from "../herald-bench.ts";
 import { PUBLISH_BODY } from "../payload.ts";
@@ -65,6 +67,8 @@ export interface SoakResult {
   exhausted: number;
   /** Expected deliveries neither delivered nor exhausted: must be 0. */
   lost: number;
+  /** Of those, the ones still pending or failed in PostgreSQL when the soak stopped waiting (not given up, but never arrived). */
+  lostStillOpen: number;
   /** The first few lost ones: endpoint path, event id and status in PostgreSQL ("missing": no row). */
   lostExamples: string[];
   /** 2xx answers beyond the first for the same webhook-id × endpoint. */
@@ -88,6 +92,12 @@ export interface SoakResult {
   /** Every 5 s of publishing: events accepted and requests the receiver answered (2xx or 500) so far. */
   timeline: { atSeconds: number; accepted: number; answered: number }[];
   converged: boolean;
+  /**
+   * When it did not converge, what the open deliveries look like: counts by
+   * endpoint path, status in PostgreSQL and the state of their job in BullMQ;
+   * a few of them in full; and each endpoint's guard state in Redis.
+   */
+  stuck?: { counts: Record<string, number>; examples: string[]; guards: Record<string, string> } | undefined;
   /** From the last fault until every delivery was succeeded or exhausted in PostgreSQL. */
   convergeSecondsAfterLastFault: number | null;
   /** The same, from the moment publishing stopped. */
@@ -152,6 +162,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.
  */
 export async function soak(options: BenchOptions, receiver: FastReceiver, sizes: Sizes): Promise<SoakResult> {
   const redis = await startBenchRedis(options.redisUrl);
+  const redisUrl = redis.url;
   if (!redis.dedicated) {
     throw new Error("the soak needs a redis-server binary on the PATH: it flushes the Redis it uses and kills its clients");
   }
@@ -175,7 +186,7 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
   async function run(bench: BenchHerald, admin: Redis, env: Record<string, string>): Promise<SoakResult> {
     const { herald, sql } = bench;
     const tenantId = await bench.createTenant("soak");
-    await bench.addEndpoints(
+    const endpointIds = await bench.addEndpoints(
       tenantId,
       ENDPOINT_PATHS.map((path) => receiver.url + path),
     );
@@ -314,7 +325,11 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
       },
       { intervalMs: 250, timeoutMs: CONVERGE_TIMEOUT_MS },
     );
-    if (convergedAt === undefined) log(`soak: deliveries still open ${CONVERGE_TIMEOUT_MS / 1000} s after publishing stopped`);
+    let stuck: SoakResult["stuck"];
+    if (convergedAt === undefined) {
+      log(`soak: deliveries still open ${CONVERGE_TIMEOUT_MS / 1000} s after publishing stopped`);
+      stuck = await describeStuck();
+    }
 
     const pg = pgDelta(pgBefore, await settledPgSnapshot(sql, herald.database.name));
     const rows = await sql<{ eventId: string; url: string; status: string }[]>`
@@ -330,6 +345,7 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
     let exhausted = 0;
     const lostExamples: string[] = [];
     let lost = 0;
+    let lostStillOpen = 0;
     for (const eventId of accepted) {
       for (const path of ENDPOINT_PATHS) {
         const key = `${path} ${eventId}`;
@@ -337,6 +353,7 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
         else if (status.get(key) === "exhausted") exhausted++;
         else {
           lost++;
+          if (["pending", "failed"].includes(status.get(key) ?? "")) lostStillOpen++;
           if (lostExamples.length < 10) lostExamples.push(`${key} ${status.get(key) ?? "missing"}`);
         }
       }
@@ -361,6 +378,7 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
       delivered,
       exhausted,
       lost,
+      lostStillOpen,
       lostExamples,
       duplicates,
       deliveredUnacknowledged,
@@ -375,9 +393,55 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
       faults,
       timeline,
       converged: convergedAt !== undefined,
+      stuck,
       convergeSecondsAfterLastFault: convergedAt === undefined ? null : round((convergedAt - lastFaultAt) / 1000, 1),
       convergeSecondsAfterPublishing: convergedAt === undefined ? null : round(Math.max(0, convergedAt - publishedAt) / 1000, 1),
     };
+
+    async function describeStuck(): Promise<NonNullable<SoakResult["stuck"]>> {
+      const open = await sql<
+        {
+          id: string;
+          endpointId: string;
+          url: string;
+          status: string;
+          attempts: number;
+          nextAttemptAt: string | null;
+          lastError: string | null;
+        }[]
+      >`
+        select d.id, d.endpoint_id as "endpointId", e.url, d.status, d.attempts, d.next_attempt_at::text as "nextAttemptAt",
+               d.last_error as "lastError"
+        from deliveries d join endpoints e on e.id = d.endpoint_id
+        where d.tenant_id = ${tenantId} and d.status not in ('succeeded', 'exhausted') order by d.id`;
+      const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+      const queue = new Queue(QUEUES.deliveries, { connection, prefix: herald.queuePrefix });
+      try {
+        const counts: Record<string, number> = {};
+        const examples: string[] = [];
+        for (const row of open) {
+          const state = await queue.getJobState(row.id);
+          const key = `${new URL(row.url).pathname} ${row.status}, job ${state}`;
+          counts[key] = (counts[key] ?? 0) + 1;
+          if (examples.length < 5) {
+            examples.push(
+              `${row.id} ${new URL(row.url).pathname} ${row.status} after ${row.attempts} attempts, next ${row.nextAttemptAt ?? "none"}, ` +
+                `job ${state}${row.lastError ? `, last error ${row.lastError.slice(0, 120)}` : ""}`,
+            );
+          }
+        }
+        const guards: Record<string, string> = {};
+        for (const [i, id] of endpointIds.entries()) {
+          const circuit = await connection.hgetall(endpointGuardKey(herald.queuePrefix, id, "circuit"));
+          const slots = await connection.zcard(endpointGuardKey(herald.queuePrefix, id, "slots"));
+          guards[ENDPOINT_PATHS[i] ?? id] = `${slots} slots leased; circuit ${JSON.stringify(circuit)}`;
+        }
+        return { counts, examples, guards };
+      } finally {
+        await queue.close();
+        connection.disconnect();
+      }
+    }
 
     async function inject(kind: FaultKind): Promise<string> {
       switch (kind) {
