@@ -1,7 +1,6 @@
 import type { Bar } from "./chart.ts";
 import type { Machine } from "./machine.ts";
 import { CONCENTRATIONS, type Comparison } from "./scenarios/durable.ts";
-import { CONVERGE_TIMEOUT_MS } from "./scenarios/soak.ts";
 import type { SuiteResults } from "./suite.ts";
 
 export interface Target {
@@ -147,7 +146,7 @@ const WHY_MISSED: Record<string, (r: SuiteResults) => string> = {
     return [
       s.converged
         ? ""
-        : `some deliveries were still pending or failed ${CONVERGE_TIMEOUT_MS / 1000} s after publishing stopped` +
+        : `not every delivery reached a final state (the soak stopped waiting: ${s.stoppedWaiting})` +
           (stuck
             ? ` (by endpoint, status and BullMQ job state: ${Object.entries(stuck.counts)
                 .sort((a, b) => b[1] - a[1])

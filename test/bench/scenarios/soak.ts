@@ -5,7 +5,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { type BenchHerald, type BenchOptions, startBenchHerald } from "../herald-bench.ts";
 import { PUBLISH_BODY } from "../payload.ts";
-import { log, now, pollUntil, round } from "../progress.ts";
+import { log, now, round } from "../progress.ts";
 import type { FastReceiver } from "../receiver.ts";
 import { startBenchRedis } from "../redis-server.ts";
 import { pgDelta, pgSnapshot, settledPgSnapshot } from "../service-stats.ts";
@@ -33,8 +33,14 @@ const WORKERS = 2;
 const BENCH_CLIENT_NAME = "bench-soak";
 /** How long after the last publish was sent the soak still waits for the API's answers. */
 const UNANSWERED_AFTER_MS = 60_000;
-/** The longest the soak waits, after publishing stopped, for every delivery to reach a final state. */
-export const CONVERGE_TIMEOUT_MS = 180_000;
+/**
+ * After publishing stops, the soak waits for every delivery to reach a final
+ * state while some keep finishing: it gives up when none has for STALL_MS
+ * (longer than any retry delay, lock expiry or reconciler pass it runs with),
+ * or after three times the soak's length, and at least CONVERGE_MIN_MS.
+ */
+const STALL_MS = 90_000;
+const CONVERGE_MIN_MS = 180_000;
 
 export const FAULT_KINDS = ["worker SIGKILL", "Redis clients killed", "Redis FLUSHALL", "PostgreSQL backends terminated"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -92,6 +98,8 @@ export interface SoakResult {
   /** Every 5 s of publishing: events accepted and requests the receiver answered (2xx or 500) so far. */
   timeline: { atSeconds: number; accepted: number; answered: number }[];
   converged: boolean;
+  /** Why the soak stopped waiting for the deliveries to converge, when they did not. */
+  stoppedWaiting?: string | undefined;
   /**
    * When it did not converge, what the open deliveries look like: counts by
    * endpoint path, status in PostgreSQL and the state of their job in BullMQ;
@@ -313,21 +321,40 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
     const openAtPublishingEnd = await openDeliveries();
 
     log(`soak: published ${accepted.size} events; waiting for every delivery to be succeeded or exhausted`);
+    // Wait while deliveries keep finishing; stop when none has for a while, or at a bound that grows with the soak.
+    const deadline = now() + Math.max(CONVERGE_MIN_MS, 3 * sizes.soakSeconds * 1000);
+    let convergedAt: number | undefined;
+    let stoppedWaiting: string | undefined;
+    let lastOpen = -1;
+    let lastChange = now();
     let reported = now();
-    const convergedAt = await pollUntil(
-      async () => {
-        const open = await openDeliveries();
-        if (now() - reported > 5000) {
-          reported = now();
-          log(`soak: ${open} deliveries neither succeeded nor exhausted yet`);
-        }
-        return open === 0;
-      },
-      { intervalMs: 250, timeoutMs: CONVERGE_TIMEOUT_MS },
-    );
+    for (;;) {
+      const open = await openDeliveries();
+      if (open === 0) {
+        convergedAt = now();
+        break;
+      }
+      if (open !== lastOpen) {
+        lastOpen = open;
+        lastChange = now();
+      }
+      if (now() - lastChange > STALL_MS) {
+        stoppedWaiting = `${open} deliveries open and none finished for ${STALL_MS / 1000} s`;
+        break;
+      }
+      if (now() > deadline) {
+        stoppedWaiting = `${open} deliveries still open ${round((now() - publishedAt) / 1000)} s after publishing stopped`;
+        break;
+      }
+      if (now() - reported > 5000) {
+        reported = now();
+        log(`soak: ${open} deliveries neither succeeded nor exhausted yet`);
+      }
+      await sleep(250);
+    }
     let stuck: SoakResult["stuck"];
-    if (convergedAt === undefined) {
-      log(`soak: deliveries still open ${CONVERGE_TIMEOUT_MS / 1000} s after publishing stopped`);
+    if (stoppedWaiting !== undefined) {
+      log(`soak: stopped waiting: ${stoppedWaiting}`);
       stuck = await describeStuck();
     }
 
@@ -393,6 +420,7 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
       faults,
       timeline,
       converged: convergedAt !== undefined,
+      stoppedWaiting,
       stuck,
       convergeSecondsAfterLastFault: convergedAt === undefined ? null : round((convergedAt - lastFaultAt) / 1000, 1),
       convergeSecondsAfterPublishing: convergedAt === undefined ? null : round(Math.max(0, convergedAt - publishedAt) / 1000, 1),
