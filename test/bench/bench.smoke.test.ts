@@ -2,6 +2,8 @@ import { TEST_REDIS_URL } from "@herald/testing";
 import { describe, expect, it } from "vitest";
 import { barChart } from "./chart.ts";
 import { chartBars, judgeTargets, renderReport } from "./report.ts";
+import { CONCENTRATIONS } from "./scenarios/durable.ts";
+import { FAULT_KINDS } from "./scenarios/soak.ts";
 import { SIZES } from "./sizes.ts";
 import { runSuite } from "./suite.ts";
 
@@ -30,9 +32,37 @@ describe("benchmark suite at tiny size", () => {
     expect(results.latency?.received).toBe(results.latency?.deliveries);
     expect(Number.isFinite(results.latency?.p99Ms)).toBe(true);
 
-    expect(results.workers?.two).toBeGreaterThan(0);
-    expect(results.concentration?.runs.map((run) => run.endpoints)).toEqual([5, 1]);
-    expect(results.concentration?.runs.every((run) => run.deliveriesPerSecond > 0 && run.redisScriptCalls > 3)).toBe(true);
+    expect(results.workers?.runs.map((run) => run.workers)).toEqual([2, 4]);
+    for (const run of results.workers?.runs ?? []) {
+      expect(run.received).toBe(deliveries);
+      expect(run.deliveriesPerSecond).toBeGreaterThan(0);
+      expect(run.deadlocks).toBeGreaterThanOrEqual(0);
+    }
+
+    // Herald and the durable reference, one pair at each concentration, each of them complete.
+    const comparisons = results.durable?.comparisons ?? [];
+    expect(comparisons.map((c) => c.endpoints)).toEqual([...CONCENTRATIONS]);
+    for (const c of comparisons) {
+      expect(c.deliveries).toBe(deliveries);
+      expect(c.runs.map((run) => run.kind).sort()).toEqual(["herald", "reference"]);
+      expect(c.runs.every((run) => run.complete && run.deliveriesPerSecond > 0)).toBe(true);
+      expect(c.ratio).toBeGreaterThan(0);
+      expect(c.reference.concurrency).toBe(Math.min(100, 10 * c.endpoints));
+      // At least a script call to add each job and one to complete it; at least one transaction per publish batch.
+      expect(c.reference.redisScriptCalls).toBeGreaterThanOrEqual(2);
+      expect(c.reference.pgTransactions).toBeGreaterThan(0);
+      expect(c.herald.redisScriptCalls).toBeGreaterThan(0);
+    }
+
+    // The soak: every fault injected, every accepted delivery accounted for, and none lost.
+    const soak = results.soak;
+    expect(soak?.faults.map((fault) => fault.kind)).toEqual([...FAULT_KINDS]);
+    expect(soak?.acceptedEvents).toBeGreaterThan(0);
+    expect(soak?.expectedDeliveries).toBe((soak?.acceptedEvents ?? 0) * 6);
+    expect((soak?.delivered ?? 0) + (soak?.exhausted ?? 0) + (soak?.lost ?? 0)).toBe(soak?.expectedDeliveries);
+    expect(soak?.converged).toBe(true);
+    expect(soak?.lost).toBe(0);
+    expect(soak?.receiverFailures).toBeGreaterThan(0);
 
     const ingest = new Map(results.ingest?.rows.map((row) => [row.mode, row]));
     expect(ingest.get("single")?.eventsPerSecond).toBeGreaterThan(0);
@@ -51,7 +81,7 @@ describe("benchmark suite at tiny size", () => {
     // The dead endpoint's jobs were turned away by the endpoint guard, and counted.
     expect(results.isolation?.runs.filter((run) => run.kind === "dead endpoint").every((run) => run.heldBack > 0)).toBe(true);
 
-    // One JSON line per scenario: four references, throughput, memory, latency, workers, concentration, ingest, fan-out, isolation.
+    // One JSON line per scenario: four references, throughput, memory, latency, workers, durable, ingest, fan-out, isolation, soak.
     expect(lines.map((line) => (line as { scenario: string }).scenario)).toEqual([
       "reference.http-limit",
       "reference.queue-limit",
@@ -61,10 +91,11 @@ describe("benchmark suite at tiny size", () => {
       "memory",
       "latency",
       "workers",
-      "concentration",
+      "durable",
       "ingest",
       "fanout",
       "isolation",
+      "soak",
     ]);
 
     const report = renderReport(results, machine, { command: "npm run bench", mode: "tiny", redis: "test", date: "today" });
@@ -77,6 +108,10 @@ describe("benchmark suite at tiny size", () => {
       "fan-out to 50",
       "isolation",
       "memory",
+      "durable reference, 1 endpoint",
+      "Herald ÷ durable reference",
+      "4 workers",
+      "soak under faults",
     ]) {
       expect(report).toContain(label);
     }

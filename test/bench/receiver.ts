@@ -6,6 +6,8 @@ import type { ReceiverCommand } from "./receiver-process.ts";
 export interface ReceiverCounters {
   /** Answered requests (everything but /hang). */
   count: number;
+  /** Of those, answered 500 on purpose (the /fail/<percent>/ paths). */
+  failed: number;
   /** Answered requests that carried a webhook-signature header. */
   signed: number;
   /** Requests to /hang that were never answered. */
@@ -26,6 +28,8 @@ export interface FastReceiver {
   /** Resolves when `count` answered requests arrived since the last reset. */
   waitFor(count: number): Promise<ReceiverCounters>;
   receipts(): Promise<Map<string, number[]>>;
+  /** While tracking: "<path> <webhook-id>" -> how many times it was answered 2xx. */
+  delivered(): Promise<Map<string, number>>;
   /** Drops the connections held open under /hang, so senders see them fail now. */
   releaseHung(): Promise<number>;
   close(): Promise<void>;
@@ -59,6 +63,7 @@ export async function startFastReceiver(): Promise<FastReceiver> {
     stats: () => call({ op: "stats" }),
     waitFor: (count) => call({ op: "waitFor", count }),
     receipts: async () => new Map(await call<[string, number[]][]>({ op: "receipts" })),
+    delivered: async () => new Map(await call<[string, number][]>({ op: "delivered" })),
     releaseHung: () => call({ op: "releaseHung" }),
     async close() {
       if (child.exitCode !== null) return;

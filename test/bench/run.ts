@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --full] [--only=throughput,latency] [--profile=<dir>] [--env NAME=value ...]`
+ * `npm run bench [-- --full] [--only=throughput,latency] [--profile=<dir>] [--env NAME=value ...]
+ *  [--soak-seconds=60] [--soak-rate=600]`
  *
  * Runs the reference points and every Herald scenario against real
  * processes, prints one JSON line per scenario on stdout (progress goes to
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     profile: { type: "string" },
     env: { type: "string", multiple: true },
     "no-write": { type: "boolean", default: false },
+    "soak-seconds": { type: "string" },
+    "soak-rate": { type: "string" },
   },
 });
 
@@ -34,7 +37,21 @@ if (unknown && unknown.length > 0) {
   console.error(`unknown scenario(s): ${unknown.join(", ")}; choose from ${SCENARIOS.join(", ")}`);
   process.exit(2);
 }
-const sizes = values.full ? SIZES.full : SIZES.quick;
+const positive = (flag: string, text: string | undefined) => {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(`--${flag} must be a positive number, got "${text}"`);
+    process.exit(2);
+  }
+  return value;
+};
+const base = values.full ? SIZES.full : SIZES.quick;
+const sizes = {
+  ...base,
+  soakSeconds: positive("soak-seconds", values["soak-seconds"]) ?? base.soakSeconds,
+  soakRate: positive("soak-rate", values["soak-rate"]) ?? base.soakRate,
+};
 const env = Object.fromEntries((values.env ?? []).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
 const profileDir = values.profile ? resolve(values.profile) : undefined;
 if (profileDir) mkdirSync(profileDir, { recursive: true });
@@ -66,6 +83,8 @@ try {
     const args = [
       values.full ? "--full" : "",
       only ? `--only=${only.join(",")}` : "",
+      values["soak-seconds"] ? `--soak-seconds=${values["soak-seconds"]}` : "",
+      values["soak-rate"] ? `--soak-rate=${values["soak-rate"]}` : "",
       ...(values.env ?? []).map((pair) => `--env ${pair}`),
     ];
     const report = renderReport(results, machine, {

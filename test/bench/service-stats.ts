@@ -75,6 +75,8 @@ export interface PgSnapshot {
   commits: number;
   rollbacks: number;
   rowsWritten: number;
+  /** Deadlocks PostgreSQL detected (and broke by aborting a transaction) in this database. */
+  deadlocks: number;
   /** CPU seconds of each client backend of the database, by pid. */
   backendCpu: Map<number, number>;
   /** Total statement calls from pg_stat_statements, when the extension is loaded. */
@@ -87,8 +89,8 @@ export interface PgSnapshot {
  */
 export async function pgSnapshot(sql: postgres.Sql, database: string): Promise<PgSnapshot> {
   await sql`select pg_stat_clear_snapshot()`;
-  const [row] = await sql<{ commits: string; rollbacks: string; written: string }[]>`
-    select xact_commit as commits, xact_rollback as rollbacks, tup_inserted + tup_updated + tup_deleted as written
+  const [row] = await sql<{ commits: string; rollbacks: string; written: string; deadlocks: string }[]>`
+    select xact_commit as commits, xact_rollback as rollbacks, tup_inserted + tup_updated + tup_deleted as written, deadlocks
     from pg_stat_database where datname = ${database}`;
   const backends = await sql<{ pid: number }[]>`
     select pid from pg_stat_activity where datname = ${database} and backend_type = 'client backend' and pid <> pg_backend_pid()`;
@@ -104,6 +106,7 @@ export async function pgSnapshot(sql: postgres.Sql, database: string): Promise<P
     commits: Number(row?.commits ?? 0),
     rollbacks: Number(row?.rollbacks ?? 0),
     rowsWritten: Number(row?.written ?? 0),
+    deadlocks: Number(row?.deadlocks ?? 0),
     backendCpu: new Map(backends.map(({ pid }) => [pid, processCpuSeconds(pid)])),
     statements,
   };
@@ -115,6 +118,7 @@ export function pgDelta(before: PgSnapshot, after: PgSnapshot) {
   return {
     transactions: after.commits + after.rollbacks - before.commits - before.rollbacks,
     rowsWritten: after.rowsWritten - before.rowsWritten,
+    deadlocks: after.deadlocks - before.deadlocks,
     statements: after.statements === undefined || before.statements === undefined ? undefined : after.statements - before.statements,
     backendCpuSeconds: cpuSeconds,
   };

@@ -18,6 +18,14 @@ export interface Sizes {
    * goes first (clean, dead, dead, clean, clean, dead…).
    */
   isolationPairs: number;
+  /**
+   * Herald / durable reference pairs at each concentration (20, 5 and 1
+   * endpoints), alternating which goes first.
+   */
+  durablePairs: number;
+  /** How long the soak publishes, and at how many deliveries per second (six endpoints, so a sixth of that in events). */
+  soakSeconds: number;
+  soakRate: number;
   /** The longest a scenario waits for its deliveries before it reports what it got. */
   timeoutMs: number;
 }
@@ -32,6 +40,9 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     ingestSeconds: 5,
     fanout: [1000, 10_000],
     isolationPairs: 2,
+    durablePairs: 1,
+    soakSeconds: 60,
+    soakRate: 600,
     timeoutMs: 90_000,
   },
   full: {
@@ -43,6 +54,9 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     ingestSeconds: 15,
     fanout: [1000, 10_000],
     isolationPairs: 5,
+    durablePairs: 3,
+    soakSeconds: 240,
+    soakRate: 600,
     timeoutMs: 180_000,
   },
   // The smoke test's size: proves every scenario still produces its numbers, measures nothing.
@@ -55,6 +69,9 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     ingestSeconds: 1,
     fanout: [10, 50],
     isolationPairs: 1,
+    durablePairs: 1,
+    soakSeconds: 12,
+    soakRate: 120,
     timeoutMs: 30_000,
   },
 };

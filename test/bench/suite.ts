@@ -4,11 +4,12 @@ import { log, round } from "./progress.ts";
 import { startFastReceiver } from "./receiver.ts";
 import { barePipeline, httpLimit, naiveBaseline, queueLimit, type ReferenceResult } from "./references.ts";
 import { type BacklogResult, backlog, backlogSizes } from "./scenarios/backlog.ts";
-import { type ConcentrationRun, concentration } from "./scenarios/concentration.ts";
+import { type DurableComparisonResult, durableComparison } from "./scenarios/durable.ts";
 import { type FanoutResult, fanout } from "./scenarios/fanout.ts";
 import { type IngestRow, ingest } from "./scenarios/ingest.ts";
 import { type IsolationResult, isolation } from "./scenarios/isolation.ts";
 import { type LatencyResult, latency } from "./scenarios/latency.ts";
+import { type SoakResult, soak } from "./scenarios/soak.ts";
 import { type ThroughputResult, throughput } from "./scenarios/throughput.ts";
 import type { Sizes } from "./sizes.ts";
 
@@ -26,24 +27,43 @@ export interface SuiteResults {
   throughput?: ThroughputResult & { ratios: Record<string, number | null> };
   memory?: { scenario: "memory"; apiPeakMiB: number; workerPeakMiB: number; apiStartMiB: number; workerStartMiB: number };
   latency?: LatencyResult;
-  workers?: { scenario: "workers"; one: number; two: number; scaling: number; twoWorkers: ThroughputResult };
-  concentration?: { scenario: "concentration"; runs: ConcentrationRun[] };
+  workers?: { scenario: "workers"; one: number; runs: WorkersRun[] };
+  durable?: DurableComparisonResult;
   ingest?: { scenario: "ingest"; rows: IngestRow[] };
   fanout?: { scenario: "fanout"; runs: FanoutResult[] };
   isolation?: IsolationResult;
+  soak?: SoakResult;
   backlog?: BacklogResult;
   errors: { scenario: string; error: string }[];
 }
+
+export interface WorkersRun {
+  workers: number;
+  deliveriesPerSecond: number;
+  /** deliveriesPerSecond ÷ the 1-worker throughput run's. */
+  scaling: number;
+  /** Deadlocks PostgreSQL detected in the run's database over the run: must stay 0. */
+  deadlocks: number;
+  received: number;
+  deliveries: number;
+  /** Per delivery: more workers fetch more jobs than the endpoints' caps admit, and each one turned away costs Redis work. */
+  redisCommands: number;
+  redisScriptCalls: number;
+}
+
+/** The multi-worker runs: worker processes of one Herald sharing one queue, PostgreSQL and every endpoint. */
+export const WORKER_COUNTS = [2, 4] as const;
 
 export const SCENARIOS = [
   "references",
   "throughput",
   "latency",
   "workers",
-  "concentration",
+  "durable",
   "ingest",
   "fanout",
   "isolation",
+  "soak",
   "backlog",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -137,24 +157,34 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
 
     if (wanted("workers")) {
       await attempt("workers", async () => {
-        const { result, bench } = await throughput(options, receiver, sizes, { workers: 2, name: "workers (2 processes)" });
-        await bench.stop();
         const one = results.throughput?.deliveriesPerSecond ?? 0;
-        results.workers = {
-          scenario: "workers",
-          one,
-          two: result.deliveriesPerSecond,
-          scaling: one > 0 ? round(result.deliveriesPerSecond / one, 3) : 0,
-          twoWorkers: result,
-        };
+        const runs: WorkersRun[] = [];
+        for (const workers of WORKER_COUNTS) {
+          const { result, bench } = await throughput(options, receiver, sizes, { workers, name: `workers (${workers} processes)` });
+          await bench.stop();
+          runs.push({
+            workers,
+            deliveriesPerSecond: result.deliveriesPerSecond,
+            scaling: one > 0 ? round(result.deliveriesPerSecond / one, 3) : 0,
+            deadlocks: result.deadlocks,
+            received: result.received,
+            deliveries: result.deliveries,
+            redisCommands: result.perDelivery.redisCommands,
+            redisScriptCalls: round(
+              (result.perDelivery.redisCommandsByName.evalsha ?? 0) + (result.perDelivery.redisCommandsByName.eval ?? 0),
+              2,
+            ),
+          });
+        }
+        results.workers = { scenario: "workers", one, runs };
         emit(results.workers);
       });
     }
 
-    if (wanted("concentration")) {
-      await attempt("concentration", async () => {
-        results.concentration = { scenario: "concentration", runs: await concentration(options, receiver, sizes) };
-        emit(results.concentration);
+    if (wanted("durable")) {
+      await attempt("durable", async () => {
+        results.durable = await durableComparison(options, receiver, sizes);
+        emit(results.durable);
       });
     }
 
@@ -176,6 +206,13 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       await attempt("isolation", async () => {
         results.isolation = await isolation(options, receiver, sizes);
         emit(results.isolation);
+      });
+    }
+
+    if (wanted("soak")) {
+      await attempt("soak", async () => {
+        results.soak = await soak(options, receiver, sizes);
+        emit(results.soak);
       });
     }
 

@@ -25,6 +25,8 @@ export interface ThroughputResult {
   received: number;
   signed: number;
   attemptsRecorded: number;
+  /** Deadlocks PostgreSQL detected in the run's database over the run (pg_stat_database.deadlocks). */
+  deadlocks: number;
   seconds: number;
   deliveriesPerSecond: number;
   /** Peak RSS over the run, and resident memory right after start-up for comparison. */
@@ -129,6 +131,7 @@ export async function throughput(
     received: counters.count,
     signed: counters.signed,
     attemptsRecorded: attempts?.n ?? 0,
+    deadlocks: pg.deadlocks,
     seconds: round(seconds, 3),
     deliveriesPerSecond: round(recordedAt === undefined ? counters.count / seconds : total / seconds),
     memory,
