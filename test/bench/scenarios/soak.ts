@@ -1,4 +1,4 @@
-import { endpointGuardKey, QUEUES } from "@herald/schema";
+import { createKeys, DELIVERY_QUEUE } from "@herald/queue";
 import type { HeraldProcess } from "@herald/testing";
 import { TEST_ADMIN_TOKEN } from "@herald/testing";
 import { Queue } from "bullmq";
@@ -443,7 +443,7 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
         from deliveries d join endpoints e on e.id = d.endpoint_id
         where d.tenant_id = ${tenantId} and d.status not in ('succeeded', 'exhausted') order by d.id`;
       const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-      const queue = new Queue(QUEUES.deliveries, { connection, prefix: herald.queuePrefix });
+      const queue = new Queue(DELIVERY_QUEUE, { connection, prefix: herald.queuePrefix });
       try {
         const counts: Record<string, number> = {};
         const examples: string[] = [];
@@ -460,8 +460,9 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
         }
         const guards: Record<string, string> = {};
         for (const [i, id] of endpointIds.entries()) {
-          const circuit = await connection.hgetall(endpointGuardKey(herald.queuePrefix, id, "circuit"));
-          const slots = await connection.zcard(endpointGuardKey(herald.queuePrefix, id, "slots"));
+          const keys = createKeys(herald.queuePrefix, 1);
+          const circuit = await connection.hgetall(keys.endpoint(id, "circuit"));
+          const slots = await connection.zcard(keys.endpoint(id, "slots"));
           guards[ENDPOINT_PATHS[i] ?? id] = `${slots} slots leased; circuit ${JSON.stringify(circuit)}`;
         }
         return { counts, examples, guards };
