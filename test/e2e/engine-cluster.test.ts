@@ -95,7 +95,9 @@ describe("sharded queues on a Redis Cluster", () => {
     await eventually(async () => (await succeededFor(tenantId)) === 20 * endpoints, { timeoutMs: 60_000, what: "every delivery" });
     const after = await Promise.all(cluster.urls.map(evalCalls));
     // Every master ran delivery scripts: the shards are spread, not piled on one node.
-    after.forEach((calls, i) => expect(calls - (before[i] ?? 0), `master ${i}`).toBeGreaterThan(0));
+    after.forEach((calls, i) => {
+      expect(calls - (before[i] ?? 0), `master ${i}`).toBeGreaterThan(0);
+    });
   });
 
   it("retries a receiver that fails twice, on any shard", async () => {

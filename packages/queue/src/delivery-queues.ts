@@ -186,7 +186,9 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
         Date.now(),
         ...group.flatMap(({ endpointId, count }) => [endpointId, count]),
       );
-      group.forEach(({ endpointId }, i) => admitted.set(endpointId, Number(answer[i] ?? 0)));
+      group.forEach(({ endpointId }, i) => {
+        admitted.set(endpointId, Number(answer[i] ?? 0));
+      });
     }
     return admitted;
   }
