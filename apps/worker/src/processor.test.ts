@@ -68,6 +68,7 @@ function processor() {
     metrics: createWorkerMetrics(),
     logger,
     refill: () => {},
+    parkAfterJob: () => {},
   });
 }
 

@@ -40,6 +40,13 @@ export interface ProcessorDeps {
   waiters?: SlotWaiters;
   /** Moves more of an endpoint's parked backlog into the queue once its jobs there run low. */
   refill: (endpointId: string, n: number) => void;
+  /**
+   * Parks the delivery once its job has left Redis (see createWorker). Parked
+   * any earlier, a refill could release it while its job still exists, and the
+   * new job (same id) would be dropped as a duplicate, leaving the delivery
+   * with no job until the reconciler's grace period ran out.
+   */
+  parkAfterJob: (park: { deliveryId: string; endpointId: string; wakeAt: number }) => void;
   operational: OperationalEvents;
   metrics: WorkerMetrics;
   logger: Logger;

@@ -116,6 +116,7 @@ export function createWorker(deps: WorkerDeps) {
     metrics,
     logger,
     refill: scheduler.refill,
+    parkAfterJob: (park) => parking.set(park.deliveryId, park),
   });
 
   // Per shard this process consumes, one BullMQ worker for new deliveries and one for released backlogs, with
@@ -127,8 +128,25 @@ export function createWorker(deps: WorkerDeps) {
     const prefix = queues.queues[shard]?.opts.prefix as string;
     return [createShardWorker(DELIVERY_QUEUE, prefix, concurrency), createShardWorker(BACKLOG_QUEUE, prefix, concurrency)];
   });
+  // Deliveries to park once their job is gone from Redis (the job id is the delivery id).
+  const parking = new Map<string, { deliveryId: string; endpointId: string; wakeAt: number }>();
+  const parkWrites = new Set<Promise<void>>();
   for (const worker of workers) {
+    worker.on("completed", (job) => {
+      const park = parking.get(job.id ?? "");
+      if (!park) return;
+      parking.delete(park.deliveryId);
+      const write = (async () => {
+        await recorder.park(park.deliveryId);
+        await guard.park(park.endpointId, park.wakeAt);
+      })()
+        // Not parked: the delivery stays due with no job, and the reconciler enqueues it after its grace period.
+        .catch((error) => logger.warn({ err: error, deliveryId: park.deliveryId }, "could not park a delivery"))
+        .finally(() => parkWrites.delete(write));
+      parkWrites.add(write);
+    });
     worker.on("failed", (job, error) => {
+      parking.delete(job?.id ?? "");
       if (!(error instanceof RetryLaterError) && error.name !== "UnrecoverableError") {
         logger.error({ err: error, jobId: job?.id }, "delivery job failed unexpectedly");
       }
@@ -193,6 +211,7 @@ export function createWorker(deps: WorkerDeps) {
       logger.warn("shutdown timeout reached; releasing jobs still in flight");
       await Promise.all(workers.map((worker) => worker.close(true)));
     }
+    await Promise.all([...parkWrites]);
     await recorder.flush();
     await queues.close();
     guardRedis.disconnect();
