@@ -38,7 +38,8 @@ describe("batch publish end to end", () => {
     const published = await herald.request("POST", "/v1/tenants/acme/events/batch", { events }, { "idempotency-key": "import-7" });
     expect(published.status).toBe(202);
     const ids = published.body.data.map((item: { id: string }) => item.id);
-    const requests = await receiver.waitForRequests(200);
+    // A fresh endpoint earns its slots by answering, so 200 deliveries take a while on a busy machine (over 20 s seen).
+    const requests = await receiver.waitForRequests(200, 90_000);
     expect(new Set(requests.map((r) => r.headers["webhook-id"]))).toEqual(new Set(ids));
     expect(requests.map((r) => JSON.parse(r.body).data.order).sort((a, b) => a - b)).toEqual(events.map((_, i) => i));
 
@@ -51,7 +52,7 @@ describe("batch publish end to end", () => {
       const done = await herald.request("GET", "/v1/tenants/acme/deliveries?status=succeeded&limit=250");
       return done.body.data.length === 200;
     });
-  });
+  }, 150_000);
 });
 
 describe("size limits over real HTTP", () => {
