@@ -57,7 +57,7 @@ afterAll(async () => {
   await database?.drop();
 });
 
-function processor() {
+function processor(parkAfterJob: (park: { deliveryId: string; endpointId: string; wakeAt: number }) => void = () => {}) {
   return createProcessor({
     loader: createContextLoader(sql),
     recorder: createRecorder(sql, logger),
@@ -68,7 +68,7 @@ function processor() {
     metrics: createWorkerMetrics(),
     logger,
     refill: () => {},
-    parkAfterJob: () => {},
+    parkAfterJob,
   });
 }
 
@@ -120,5 +120,20 @@ describe("processor", () => {
     const before = receiver.requests.length;
     expect(await run(job(later, later.deliveryId), "t2")).toBe("skipped");
     expect(receiver.requests.length).toBe(before);
+  });
+
+  it("leaves a refused delivery unparked while its job exists, and hands it to the worker to park once the job is gone", async () => {
+    const data = await delivery();
+    // The endpoint's four slots are taken by other workers' requests.
+    for (let i = 0; i < 4; i++) await guard.acquire({ deliveryId: `dlv_other_${i}`, endpointId }, `busy-${i}`, null, 1);
+    const parks: { deliveryId: string; endpointId: string; wakeAt: number }[] = [];
+    const before = Date.now();
+    expect(await processor((park) => parks.push(park))(job(data, data.deliveryId), "t3")).toBe("parked");
+    expect(parks).toEqual([{ deliveryId: data.deliveryId, endpointId, wakeAt: expect.any(Number) }]);
+    expect(parks[0]?.wakeAt).toBeGreaterThanOrEqual(before);
+    // Parked now, a refill could release it while its job still exists, and the new job would be dropped as a duplicate.
+    const [row] = await sql<{ parked: boolean; status: string }[]>`select parked, status from deliveries where id = ${data.deliveryId}`;
+    expect(row).toEqual({ parked: false, status: "pending" });
+    for (let i = 0; i < 4; i++) await guard.release({ deliveryId: `dlv_other_${i}`, endpointId }, `busy-${i}`, true);
   });
 });

@@ -157,12 +157,12 @@ export function createProcessor(deps: ProcessorDeps) {
       // Not now: the delivery waits in PostgreSQL and the endpoint joins the parked set, so nothing of it
       // bounces through Redis until the endpoint can take it (see the scheduler).
       metrics.delayed.inc({ reason: admission.reason });
-      await deps.recorder.park(job.deliveryId);
       // A circuit's cool-down and a Retry-After pause end when they say. A full endpoint's slot frees whenever a
       // request ends, and that request's release may have come before this park: look again within a second.
       const waitMs =
         admission.reason === "concurrency" || admission.reason === "rate_limit" ? Math.min(admission.delayMs, 1_000) : admission.delayMs;
-      await deps.guard.park(endpoint.id, Date.now() + waitMs);
+      // Written once the job has left Redis, never before (see ProcessorDeps.parkAfterJob).
+      deps.parkAfterJob({ deliveryId: job.deliveryId, endpointId: endpoint.id, wakeAt: Date.now() + waitMs });
       return "parked";
     }
     if (admission.interruptedAttempt >= attemptNumber) {
