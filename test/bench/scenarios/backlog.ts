@@ -37,6 +37,25 @@ interface HealthyRun {
   deliveriesPerSecond: number;
   p99Ms: number;
   p50Ms: number;
+  /** PostgreSQL's write-ahead log per healthy delivery in the throughput part, and its full-page images (machine-independent counts). */
+  walBytesPerDelivery: number;
+  fullPageImagesPerDelivery: number;
+  /** Checkpoints PostgreSQL made during the throughput part (the whole server's). */
+  checkpoints: number;
+}
+
+interface WalStats {
+  walBytes: number;
+  fpi: number;
+  checkpoints: number;
+}
+
+async function walStats(bench: BenchHerald): Promise<WalStats> {
+  const [row] = await bench.sql<WalStats[]>`
+    select w.wal_bytes::float8 as "walBytes", w.wal_fpi::float8 as fpi,
+           (b.checkpoints_timed + b.checkpoints_req)::float8 as checkpoints
+    from pg_stat_wal w, pg_stat_bgwriter b`;
+  return row as WalStats;
 }
 
 export interface BacklogResult {
@@ -241,15 +260,22 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
   async function healthyRun(bench: BenchHerald, tenantId: string, label: string): Promise<HealthyRun> {
     const deliveries = sizes.events * HEALTHY_ENDPOINTS;
     await receiver.reset();
+    const walBefore = await walStats(bench);
     const started = now();
     const publishing = bench.publishMany(tenantId, sizes.events);
     await waitForReceived(receiver, deliveries, { label: `backlog, ${label}`, timeoutMs: sizes.timeoutMs });
     await publishing;
     const seconds = (now() - started) / 1000;
+    const walAfter = await walStats(bench);
     const deliveriesPerSecond = deliveries / seconds;
     const timed = await latency(bench, tenantId, receiver, latencySizes, deliveriesPerSecond / 2);
-    log(`backlog, ${label}: ${round(deliveriesPerSecond)} deliveries/s, p99 ${timed.p99Ms} ms`);
-    return { deliveriesPerSecond: round(deliveriesPerSecond), p50Ms: timed.p50Ms, p99Ms: timed.p99Ms };
+    const wal = {
+      walBytesPerDelivery: round((walAfter.walBytes - walBefore.walBytes) / deliveries),
+      fullPageImagesPerDelivery: round((walAfter.fpi - walBefore.fpi) / deliveries, 2),
+      checkpoints: walAfter.checkpoints - walBefore.checkpoints,
+    };
+    log(`backlog, ${label}: ${round(deliveriesPerSecond)} deliveries/s, p99 ${timed.p99Ms} ms, ${JSON.stringify(wal)}`);
+    return { deliveriesPerSecond: round(deliveriesPerSecond), p50Ms: timed.p50Ms, p99Ms: timed.p99Ms, ...wal };
   }
 }
 
@@ -316,4 +342,8 @@ async function load(bench: BenchHerald, tenantId: string, endpointIds: string[],
   // would otherwise run during the measured runs and take CPU from them on this 2-core machine.
   await bench.sql`vacuum (analyze) deliveries`;
   await bench.sql`vacuum (analyze) events`;
+  // The load writes about a gigabyte of WAL at once, which forces a checkpoint; landing in the measured run, its
+  // writes and the full-page images of every page first touched after it would be charged to the backlog. A
+  // backlog built up over an hour spreads its checkpoints over that hour instead.
+  await bench.sql`checkpoint`;
 }
