@@ -26,7 +26,7 @@ beforeAll(async () => {
   redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
   queues = createDeliveryQueues({ redis, prefix, shards: 1 });
   queue = queues.queues[0] as Queue;
-  // Cap 2: a draining endpoint gets a window of 4 jobs.
+  // Cap 2: a draining endpoint gets a window of 8 jobs.
   guard = createEndpointGuard(redis, { prefix, concurrency: 2, circuitThreshold: 3, circuitCooldownMs: COOLDOWN, leaseMs: 10_000 });
   tenantId = newId("tenant");
   eventId = newId("event");
@@ -157,22 +157,22 @@ describe("scheduler: parked endpoints", () => {
 
   it("releases a window of a healthy endpoint's backlog oldest first, into the backlog queue, refills on demand, and unparks it once empty", async () => {
     const ep = await endpoint();
-    const ids = await deliveries(ep, 6, { parked: true, old: true });
+    const ids = await deliveries(ep, 10, { parked: true, old: true });
     await queues.markParked([ep], Date.now());
     const s = scheduler();
-    expect(await s.passOnce()).toMatchObject({ released: 4 });
-    expect(await jobs()).toEqual(ids.slice(0, 4).sort());
+    expect(await s.passOnce()).toMatchObject({ released: 8 });
+    expect(await jobs()).toEqual(ids.slice(0, 8).sort());
     const backlog = queues.backlogQueues[0] as Queue;
-    expect((await backlog.getJobs(["waiting"])).map((job) => job.id).reverse()).toEqual(ids.slice(0, 4));
-    expect((await guard.states([ep])).get(ep)?.queued).toBe(4);
+    expect((await backlog.getJobs(["waiting"])).map((job) => job.id).reverse()).toEqual(ids.slice(0, 8));
+    expect((await guard.states([ep])).get(ep)?.queued).toBe(8);
     // The window is full: the next pass releases nothing more.
     expect(await s.passOnce()).toMatchObject({ released: 0 });
     // Workers finished some; the release asked for a refill.
-    s.refill(ep, 4);
-    await eventually(async () => (await jobs()).length === 6, { what: "the refill" });
+    s.refill(ep, 8);
+    await eventually(async () => (await jobs()).length === 10, { what: "the refill" });
     expect(await parkedRows(ep)).toBe(0);
     // Nothing left: the next look takes it out of the parked set.
-    s.refill(ep, 4);
+    s.refill(ep, 8);
     await eventually(async () => !(await queues.dueParked(0, Date.now() + 60_000, 10)).includes(ep), {
       what: "the endpoint to leave the parked set",
     });

@@ -72,16 +72,16 @@ describe("publish", () => {
 
   it("puts at most an endpoint's window in the queue and parks the rest of a burst, oldest first in the queue", async () => {
     const tenantId = await tenantWith(1);
-    // The window is twice the endpoint concurrency (10 by default): 20 of 50 go in.
+    // The window is four times the endpoint concurrency (10 by default): 40 of 60 go in.
     const results = await publishBatch(deps(), {
       tenantId,
-      events: Array.from({ length: 50 }, (_, n) => ({ eventType: "order.paid", payload: { n } })),
+      events: Array.from({ length: 60 }, (_, n) => ({ eventType: "order.paid", payload: { n } })),
     });
     const ids = results.map((result) => result.event.id);
     const rows = await sql<{ id: string; eventId: string; parked: boolean }[]>`
       select id, event_id as "eventId", parked from deliveries where event_id = any(${ids}::text[])`;
     const parkedByEvent = new Map(rows.map((row) => [row.eventId, row.parked]));
-    expect(ids.map((id) => parkedByEvent.get(id))).toEqual([...Array(20).fill(false), ...Array(30).fill(true)]);
+    expect(ids.map((id) => parkedByEvent.get(id))).toEqual([...Array(40).fill(false), ...Array(20).fill(true)]);
     for (const row of rows) expect(Boolean(await queue.getJob(row.id))).toBe(!row.parked);
   });
 

@@ -179,11 +179,11 @@ describe("endpoint guard", () => {
     expect((await guard.states([id])).get(id)?.queued).toBe(3);
   });
 
-  it("asks for a refill once a draining endpoint's jobs in the queue are down to its cap, not before", async () => {
-    // Cap 2: the window is 4 jobs, refilled when 2 or fewer are left.
+  it("asks for a refill once a cap's worth of a draining endpoint's window has finished, not before", async () => {
+    // Cap 2: the window is 8 jobs, refilled when 6 or fewer are left.
     const id = fresh();
     await guard.park(id, Date.now() + 60_000);
-    await guard.addQueued(id, 4);
+    await guard.addQueued(id, 8);
     const run = async (lease: string, ok = true) => {
       expect(await guard.acquire(d(id, lease), lease, null)).toMatchObject({ admitted: true });
       return guard.release(d(id, lease), lease, ok);
@@ -200,7 +200,7 @@ describe("endpoint guard", () => {
     await guard.park(id, Date.now());
     for (const lease of ["1", "2"]) {
       await guard.acquire(d(id, lease), lease, null);
-      expect(await guard.release(d(id, lease), lease, false)).toEqual({ opened: false, refill: 4 });
+      expect(await guard.release(d(id, lease), lease, false)).toEqual({ opened: false, refill: 8 });
     }
     await guard.acquire(d(id, "3"), "3", null);
     expect(await guard.release(d(id, "3"), "3", false)).toEqual({ opened: true, refill: 0 });

@@ -8,6 +8,7 @@ export {
   type EndpointGuardOptions,
   type EndpointState,
   parkedWindow,
+  refillThreshold,
 } from "./endpoint-guard.ts";
 export {
   BACKLOG_QUEUE,
