@@ -86,8 +86,9 @@ async function run(
 
 /** The reason in a failed server's output: its FATAL lines, or all of it. */
 function reason(output: string): string {
-  const fatal = output.split("\n").filter((line) => /FATAL|HINT/.test(line));
-  return (fatal.length > 0 ? fatal : [output.trim()]).join(" ").replace(/\s+/g, " ");
+  // Without the log line prefix (time, pid): "FATAL:  lock file … already exists HINT:  Is another postmaster (PID 123) running…"
+  const fatal = output.match(/(FATAL|HINT):.*/g);
+  return (fatal ?? [output.trim()]).join(" ").replace(/\s+/g, " ");
 }
 
 /** Creates the cluster unless the data directory already holds one, then starts it on a free loopback port. */

@@ -73,7 +73,7 @@ try {
       env.REDIS_URL = redis.url;
       console.log(`Redis ${redis.version}, private redis-server: 127.0.0.1:${redis.port}, data in ${join(shown, "redis")}`);
     }
-    console.log(`to start again from nothing: stop Herald, then rm -rf ${shown}`);
+    if (postgres) console.log(`to start again from nothing: stop Herald, then rm -rf ${shown}`);
   }
   const config = parseConfig(apiConfigSchema, env);
   await checkServices(config.DATABASE_URL.replace(/\/[^/]*$/, "/postgres"), config.REDIS_URL);

@@ -1,6 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { freePort, type Receiver, startReceiver } from "@herald/testing";
 import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
@@ -34,6 +35,13 @@ let dataDir: string;
 let receiver: Receiver;
 /** Every process a start has had: a broken stop orphans processes that no tree below npm shows any more. */
 const seen: ProcessEntry[] = [];
+const commands: OperatorCommand[] = [];
+
+function run(args: string[], env: Record<string, string>): OperatorCommand {
+  const command = runNpm(args, env);
+  commands.push(command);
+  return command;
+}
 
 beforeAll(async () => {
   // Another data directory than the checkout's .herald, readable by `nobody` (whom root runs PostgreSQL as), like a checkout.
@@ -44,14 +52,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  killAll(seen);
+  // Whatever a failed test left running is killed, so it leaks no process.
+  killAll([...commands.flatMap((command) => processTree(command.pid)), ...seen]);
   await receiver?.close();
   rmSync(home, { recursive: true, force: true });
 });
 
 async function start(): Promise<{ command: OperatorCommand; baseUrl: string; postgresPort: number }> {
   const port = await freePort();
-  const command = runNpm(["start"], { HERALD_EMBEDDED: "true", HERALD_DATA_DIR: dataDir, PORT: String(port) });
+  const command = run(["start"], { HERALD_EMBEDDED: "true", HERALD_DATA_DIR: dataDir, PORT: String(port) });
   const [api] = await Promise.all([command.waitFor(API_STARTED), command.waitFor(WORKER_STARTED)]);
   const postgresLine = command.output().match(EMBEDDED_POSTGRES);
   const redisLine = command.output().match(PRIVATE_REDIS);
@@ -137,5 +146,25 @@ describe("npm start with HERALD_EMBEDDED=true", { timeout: 180_000 }, () => {
     const event = await call<{ id: string; deliveries: { status: string }[] }>(baseUrl, `/v1/tenants/acme/events/${eventId}`);
     expect(event.deliveries.map((delivery) => delivery.status)).toEqual(["succeeded"]);
     await stop(command, "SIGINT", baseUrl);
+  });
+});
+
+describe("npm test with HERALD_EMBEDDED=true", { timeout: 180_000 }, () => {
+  it("starts an embedded PostgreSQL and a private redis-server for the run, hands them to the tests, and stops them", async () => {
+    // One small workspace's tests that use TEST_DATABASE_URL: enough to see the URLs reach a test through turbo.
+    // --ignore-scripts skips only the pretest step (which installs Chromium for the browser tests), not the test script.
+    const command = run(["test", "--ignore-scripts", "--", "--filter=@herald/schema", "--only", "--", "src/client.test.ts"], {
+      HERALD_EMBEDDED: "true",
+    });
+    await command.waitFor(/tests use a private redis-server/);
+    const tree = processTree(command.pid);
+    seen.push(...tree);
+    expect(tree.some((entry) => entry.command.includes("/native/bin/postgres -D"))).toBe(true);
+    expect(tree.some((entry) => entry.command.includes("redis-server"))).toBe(true);
+    expect(await command.exited, command.output()).toBe(0);
+    expect(command.output()).toMatch(/tests use an embedded PostgreSQL \S+ at 127\.0\.0\.1:\d+, for this run only/);
+    expect(stripVTControlCharacters(command.output())).toMatch(/Test Files\s+1 passed/);
+    const running = await waitUntilGone(tree);
+    expect(running.map((entry) => `${entry.pid} ${entry.command}`)).toEqual([]);
   });
 });
