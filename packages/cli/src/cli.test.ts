@@ -180,7 +180,7 @@ describe("receiving, following and replaying deliveries", () => {
       { what: "the retried delivery to fail again" },
     );
     const recovered = await cli.run(["recover", "--tenant", "acme", "--endpoint", bad, "--since", "1h"]);
-    expect(recovered.stdout).toMatch(new RegExp(`^queued 1 deliveries to ${bad} created since \\d{4}-`));
+    expect(recovered.stdout).toMatch(new RegExp(`^queued 1 delivery to ${bad} created since \\d{4}-`));
     expect(recovered.code).toBe(0);
     await refusing.waitFor(new RegExp(`(${eventId}[^\\n]*-> 500\\n[^\\n]*\\n[^\\n]*){3}`));
 
@@ -242,7 +242,7 @@ describe("publishing a backlog from a file", () => {
     const interrupted = await first.stop("SIGINT");
     proxy.close();
     expect(interrupted.code, interrupted.stderr).toBe(130);
-    expect(interrupted.stderr).toContain("interrupted: 150 of 600 events confirmed (through line 150)");
+    expect(interrupted.stderr).toContain("herald: interrupted after 150 of 600 events (through line 150).\n");
     expect(interrupted.stderr).toContain("Run the same command again");
     // Off a terminal: one plain line per tenth of the work, no carriage returns or escape sequences.
     expect(interrupted.stderr).toMatch(/^publish: 100\/600 \(16%\), [\d,]+ events\/s, ETA \d+s$/m);

@@ -127,7 +127,10 @@ export function replayCommands(program: Command): void {
         }),
       );
       if (context.output.json) context.output.out(JSON.stringify({ ...result, since }));
-      else context.output.out(`queued ${result.queued} deliveries to ${options.endpoint} created since ${since}`);
+      else
+        context.output.out(
+          `queued ${result.queued} ${result.queued === 1 ? "delivery" : "deliveries"} to ${options.endpoint} created since ${since}`,
+        );
     });
   program
     .command("retry")
@@ -143,7 +146,10 @@ export function replayCommands(program: Command): void {
           params: { path: { tenantId: tenantOf(options), deliveryId } },
           body: options.force ? { force: true } : {},
         }),
-      );
+      ).catch((error: CliError) => {
+        // The API speaks of its body field; here it is a flag.
+        throw /already succeeded/.test(error.message) ? new CliError(`${error.message}\n  (herald retry --force sends it again)`) : error;
+      });
       printRecord(context.output, delivery);
     });
 }

@@ -18,6 +18,8 @@ export interface FileOptions {
 type Item = Schemas["EventPublish"];
 type Line = { number: number; item: Item };
 
+const count = (value: number) => value.toLocaleString("en-US");
+
 /** Batches stay well under the API's 8 MiB body limit (HERALD_MAX_BATCH_BYTES). */
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -114,7 +116,7 @@ export async function publishFile(context: Context, options: FileOptions): Promi
         : describeProblem(problem.errors?.length ? { ...problem, detail: problem.title } : problem, label);
       throw new CliError(
         `a batch of lines ${batch[0]?.number}–${batch.at(-1)?.number} was refused; nothing of it was published:\n${detail}\n` +
-          `${summary.published + summary.replayed} events before it are published; fix the file and run the same command again to go on.`,
+          `${count(summary.published + summary.replayed)} events before it are published; fix the file and run the same command again to go on.`,
       );
     }
     for (const result of answer.data.data) {
@@ -129,8 +131,8 @@ export async function publishFile(context: Context, options: FileOptions): Promi
   function interrupted(): CliError {
     progress.finish();
     return new CliError(
-      `interrupted: ${summary.published + summary.replayed} of ${total} events confirmed (through line ${lastConfirmedLine}). ` +
-        "Run the same command again to publish the rest: lines already published carry the same idempotency keys and are not published twice.",
+      `interrupted after ${count(summary.published + summary.replayed)} of ${count(total)} events (through line ${count(lastConfirmedLine)}).\n` +
+        "  Run the same command again to publish the rest: lines already published carry the same idempotency keys and are not published twice.",
       130,
     );
   }

@@ -48,9 +48,10 @@ export function publishCommand(program: Command): void {
           context.output.out(JSON.stringify(summary));
         } else {
           const rate = summary.seconds > 0 ? Math.round(summary.events / summary.seconds) : summary.events;
+          const count = (value: number) => value.toLocaleString("en-US");
           context.output.out(
-            `${summary.file}: ${summary.events} events, ${summary.published} published, ${summary.replayed} already published before, ` +
-              `${summary.deliveries} deliveries, in ${summary.seconds} s (${rate} events/s)`,
+            `${summary.file}: ${count(summary.events)} events, ${count(summary.published)} published, ${count(summary.replayed)} already published before, ` +
+              `${count(summary.deliveries)} deliveries, in ${summary.seconds} s (${count(rate)} events/s)`,
           );
         }
         return;
