@@ -1,9 +1,12 @@
+import { createHeraldClient, type HeraldClient } from "@herald/client";
 import { eventually, type Herald, type Receiver, startHerald, startReceiver } from "@herald/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /** Publishing through the real API process: batches, idempotency, size limits, metrics. */
 let herald: Herald;
 let receiver: Receiver;
+/** The typed client, generated from the API's own document: what integrators call. */
+let client: HeraldClient;
 
 const MAX_PAYLOAD = 8192;
 const MAX_BATCH = 64 * 1024;
@@ -11,6 +14,7 @@ const MAX_BATCH = 64 * 1024;
 beforeAll(async () => {
   herald = await startHerald({ env: { HERALD_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD), HERALD_MAX_BATCH_BYTES: String(MAX_BATCH) } });
   receiver = await startReceiver();
+  client = createHeraldClient({ baseUrl: herald.baseUrl, token: herald.env.HERALD_ADMIN_TOKEN });
   await herald.request("POST", "/v1/tenants", { name: "Acme", uid: "acme" });
   await herald.request("POST", "/v1/event-types", { name: "order.placed", description: "Placed" });
   await herald.request("POST", "/v1/tenants/acme/endpoints", { name: "Orders", url: `${receiver.url}/orders` });
@@ -35,22 +39,25 @@ async function post(path: string, body: RequestInit["body"], headers: Record<str
 describe("batch publish end to end", () => {
   it("delivers every event of a batch once, and a replayed batch not again", async () => {
     const events = Array.from({ length: 200 }, (_, i) => ({ eventType: "order.placed", payload: { order: i } }));
-    const published = await herald.request("POST", "/v1/tenants/acme/events/batch", { events }, { "idempotency-key": "import-7" });
-    expect(published.status).toBe(202);
-    const ids = published.body.data.map((item: { id: string }) => item.id);
+    const batch = { params: { path: { tenantId: "acme" }, header: { "idempotency-key": "import-7" } }, body: { events } };
+    const published = await client.POST("/v1/tenants/{tenantId}/events/batch", batch);
+    expect(published.response.status).toBe(202);
+    const ids = published.data?.data.map((item) => item.id) ?? [];
     // A fresh endpoint earns its slots by answering, so 200 deliveries take a while on a busy machine (over 20 s seen).
     const requests = await receiver.waitForRequests(200, 90_000);
     expect(new Set(requests.map((r) => r.headers["webhook-id"]))).toEqual(new Set(ids));
     expect(requests.map((r) => JSON.parse(r.body).data.order).sort((a, b) => a - b)).toEqual(events.map((_, i) => i));
 
-    const replayed = await herald.request("POST", "/v1/tenants/acme/events/batch", { events }, { "idempotency-key": "import-7" });
-    expect(replayed.status).toBe(200);
-    expect(replayed.body.data.map((item: { id: string }) => item.id)).toEqual(ids);
-    const listed = await herald.request("GET", "/v1/tenants/acme/events?limit=250");
-    expect(listed.body.data).toHaveLength(200);
+    const replayed = await client.POST("/v1/tenants/{tenantId}/events/batch", batch);
+    expect(replayed.response.status).toBe(200);
+    expect(replayed.response.headers.get("idempotent-replayed")).toBe("true");
+    expect(replayed.data?.data.map((item) => item.id)).toEqual(ids);
+    const listed = await client.GET("/v1/tenants/{tenantId}/events", { params: { path: { tenantId: "acme" }, query: { limit: 250 } } });
+    expect(listed.data?.data).toHaveLength(200);
     await eventually(async () => {
-      const done = await herald.request("GET", "/v1/tenants/acme/deliveries?status=succeeded&limit=250");
-      return done.body.data.length === 200;
+      const query = { status: "succeeded", limit: 250 } as const;
+      const done = await client.GET("/v1/tenants/{tenantId}/deliveries", { params: { path: { tenantId: "acme" }, query } });
+      return done.data?.data.length === 200;
     });
   }, 150_000);
 });

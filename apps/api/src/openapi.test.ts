@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { GENERATED_PATH, generateTypes } from "@herald/client/generate";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "./test-app.ts";
@@ -91,6 +93,15 @@ describe("the OpenAPI document", () => {
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
     const secured = operations().filter(([, path]) => path.startsWith("/v1/"));
     expect(secured.every(([, , op]) => (op as { security?: unknown[] }).security?.length)).toBe(true);
+  });
+});
+
+describe("the @herald/client types", () => {
+  it("are what this document generates, so the client never drifts from the API", async () => {
+    const committed = readFileSync(GENERATED_PATH, "utf8");
+    const generated = await generateTypes(doc);
+    // On failure: `npm run generate -w @herald/client`, then commit packages/client/src/generated/openapi.ts.
+    expect(generated, "packages/client/src/generated/openapi.ts is out of date").toBe(committed);
   });
 });
 

@@ -16,5 +16,5 @@ export {
   type Outcome,
   parseRetryAfter,
 } from "./outcome.ts";
-export { generateSecret, isValidSecret, sign } from "./signing.ts";
+export { generateSecret, isValidSecret, type SignedRequest, sign, type Verification, verify } from "./signing.ts";
 export { addressRange, BlockedTargetError, checkWebhookUrl, isPublicAddress, literalAddress } from "./target-guard.ts";

@@ -1,7 +1,7 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { buildHeaders } from "./headers.ts";
-import { generateSecret, isValidSecret, sign } from "./signing.ts";
+import { generateSecret, isValidSecret, sign, verify } from "./signing.ts";
 
 const body = JSON.stringify({ type: "payment.received", timestamp: "2026-11-30T12:00:00.000Z", data: { amount: 1 } });
 
@@ -51,5 +51,40 @@ describe("Standard Webhooks signing, checked against the standardwebhooks packag
     expect(isValidSecret(`whsec_${Buffer.alloc(65, 1).toString("base64")}`)).toBe(false);
     expect(isValidSecret(Buffer.alloc(32, 1).toString("base64"))).toBe(false);
     expect(isValidSecret("whsec_not base64!")).toBe(false);
+  });
+});
+
+describe("verify, the receiver's side (used by herald listen and herald verify)", () => {
+  const secret = generateSecret();
+  const signed = (secrets: string[], at: number, payload = body) => {
+    const headers = buildHeaders("evt_9", payload, secrets, {}, at);
+    return { id: headers["webhook-id"], timestamp: headers["webhook-timestamp"], signature: headers["webhook-signature"], body: payload };
+  };
+  const now = Math.floor(Date.now() / 1000);
+
+  it("accepts what Herald signs, as the reference library does, with either secret during a rotation", () => {
+    const request = signed([generateSecret(), secret], now);
+    expect(verify(secret, request)).toEqual({ ok: true, id: "evt_9", timestampSeconds: now });
+    expect(() =>
+      new Webhook(secret).verify(body, {
+        "webhook-id": request.id ?? "",
+        "webhook-timestamp": request.timestamp ?? "",
+        "webhook-signature": request.signature ?? "",
+      }),
+    ).not.toThrow();
+  });
+
+  it("refuses, and says why: another secret, a changed body, a missing header, an old signature", () => {
+    const request = signed([secret], now);
+    expect(verify(generateSecret(), request)).toMatchObject({ ok: false, reason: expect.stringContaining("no signature matches") });
+    expect(verify(secret, { ...request, body: body.replace("1}", "2}") })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("no signature matches"),
+    });
+    expect(verify(secret, { ...request, signature: undefined })).toEqual({ ok: false, reason: "the webhook-signature header is missing" });
+    expect(verify("not-a-secret", request)).toMatchObject({ ok: false, reason: expect.stringContaining("not a Standard Webhooks secret") });
+    const old = signed([secret], now - 3600);
+    expect(verify(secret, old)).toMatchObject({ ok: false, reason: expect.stringContaining("signed 3600 s ago") });
+    expect(verify(secret, old, { toleranceSeconds: null })).toMatchObject({ ok: true });
   });
 });
