@@ -1,5 +1,7 @@
 import type { Bar } from "./chart.ts";
+import { n, x } from "./format.ts";
 import type { Machine } from "./machine.ts";
+import { CLUSTER_TARGET, clusterTarget, scalingRows, scalingSections, whyClusterMissed } from "./report-scaling.ts";
 import { CONCENTRATIONS, type Comparison } from "./scenarios/durable.ts";
 import type { SuiteResults } from "./suite.ts";
 
@@ -8,12 +10,6 @@ export interface Target {
   measured: string;
   met: boolean | null;
 }
-
-const n = (value: number | null | undefined, digits = 0) =>
-  value === null || value === undefined || Number.isNaN(value)
-    ? "—"
-    : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const x = (value: number | null | undefined) => (value === null || value === undefined ? "—" : `${n(value, 2)}×`);
 
 /**
  * What the measurements say about a target when it is missed, written from
@@ -164,6 +160,7 @@ const WHY_MISSED: Record<string, (r: SuiteResults) => string> = {
       .filter(Boolean)
       .join("; ");
   },
+  [CLUSTER_TARGET]: whyClusterMissed,
   "API peak RSS ≤ 200 MiB": (r) =>
     `the API starts at ${n(r.memory?.apiStartMiB)} MiB (Node and its dependencies: BullMQ alone is about 30 MiB) and its live heap stays near 40 MiB; ` +
     "the rest is garbage V8 lets pile up in the old space (to about 3 × the live heap) before a full collection. " +
@@ -234,6 +231,7 @@ export function judgeTargets(r: SuiteResults): Target[] {
       measured: r.workers ? r.workers.runs.map((run) => `${run.workers} workers: ${n(run.deadlocks)}`).join(", ") : "—",
       met: r.workers ? r.workers.runs.every((run) => run.deadlocks === 0) : null,
     },
+    clusterTarget(r),
     {
       target: SOAK_LOST_TARGET,
       measured: soak
@@ -503,6 +501,8 @@ export function renderReport(
       "1 CPU second ÷ the CPU time each spent per delivery (Redis runs commands on one thread)",
     );
   }
+  for (const cells of scalingRows(r)) row(...cells);
+  lines.push(...scalingSections(r));
   lines.push("", "## Targets", "", "| target | measured | |", "| --- | --- | --- |");
   for (const target of judgeTargets(r)) {
     lines.push(`| ${target.target} | ${target.measured} | ${target.met === null ? "not measured" : target.met ? "met" : "**missed**"} |`);
