@@ -212,7 +212,7 @@ export function scalingSections(r: SuiteResults): string[] {
     c.runs.forEach((run, i) => {
       run.masters.forEach((m, j) => {
         lines.push(
-          `| ${j === 0 ? `${i + 1}. ${run.kind === "sharded" ? `${c.shards} shards` : "1 shard"}` : ""} | ${j === 0 ? n(run.deliveriesPerSecond) : ""} | ${m.port} | ${m.endpoints} | ${n(m.commands, 2)} | ${n(m.cpuMs, 4)} | ${
+          `| ${j === 0 ? `${i + 1}. ${run.kind === "sharded" ? `${c.shards} shards` : "1 shard"}` : ""} | ${j === 0 ? `${n(run.deliveriesPerSecond)}${run.complete ? "" : " (incomplete)"}` : ""} | ${m.port} | ${m.endpoints} | ${n(m.commands, 2)} | ${n(m.cpuMs, 4)} | ${
             j === 0 ? `${x(run.busiestCommands)}, ${x(run.busiestCpu)}` : ""
           } |`,
         );

@@ -18,6 +18,8 @@ export interface ClusterMaster {
   /** Per delivery of the whole run: this master's Redis commands (INFO commandstats) and CPU ms (INFO cpu, user + sys). */
   commands: number;
   cpuMs: number;
+  /** The commands by name, per delivery, for explaining an imbalance. */
+  byCommand: Record<string, number>;
 }
 
 export interface ClusterRun {
@@ -129,7 +131,8 @@ export async function cluster(options: BenchOptions, receiver: FastReceiver, siz
     const { result, bench } = await throughput(
       { ...options, redisUrl: sharded ? masters.seedList : single.url },
       receiver,
-      { ...sizes, events, endpoints },
+      // Twice the usual timeout: 150 endpoints each start at 2 slots, and a run that times out measures little.
+      { ...sizes, events, endpoints, timeoutMs: sizes.timeoutMs * 2 },
       {
         name: sharded ? `cluster: ${CLUSTER_SHARDS} shards on ${CLUSTER_SHARDS} masters` : "cluster: 1 shard on one Redis",
         env: sharded ? { HERALD_REDIS_CLUSTER: "true", HERALD_QUEUE_SHARDS: String(CLUSTER_SHARDS) } : { HERALD_QUEUE_SHARDS: "1" },
@@ -143,7 +146,7 @@ export async function cluster(options: BenchOptions, receiver: FastReceiver, siz
         : new Map([[single.port, ids.length]]);
       const nodes = result.redisNodes.map((node) => {
         const port = Number(new URL(node.url).port);
-        return { port, endpoints: endpointsByPort.get(port) ?? 0, commands: node.commands, cpuMs: node.cpuMs };
+        return { port, endpoints: endpointsByPort.get(port) ?? 0, commands: node.commands, cpuMs: node.cpuMs, byCommand: node.byCommand };
       });
       return {
         kind,

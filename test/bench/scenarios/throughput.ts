@@ -53,7 +53,7 @@ export interface ThroughputResult {
   /** cpuCeiling: deliveries/s this machine's cores could carry at totalCpuMs each, if nothing else ran. */
   estimates: { redisShard: number; pgPerCore: number; cpuCeiling: number };
   /** Each Redis node's share (one entry without a cluster): commands and CPU ms per delivery of the run. */
-  redisNodes: { url: string; commands: number; cpuMs: number }[];
+  redisNodes: { url: string; commands: number; cpuMs: number; byCommand: Record<string, number> }[];
 }
 
 /** Process ids of a running Herald, for whatever watches a run. */
@@ -188,6 +188,7 @@ export async function throughput(
       url: redisNodes[i] as string,
       commands: round(per(node.total), 2),
       cpuMs: round(per(node.cpuSeconds * 1000), 4),
+      byCommand: Object.fromEntries(Object.entries(node.byCommand).map(([k, v]) => [k, round(per(v), 3)])),
     })),
   };
   return { result, bench, tenantId };
