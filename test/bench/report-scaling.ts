@@ -60,6 +60,32 @@ export function scalingRows(r: SuiteResults): [string, string, string][] {
   return rows;
 }
 
+/**
+ * The operations that make Herald's commands per delivery exceed the durable reference's, largest first,
+ * from the commands scenario's first run: the measured reason for the commands target.
+ */
+export function commandsExcess(r: SuiteResults, top = 5): string {
+  const run = r.commands?.runs[0];
+  if (!run) return "";
+  const sum = (operations: OperationCount[]) => {
+    const found = new Map<string, number>();
+    for (const op of operations) found.set(op.operation, (found.get(op.operation) ?? 0) + op.commands);
+    return found;
+  };
+  const herald = sum(run.herald.operations);
+  const reference = sum(run.reference.operations);
+  const excess = [...new Set([...herald.keys(), ...reference.keys()])]
+    .map((name) => [name, (herald.get(name) ?? 0) - (reference.get(name) ?? 0)] as const)
+    .filter(([, more]) => Math.abs(more) >= 0.1)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top);
+  return (
+    ` By sender (the commands scenario, ${run.endpoints} endpoints: Herald ${n(run.herald.monitored, 1)} against ${n(run.reference.monitored, 1)}): ` +
+    excess.map(([name, more]) => `${name} ${more >= 0 ? "+" : ""}${n(more, 1)}`).join(", ") +
+    "."
+  );
+}
+
 /** Rows of one breakdown table: every operation of either side, Herald's largest first. */
 function breakdownTable(run: CommandsRun): string[] {
   const byOperation = (operations: OperationCount[]) => {
@@ -128,10 +154,15 @@ export interface CapacityModel {
   api?: { cpuMs: number; perProcess: number; from: string };
 }
 
-/** The capacity model's inputs: the sharded cluster run's Redis cost when there is one, the throughput run's otherwise. */
+/**
+ * The capacity model's inputs: the sharded cluster runs' Redis cost when there are some, the throughput run's
+ * otherwise; PostgreSQL, worker and API costs from the throughput run, or the cluster's when it is missing.
+ */
 export function capacityModel(r: SuiteResults): CapacityModel {
-  const t = r.throughput;
-  const c = r.cluster;
+  // A run cut short by its timeout divides part of the work by all of the deliveries: its costs are not used.
+  const t = r.throughput && r.throughput.received === r.throughput.deliveries ? r.throughput : undefined;
+  const complete = r.cluster?.runs.filter((run) => run.kind === "sharded").every((run) => run.complete);
+  const c = complete ? r.cluster : undefined;
   const model: CapacityModel = {};
   const clusterFrom = c ? `the cluster scenario (${c.shards} shards on ${c.shards} masters, ${c.endpoints} endpoints)` : "";
   const throughputFrom = t ? `the throughput run (1 worker, ${t.endpoints} endpoints)` : "";
