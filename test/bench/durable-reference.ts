@@ -175,7 +175,18 @@ function createAttemptWriter(sql: postgres.Sql) {
  */
 export async function durableReference(
   ctx: { receiver: FastReceiver; redisUrl: string },
-  { events, endpoints, timeoutMs }: { events: number; endpoints: number; timeoutMs: number },
+  {
+    events,
+    endpoints,
+    timeoutMs,
+    window,
+  }: {
+    events: number;
+    endpoints: number;
+    timeoutMs: number;
+    /** Called just inside the measured window, e.g. to watch every Redis command of it. */
+    window?: { start(): Promise<void>; stop(): Promise<void> };
+  },
 ): Promise<DurableReferenceResult> {
   const deliveries = events * endpoints;
   const concurrency = Math.min(WORKER_CONCURRENCY, ENDPOINT_CONCURRENCY * endpoints);
@@ -286,6 +297,7 @@ export async function durableReference(
 
     await ctx.receiver.reset();
     const redisBefore = await redisSnapshot(ctx.redisUrl);
+    await window?.start();
     const pgBefore = await pgSnapshot(stats, database.name);
     const receiverCpu = processCpuSeconds(ctx.receiver.pid);
     const cpu = process.cpuUsage();
@@ -309,6 +321,7 @@ export async function durableReference(
     const used = process.cpuUsage(cpu);
     const receiverUsed = processCpuSeconds(ctx.receiver.pid) - receiverCpu;
     const redis = redisDelta(redisBefore, await redisSnapshot(ctx.redisUrl));
+    await window?.stop();
     const pg = pgDelta(pgBefore, await settledPgSnapshot(stats, database.name));
     const [recorded] = await stats<{ attempts: number; succeeded: number }[]>`
       select (select count(*)::int from attempts) as attempts,

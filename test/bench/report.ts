@@ -1,5 +1,7 @@
 import type { Bar } from "./chart.ts";
+import { n, x } from "./format.ts";
 import type { Machine } from "./machine.ts";
+import { CLUSTER_TARGET, clusterTarget, commandsExcess, scalingRows, scalingSections, whyClusterMissed } from "./report-scaling.ts";
 import { CONCENTRATIONS, type Comparison } from "./scenarios/durable.ts";
 import type { SuiteResults } from "./suite.ts";
 
@@ -8,12 +10,6 @@ export interface Target {
   measured: string;
   met: boolean | null;
 }
-
-const n = (value: number | null | undefined, digits = 0) =>
-  value === null || value === undefined || Number.isNaN(value)
-    ? "—"
-    : value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const x = (value: number | null | undefined) => (value === null || value === undefined ? "—" : `${n(value, 2)}×`);
 
 /**
  * What the measurements say about a target when it is missed, written from
@@ -120,7 +116,7 @@ const WHY_MISSED: Record<string, (r: SuiteResults) => string> = {
     return (
       `most at ${endpointsLabel(c.endpoints)}: ${n(c.herald.redisCommands, 1)} per delivery, against the durable reference's ` +
       `${n(c.reference.redisCommands, 1)} (BullMQ's add, fetch and completion with its event stream, inner script commands counted); ` +
-      `Herald's extra, by name: ${commandExcess(c, 6) || "none"}.`
+      `Herald's extra, by name: ${commandExcess(c, 6) || "none"}.${commandsExcess(r)}`
     );
   },
   [SCRIPTS_TARGET]: (r) => {
@@ -164,6 +160,7 @@ const WHY_MISSED: Record<string, (r: SuiteResults) => string> = {
       .filter(Boolean)
       .join("; ");
   },
+  [CLUSTER_TARGET]: whyClusterMissed,
   "API peak RSS ≤ 200 MiB": (r) =>
     `the API starts at ${n(r.memory?.apiStartMiB)} MiB (Node and its dependencies: BullMQ alone is about 30 MiB) and its live heap stays near 40 MiB; ` +
     "the rest is garbage V8 lets pile up in the old space (to about 3 × the live heap) before a full collection. " +
@@ -234,6 +231,7 @@ export function judgeTargets(r: SuiteResults): Target[] {
       measured: r.workers ? r.workers.runs.map((run) => `${run.workers} workers: ${n(run.deadlocks)}`).join(", ") : "—",
       met: r.workers ? r.workers.runs.every((run) => run.deadlocks === 0) : null,
     },
+    clusterTarget(r),
     {
       target: SOAK_LOST_TARGET,
       measured: soak
@@ -505,6 +503,8 @@ export function renderReport(
       "1 CPU second ÷ the CPU time each spent per delivery (Redis runs commands on one thread)",
     );
   }
+  for (const cells of scalingRows(r)) row(...cells);
+  lines.push(...scalingSections(r));
   lines.push("", "## Targets", "", "| target | measured | |", "| --- | --- | --- |");
   for (const target of judgeTargets(r)) {
     lines.push(`| ${target.target} | ${target.measured} | ${target.met === null ? "not measured" : target.met ? "met" : "**missed**"} |`);
@@ -537,6 +537,9 @@ export function renderReport(
     "- **Ingest**: autocannon against `POST /v1/tenants/{t}/events` (each event stored with one delivery and one job) with no worker running, so the API has the machine.",
     "- **Fan-out**: one publish to a tenant with 1,000 or 10,000 endpoints; accept = the publish request's round trip (a fan-out above 2,000 deliveries is answered once PostgreSQL has it and enqueued in chunks behind the answer).",
     "- **Isolation**: the throughput run with and without one more endpoint, on its own port, subscribed to every event, that never answers (it holds each request until Herald's 15 s timeout); clean and dead-endpoint runs alternate in pairs (clean first, then dead first, …; 5 pairs in full mode, 2 in quick), each on a fresh Herald and database, and the ratio is the median healthy deliveries/s with the dead endpoint over the median without. Hold-backs come from the worker's `herald_deliveries_delayed_total`.",
+    "- **Redis commands by sender** (`test/bench/scenarios/commands.ts`): the throughput run's deliveries once more for Herald and for the durable reference, each on a redis-server of its own watched by `redis-cli monitor` between two markers; scripts are named by SHA (Herald's queue package and BullMQ define them on a connection, which keeps each script's SHA), their inner commands go with them, other commands are named by the key they touch, and each command's sender is the process owning its socket (`ss -tnp`). MONITOR slows Redis: these runs count, they are not timed.",
+    "- **Redis Cluster** (`test/bench/scenarios/cluster.ts`): `startRedisCluster` from `@herald/testing` (three redis-servers, `redis-cli --cluster create`), Herald with `HERALD_REDIS_CLUSTER=true` and `HERALD_QUEUE_SHARDS=3` against `HERALD_QUEUE_SHARDS=1` on a redis-server of the scenario's own; each node's `INFO commandstats` and `INFO cpu` deltas over the run; an endpoint's master is found from its shard (FNV-1a of its id) and `CLUSTER KEYSLOT` of the shard's prefix.",
+    "- **Capacity model**: 1 CPU second × 0.7 ÷ the CPU ms each unit spent per delivery in this run (the cluster's masters for Redis, divided by the busiest master's share; the throughput run for PostgreSQL backends, the worker and the API), and the units a deployment needs at 10,000, 50,000 and 100,000 deliveries/s.",
     "- **Workers**: the throughput run with 2 and with 4 worker processes; deadlocks are the delta of `pg_stat_database.deadlocks` of the run's database over the run.",
     "- **Soak under faults**: single publishes at a steady rate (600 deliveries/s by default, `--soak-rate`) to six endpoints (four answer at once, one answers 500 30 % of the time, one after 50 ms) through two workers for `--soak-seconds` (60 s quick, 240 s full), on a redis-server of its own, with `HERALD_RETRY_SCHEDULE=0,1s,2s,5s`, `HERALD_RECONCILE_INTERVAL=2s`, `HERALD_RECONCILE_GRACE=5s`, `HERALD_DELIVERY_TIMEOUT=5s`. Faults, evenly spread, each kind once per two minutes: a worker SIGKILLed (and a replacement started), Herald's Redis connections killed (`CLIENT KILL ID` of every client but the suite's own), `FLUSHALL`, and `pg_terminate_backend` of the run database's backends whose `application_name` starts with `herald`. Then it waits until every delivery is `succeeded` or `exhausted` in PostgreSQL. Delivered = distinct webhook-id × endpoint the receiver answered 2xx, of the events the API accepted (202); lost = accepted deliveries neither delivered nor exhausted; duplicates = 2xx answers beyond the first.",
     "- **Cost per delivery**: Redis `INFO commandstats`, CPU deltas and the worker's system calls (`/proc/<pid>/io`) over the throughput run; PostgreSQL transactions from `pg_stat_database` of the run's own database (statements from `pg_stat_statements` when it is loaded), CPU of that database's backends from `/proc`.",

@@ -23,6 +23,15 @@ export interface Sizes {
    * endpoints), alternating which goes first.
    */
   durablePairs: number;
+  /**
+   * Endpoints of the cluster scenario (the throughput run's deliveries spread
+   * over them): many, so that their ids' hash spreads them evenly over the shards.
+   */
+  clusterEndpoints: number;
+  /** Sharded / single-Redis pairs the cluster scenario runs, alternating which goes first. */
+  clusterPairs: number;
+  /** Concentrations (endpoints) at which the commands scenario breaks down Redis commands per delivery. */
+  commandsEndpoints: number[];
   /** How long the soak publishes, and at how many deliveries per second (six endpoints, so a sixth of that in events). */
   soakSeconds: number;
   soakRate: number;
@@ -41,6 +50,9 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     fanout: [1000, 10_000],
     isolationPairs: 2,
     durablePairs: 1,
+    clusterEndpoints: 150,
+    clusterPairs: 1,
+    commandsEndpoints: [20],
     soakSeconds: 60,
     soakRate: 600,
     timeoutMs: 90_000,
@@ -55,6 +67,9 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     fanout: [1000, 10_000],
     isolationPairs: 5,
     durablePairs: 3,
+    clusterEndpoints: 150,
+    clusterPairs: 3,
+    commandsEndpoints: [20, 1],
     soakSeconds: 240,
     soakRate: 600,
     timeoutMs: 180_000,
@@ -70,6 +85,9 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     fanout: [10, 50],
     isolationPairs: 1,
     durablePairs: 1,
+    clusterEndpoints: 30,
+    clusterPairs: 1,
+    commandsEndpoints: [20],
     soakSeconds: 12,
     soakRate: 120,
     timeoutMs: 30_000,

@@ -4,6 +4,8 @@ import { log, round } from "./progress.ts";
 import { startFastReceiver } from "./receiver.ts";
 import { barePipeline, httpLimit, naiveBaseline, queueLimit, type ReferenceResult } from "./references.ts";
 import { type BacklogResult, backlog, backlogSizes } from "./scenarios/backlog.ts";
+import { type ClusterResult, cluster } from "./scenarios/cluster.ts";
+import { type CommandsResult, commands } from "./scenarios/commands.ts";
 import { type DurableComparisonResult, durableComparison } from "./scenarios/durable.ts";
 import { type FanoutResult, fanout } from "./scenarios/fanout.ts";
 import { type IngestRow, ingest } from "./scenarios/ingest.ts";
@@ -29,6 +31,8 @@ export interface SuiteResults {
   latency?: LatencyResult;
   workers?: { scenario: "workers"; one: number; runs: WorkersRun[] };
   durable?: DurableComparisonResult;
+  commands?: CommandsResult;
+  cluster?: ClusterResult;
   ingest?: { scenario: "ingest"; rows: IngestRow[] };
   fanout?: { scenario: "fanout"; runs: FanoutResult[] };
   isolation?: IsolationResult;
@@ -60,6 +64,8 @@ export const SCENARIOS = [
   "latency",
   "workers",
   "durable",
+  "commands",
+  "cluster",
   "ingest",
   "fanout",
   "isolation",
@@ -185,6 +191,20 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       await attempt("durable", async () => {
         results.durable = await durableComparison(options, receiver, sizes);
         emit(results.durable);
+      });
+    }
+
+    if (wanted("commands")) {
+      await attempt("commands", async () => {
+        results.commands = await commands(options, receiver, sizes);
+        emit(results.commands);
+      });
+    }
+
+    if (wanted("cluster")) {
+      await attempt("cluster", async () => {
+        results.cluster = await cluster(options, receiver, sizes);
+        emit(results.cluster);
       });
     }
 

@@ -8,6 +8,7 @@ import {
   processCpuSeconds,
   processMemory,
   processSyscalls,
+  type RedisSnapshot,
   redisDelta,
   redisSnapshot,
   settledPgSnapshot,
@@ -51,6 +52,25 @@ export interface ThroughputResult {
   /** Deliveries/s one Redis core and one PostgreSQL core could carry at the measured cost per delivery. */
   /** cpuCeiling: deliveries/s this machine's cores could carry at totalCpuMs each, if nothing else ran. */
   estimates: { redisShard: number; pgPerCore: number; cpuCeiling: number };
+  /** Each Redis node's share (one entry without a cluster): commands and CPU ms per delivery of the run. */
+  redisNodes: { url: string; commands: number; cpuMs: number; byCommand: Record<string, number> }[];
+}
+
+/** Process ids of a running Herald, for whatever watches a run. */
+export interface HeraldPids {
+  api: number;
+  workers: number[];
+}
+
+export interface ThroughputRunOptions {
+  workers?: number;
+  name?: string;
+  /** Extra environment for this run's Herald processes (shards, a cluster). */
+  env?: Record<string, string>;
+  /** Every Redis node whose counters make up the run's (a cluster's masters); default: options.redisUrl. */
+  redisNodes?: string[];
+  /** Called just inside the measured window, e.g. to watch every Redis command of it. */
+  window?: { start(): Promise<void>; stop(pids: HeraldPids): Promise<void> };
 }
 
 /**
@@ -62,9 +82,9 @@ export async function throughput(
   options: BenchOptions,
   receiver: FastReceiver,
   sizes: Sizes,
-  { workers = 1, name = "throughput" }: { workers?: number; name?: string } = {},
+  { workers = 1, name = "throughput", env = {}, redisNodes = [options.redisUrl], window }: ThroughputRunOptions = {},
 ): Promise<{ result: ThroughputResult; bench: BenchHerald; tenantId: string }> {
-  const bench = await startBenchHerald(options, { workers });
+  const bench = await startBenchHerald(options, { workers, env });
   const tenantId = await bench.createTenant("bench");
   await bench.addEndpoints(
     tenantId,
@@ -74,7 +94,8 @@ export async function throughput(
   const pids = { api: bench.herald.api.child.pid ?? 0, workers: bench.herald.workers.map((w) => w.child.pid ?? 0) };
   const startMemory = { api: processMemory(pids.api).rssMiB, worker: Math.max(...pids.workers.map((pid) => processMemory(pid).rssMiB)) };
   await receiver.reset();
-  const redisBefore = await redisSnapshot(options.redisUrl);
+  const redisBefore = await Promise.all(redisNodes.map(redisSnapshot));
+  await window?.start();
   const pgBefore = await pgSnapshot(bench.sql, bench.herald.database.name);
   const cpuBefore = {
     api: processCpuSeconds(pids.api),
@@ -111,7 +132,15 @@ export async function throughput(
     apiStartMiB: startMemory.api,
     workerStartMiB: startMemory.worker,
   };
-  const redis = redisDelta(redisBefore, await redisSnapshot(options.redisUrl));
+  const redisAfter = await Promise.all(redisNodes.map(redisSnapshot));
+  await window?.stop(pids);
+  const nodes = redisNodes.map((_, i) => redisDelta(redisBefore[i] as RedisSnapshot, redisAfter[i] as RedisSnapshot));
+  const redis = { total: 0, cpuSeconds: 0, byCommand: {} as Record<string, number> };
+  for (const node of nodes) {
+    redis.total += node.total;
+    redis.cpuSeconds += node.cpuSeconds;
+    for (const [command, calls] of Object.entries(node.byCommand)) redis.byCommand[command] = (redis.byCommand[command] ?? 0) + calls;
+  }
   const pg = pgDelta(pgBefore, await settledPgSnapshot(bench.sql, bench.herald.database.name));
   const [attempts] = await bench.sql<{ n: number }[]>`select count(*)::int as n from attempts`;
   if (published.failed > 0) log(`${name}: ${published.failed} publishes failed`);
@@ -155,6 +184,12 @@ export async function throughput(
       pgPerCore: pg.backendCpuSeconds > 0 ? round(total / pg.backendCpuSeconds) : 0,
       cpuCeiling: totalCpu > 0 ? round((cpus().length * total) / totalCpu) : 0,
     },
+    redisNodes: nodes.map((node, i) => ({
+      url: redisNodes[i] as string,
+      commands: round(per(node.total), 2),
+      cpuMs: round(per(node.cpuSeconds * 1000), 4),
+      byCommand: Object.fromEntries(Object.entries(node.byCommand).map(([k, v]) => [k, round(per(v), 3)])),
+    })),
   };
   return { result, bench, tenantId };
 }
