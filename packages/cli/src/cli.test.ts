@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -47,62 +48,55 @@ describe("setting up without curl", () => {
     expect(tenant.stdout).toMatch(/^id:\s+ten_\w+$/m);
     expect(tenant.stdout).toMatch(/^uid:\s+acme$/m);
 
-    for (const name of ["invoice.paid", "order.created"]) {
-      const type = await cli.run([
-        "event-types",
-        "create",
-        "--name",
-        name,
-        "--description",
-        "for the CLI test",
-        "--example",
-        '{"amount":1}',
-      ]);
-      expect(type.code, type.stderr).toBe(0);
-    }
-    const types = await cli.run(["--json", "event-types", "list"]);
+    const created = await Promise.all(
+      ["invoice.paid", "order.created"].map((name) =>
+        cli.run(["event-types", "create", "--name", name, "--description", "for the CLI test", "--example", '{"amount":1}']),
+      ),
+    );
+    for (const type of created) expect(type.code, type.stderr).toBe(0);
+    // Independent reads, run side by side: each run is a Node.js start.
+    const [types, list, shown] = await Promise.all([
+      cli.run(["--json", "event-types", "list"]),
+      cli.run(["tenants", "list"]),
+      cli.run(["tenants", "show", "acme", "--json"]),
+    ]);
     expect(JSON.parse(types.stdout).data.map((type: { name: string }) => type.name)).toEqual(
       expect.arrayContaining(["invoice.paid", "order.created"]),
     );
 
-    const list = await cli.run(["tenants", "list"]);
     expect(list.stdout.split("\n")[0]).toMatch(/^ID\s+UID\s+NAME\s+CREATED$/);
     expect(list.stdout).toMatch(/ten_\w+\s+acme\s+Acme Inc\.\s+\d{4}-/);
 
-    const shown = await cli.run(["tenants", "show", "acme", "--json"]);
     expect(JSON.parse(shown.stdout)).toMatchObject({ uid: "acme", name: "Acme Inc." });
   });
 
   it("fails with the API's problem in plain words and a non-zero exit", async () => {
-    const missing = await cli.run(["tenants", "show", "globex"]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe("herald: tenant globex does not exist (404 not_found)\n");
-
-    const badUrl = await cli.run(["endpoints", "create", "--tenant", "acme", "--name", "x", "--url", "ftp://example.com"]);
-    expect(badUrl.code).toBe(1);
-    expect(badUrl.stderr).toContain("url: must use http or https");
-
-    const badToken = await cli.run(["tenants", "list"], { env: { HERALD_TOKEN: "wrong" } });
-    expect(badToken.code).toBe(1);
-    expect(badToken.stderr).toMatch(/401 unauthorized.*\n.*HERALD_TOKEN/);
-
-    const noTenant = await cli.run(["endpoints", "list"]);
-    expect(noTenant.stderr).toContain("--tenant");
-    expect(noTenant.code).toBe(1);
-
     // A port nothing listens on: the one a stopped listener left free.
     const listener = createServer();
     listener.listen(0, "127.0.0.1");
     await once(listener, "listening");
     const { port } = listener.address() as { port: number };
     await new Promise((resolve) => listener.close(resolve));
-    const down = await cli.run(["tenants", "list"], { env: { HERALD_URL: `http://127.0.0.1:${port}` } });
+    const [missing, badUrl, badToken, noTenant, down] = await Promise.all([
+      cli.run(["tenants", "show", "globex"]),
+      cli.run(["endpoints", "create", "--tenant", "acme", "--name", "x", "--url", "ftp://example.com"]),
+      cli.run(["tenants", "list"], { env: { HERALD_TOKEN: "wrong" } }),
+      cli.run(["endpoints", "list"]),
+      cli.run(["tenants", "list"], { env: { HERALD_URL: `http://127.0.0.1:${port}` } }),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe("herald: tenant globex does not exist (404 not_found)\n");
+    expect(badUrl.code).toBe(1);
+    expect(badUrl.stderr).toContain("url: must use http or https");
+    expect(badToken.code).toBe(1);
+    expect(badToken.stderr).toMatch(/401 unauthorized.*\n.*HERALD_TOKEN/);
+    expect(noTenant.stderr).toContain("--tenant");
+    expect(noTenant.code).toBe(1);
     expect(down.code).toBe(1);
     expect(down.stderr).toContain(`cannot reach Herald at http://127.0.0.1:${port} (ECONNREFUSED)`);
   });
 
   it("runs as npx herald from the checkout", async () => {
-    const { spawnSync } = await import("node:child_process");
     const result = spawnSync(join(REPO_ROOT, "node_modules/.bin/herald"), ["--version"], { encoding: "utf8" });
     expect(result.stdout.trim()).toBe("0.1.0");
     expect(result.status).toBe(0);
@@ -137,8 +131,7 @@ describe("receiving, following and replaying deliveries", () => {
       expect(result.code, result.stderr).toBe(0);
       return JSON.parse(result.stdout).id as string;
     };
-    const good = await endpoint("Good", receiverPort, ["--secret", secret]);
-    const bad = await endpoint("Bad", refusingPort);
+    const [good, bad] = await Promise.all([endpoint("Good", receiverPort, ["--secret", secret]), endpoint("Bad", refusingPort)]);
     // Coloured as on a terminal; pipes and logs get none (see the publish test).
     const tail = start(["deliveries", "tail", "--tenant", "acme", "--interval", "200ms"], { FORCE_COLOR: "1" });
     await tail.waitFor(/following deliveries of acme/, "stderr");
@@ -158,10 +151,12 @@ describe("receiving, following and replaying deliveries", () => {
     expect(succeeded[1]).not.toBe(failed[1]);
 
     const file = join(saved, `${eventId}.http`);
-    const verified = await cli.run(["verify", "--secret", secret, file]);
+    const [verified, tampered] = await Promise.all([
+      cli.run(["verify", "--secret", secret, file]),
+      cli.run(["verify", "--secret", secret], { input: readFileSync(file, "utf8").replace("4200", "4201") }),
+    ]);
     expect(verified.stdout).toMatch(new RegExp(`^verified: ${eventId}, signed at \\d{4}-`));
     expect(verified.code).toBe(0);
-    const tampered = await cli.run(["verify", "--secret", secret], { input: readFileSync(file, "utf8").replace("4200", "4201") });
     expect(tampered.stderr).toContain("not verified: no signature matches this secret");
     expect(tampered.code).toBe(1);
 
