@@ -23,6 +23,7 @@ import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { portalLinkRoutes } from "./routes/portal-links.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 import { consoleRoutes } from "./ui/index.tsx";
 
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps) {
   eventTypeRoutes(app);
   endpointRoutes(app);
   portalLinkRoutes(app);
+  sessionRoutes(app);
   eventRoutes(app, metrics);
   deliveryRoutes(app);
   metricsRoutes(app, metrics);

@@ -97,6 +97,8 @@ export const apiConfigSchema = z.object({
   HERALD_SECRET_GRACE_PERIOD: duration("24h"),
   /** Signs console sessions and portal links; derived from HERALD_ADMIN_TOKEN when unset. */
   HERALD_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** Behind a reverse proxy that sets X-Forwarded-For: take the caller's address from it (sign-in limits, session list). */
+  HERALD_TRUST_PROXY: flag(false),
 });
 
 export const workerConfigSchema = z

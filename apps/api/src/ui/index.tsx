@@ -61,8 +61,8 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   signInRoutes(ui, deps);
   ui.use(requireSession(deps));
 
-  ui.post("/sign-out", (c) => {
-    endSession(c);
+  ui.post("/sign-out", async (c) => {
+    await endSession(c, deps);
     return c.redirect("/ui/sign-in", 303);
   });
 

@@ -64,13 +64,13 @@ export function signInRoutes(ui: Hono<UiEnv>, deps: AppDeps) {
         401,
       );
     }
-    startSession(c, deps, principal);
+    await startSession(c, deps, principal);
     return c.redirect(next, 303);
   });
 
   // A portal link is a signed, short-lived invitation for one tenant: opening it starts a portal session.
-  ui.get("/portal/:token", (c) => {
-    const claims = readPortalLink(deps.config, c.req.param("token"));
+  ui.get("/portal/:token", async (c) => {
+    const claims = await readPortalLink(deps, c.req.param("token"));
     if (!claims) {
       return render(
         c,
@@ -78,7 +78,7 @@ export function signInRoutes(ui: Hono<UiEnv>, deps: AppDeps) {
         401,
       );
     }
-    startSession(c, deps, { kind: "tenant", tenantId: claims.tenantId, keyId: "portal" }, true);
+    await startSession(c, deps, { kind: "tenant", tenantId: claims.tenantId, keyId: "portal" }, { mintedBy: claims.keyId });
     return c.redirect(`/ui/t/${encodeURIComponent(claims.tenantId)}/webhooks`, 303);
   });
 }
