@@ -12,6 +12,9 @@ export type ProblemCode =
   | "unknown_event_type"
   | "payload_invalid"
   | "invalid_url"
+  | "unsupported_pattern"
+  | "invalid_header"
+  | "limit_exceeded"
   | "rate_limited"
   | "service_unavailable"
   | "internal_error";
@@ -28,6 +31,9 @@ const TITLES: Record<ProblemCode, [number, string]> = {
   unknown_event_type: [422, "Unknown event type"],
   payload_invalid: [422, "The payload does not match the event type's schema"],
   invalid_url: [422, "The webhook URL is not allowed"],
+  unsupported_pattern: [422, "The schema holds a pattern Herald cannot run"],
+  invalid_header: [422, "A custom header cannot be sent over HTTP"],
+  limit_exceeded: [422, "A limit of this tenant is reached"],
   rate_limited: [429, "Too many requests"],
   service_unavailable: [503, "Service unavailable"],
   internal_error: [500, "Internal error"],

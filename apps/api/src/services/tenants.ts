@@ -61,6 +61,13 @@ export async function listTenants(ctx: ServiceContext, input: { limit: number; c
 
 export async function updateTenant(ctx: ServiceContext, idOrUid: string, input: TenantUpdate): Promise<Tenant> {
   const tenant = await resolveTenant(ctx, idOrUid);
+  // The uid routes the operator's publishes: a tenant that could change it could squat another customer's uid,
+  // and a 409 would tell it which uids exist. Sending its own uid unchanged is harmless.
+  if (input.uid !== undefined && input.uid !== tenant.uid && ctx.principal.kind !== "admin") {
+    throw new ApiError("forbidden", "changing a tenant's uid needs the admin token", [
+      { path: "uid", message: "only the admin may change it" },
+    ]);
+  }
   try {
     const [row] = await ctx.db
       .update(tenants)
