@@ -8,6 +8,8 @@
  * them, and this process exits only after they have shut down gracefully.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { apiConfigSchema, parseConfig } from "@herald/config";
 import { checkServices, exitOnStartupError } from "@herald/runtime";
@@ -17,12 +19,28 @@ import { bundleApp } from "./bundle-app.ts";
 const APPS = ["api", "worker"].map((name) => join(import.meta.dirname, "..", "apps", name));
 
 const DEV_ADMIN_TOKEN = "herald-dev-admin-token";
+const LOCAL_KEY_FILE = join(import.meta.dirname, "..", ".herald", "encryption-key");
+
+/**
+ * The demo encrypts signing secrets too: a key made once for this checkout and
+ * kept in .herald/ (ignored by git). Production sets HERALD_ENCRYPTION_KEY.
+ */
+function localEncryptionKey(): string {
+  if (existsSync(LOCAL_KEY_FILE)) return readFileSync(LOCAL_KEY_FILE, "utf8").trim();
+  const key = `local:${randomBytes(32).toString("base64")}`;
+  mkdirSync(join(LOCAL_KEY_FILE, ".."), { recursive: true });
+  writeFileSync(LOCAL_KEY_FILE, `${key}\n`, { mode: 0o600 });
+  console.log(`made a local encryption key for signing secrets in ${LOCAL_KEY_FILE}`);
+  return key;
+}
+
 const env: NodeJS.ProcessEnv = {
   HERALD_ADMIN_TOKEN: DEV_ADMIN_TOKEN,
   // A local demo delivers to receivers on this machine; production keeps the default (off).
   HERALD_ALLOW_PRIVATE_TARGETS: "true",
   ...process.env,
 };
+if (!env.HERALD_ENCRYPTION_KEY) env.HERALD_ENCRYPTION_KEY = localEncryptionKey();
 
 try {
   const config = parseConfig(apiConfigSchema, env);

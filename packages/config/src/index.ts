@@ -1,7 +1,23 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
+import { parseEncryptionKeys } from "./encryption-keys.ts";
 
 export { formatDuration, parseDuration } from "./duration.ts";
+export { type EncryptionKey, type EncryptionKeys, parseEncryptionKeys } from "./encryption-keys.ts";
+
+/** HERALD_ENCRYPTION_KEY: `id:base64key`, or several comma-separated while the key rotates (the first encrypts). */
+const encryptionKeys = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    try {
+      return parseEncryptionKeys(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 
 const duration = (fallback: string) =>
   z
@@ -84,6 +100,8 @@ const sharedShape = {
   HERALD_DELIVERY_TIMEOUT: duration("15s"),
   HERALD_CONNECT_TIMEOUT: duration("5s"),
   HERALD_RETRY_SCHEDULE: durationList("0,5s,5m,30m,2h,5h,10h,14h,20h,24h"),
+  /** Encrypts endpoint signing secrets at rest (AES-256-GCM); unset, they are stored as given. */
+  HERALD_ENCRYPTION_KEY: encryptionKeys,
 };
 
 export const apiConfigSchema = z.object({

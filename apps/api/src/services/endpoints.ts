@@ -10,6 +10,7 @@ import {
   newId,
   type SecretRotate,
 } from "@herald/schema";
+import { openSecret, sealSecret } from "@herald/schema/secrets";
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -41,6 +42,15 @@ async function validateSubscriptions(ctx: ServiceContext, names: string[] | unde
   return unique;
 }
 
+/**
+ * Secrets are encrypted in the table (HERALD_ENCRYPTION_KEY); every endpoint
+ * this module hands out holds them readable, and every write seals them.
+ */
+function readable(ctx: ServiceContext, row: Endpoint): Endpoint {
+  const keys = ctx.config.HERALD_ENCRYPTION_KEY;
+  return { ...row, secret: openSecret(keys, row.secret), previousSecret: row.previousSecret && openSecret(keys, row.previousSecret) };
+}
+
 function checkSecret(secret: string): void {
   if (!isValidSecret(secret)) {
     throw new ApiError("validation_failed", "secret must be whsec_ followed by base64 of 24 to 64 bytes", [
@@ -66,14 +76,14 @@ export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string,
       headers: input.headers ?? {},
       rateLimit: input.rateLimit ?? null,
       maxAttempts: input.maxAttempts ?? null,
-      secret: input.secret ?? generateSecret(),
+      secret: sealSecret(ctx.config.HERALD_ENCRYPTION_KEY, input.secret ?? generateSecret()),
       disabled,
       disabledReason: disabled ? "disabled on creation" : null,
       disabledAt: disabled ? new Date() : null,
       metadata: input.metadata ?? {},
     })
     .returning();
-  return row as Endpoint;
+  return readable(ctx, row as Endpoint);
 }
 
 export async function listEndpoints(ctx: ServiceContext, tenantIdOrUid: string, input: { limit: number; cursor?: string | undefined }) {
@@ -84,7 +94,10 @@ export async function listEndpoints(ctx: ServiceContext, tenantIdOrUid: string, 
     .where(and(eq(endpoints.tenantId, tenant.id), input.cursor ? lt(endpoints.id, input.cursor) : undefined))
     .orderBy(desc(endpoints.id))
     .limit(input.limit + 1);
-  return page(rows, input.limit);
+  return page(
+    rows.map((row) => readable(ctx, row)),
+    input.limit,
+  );
 }
 
 export async function getEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointId: string): Promise<Endpoint> {
@@ -95,7 +108,7 @@ export async function getEndpoint(ctx: ServiceContext, tenantIdOrUid: string, en
     .where(and(eq(endpoints.tenantId, tenant.id), eq(endpoints.id, endpointId)))
     .limit(1);
   if (!row) throw notFound(`endpoint ${endpointId}`);
-  return row;
+  return readable(ctx, row);
 }
 
 /** Disabling keeps a reason; enabling clears it and the failure streak that may have disabled it. */
@@ -134,7 +147,7 @@ export async function updateEndpoint(
     .where(eq(endpoints.id, current.id))
     .returning();
   if (current.disabled && disabledChange.disabled === false) await closeCircuit(ctx, current.id);
-  return row as Endpoint;
+  return readable(ctx, row as Endpoint);
 }
 
 export async function deleteEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointId: string): Promise<void> {
@@ -178,12 +191,12 @@ export async function rotateSecret(ctx: ServiceContext, tenantIdOrUid: string, e
   const [row] = await ctx.db
     .update(endpoints)
     .set({
-      secret,
-      previousSecret: graceMs > 0 ? current.secret : null,
+      secret: sealSecret(ctx.config.HERALD_ENCRYPTION_KEY, secret),
+      previousSecret: graceMs > 0 ? sealSecret(ctx.config.HERALD_ENCRYPTION_KEY, current.secret) : null,
       previousSecretExpiresAt: graceMs > 0 ? new Date(Date.now() + graceMs) : null,
       updatedAt: new Date(),
     })
     .where(eq(endpoints.id, current.id))
     .returning();
-  return row as Endpoint;
+  return readable(ctx, row as Endpoint);
 }
