@@ -144,11 +144,8 @@ export async function checkRedis(redisUrl: string): Promise<void> {
 
 /** Prints a start-up failure in one line and exits; unexpected errors keep their stack. */
 export function exitOnStartupError(error: unknown): never {
-  if (
-    error instanceof ConfigError ||
-    error instanceof UnreachableError ||
-    (error as { name?: unknown } | null)?.name === "SecretKeyError"
-  ) {
+  // A SecretKeyError (HERALD_ENCRYPTION_KEY missing or without a stored key id) says what to set, like a config error.
+  if (error instanceof ConfigError || error instanceof UnreachableError || (error instanceof Error && error.name === "SecretKeyError")) {
     console.error(`herald: ${error.message}`);
   } else {
     console.error("herald: failed to start", error);
