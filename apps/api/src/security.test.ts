@@ -90,3 +90,44 @@ describe("JSON Schema patterns run in linear time", () => {
     );
   });
 });
+
+describe("custom endpoint headers are checked as HTTP allows", () => {
+  it.each([
+    ["x-euro", "€uro", "headers.x-euro"],
+    ["x-control", "a\u0001b", "headers.x-control"],
+    ["x-delete", "a\u007fb", "headers.x-delete"],
+    ["x-break", "1\r\nx-injected: 2", "headers.x-break"],
+    ["x a", "1", "headers.x a"],
+    ["Webhook-Id", "x", "headers.Webhook-Id"],
+  ])("refuses %s: %j with a 422 naming the header, on create and update", async (name, value, path) => {
+    const created = await t.call("POST", "/v1/tenants/acme/endpoints", {
+      body: { name: "H", url: "https://h.example.com", headers: { [name]: value } },
+    });
+    expectProblem(created, 422, "invalid_header");
+    expect(created.body.errors[0].path).toBe(path);
+    expect(created.body.detail).toContain(name);
+    const ok = await t.call("POST", "/v1/tenants/acme/endpoints", { body: { name: "H", url: "https://h.example.com" } });
+    const updated = await t.call("PATCH", `/v1/tenants/acme/endpoints/${ok.body.id}`, { body: { headers: { [name]: value } } });
+    expectProblem(updated, 422, "invalid_header");
+    await t.call("DELETE", `/v1/tenants/acme/endpoints/${ok.body.id}`);
+  });
+
+  it("treats names case-insensitively: X-Dup and x-dup together are refused", async () => {
+    const created = await t.call("POST", "/v1/tenants/acme/endpoints", {
+      body: { name: "H", url: "https://h.example.com", headers: { "X-Dup": "1", "x-dup": "2" } },
+    });
+    expectProblem(created, 422, "invalid_header");
+    expect(created.body.detail).toMatch(/x-dup/i);
+  });
+
+  it("gives a stored header that cannot be sent its own error kind, not invalid_url", async () => {
+    await t.call("POST", "/v1/event-types", { body: { name: "header.test", description: "x", example: {} } });
+    const ok = await t.call("POST", "/v1/tenants/acme/endpoints", { body: { name: "Old", url: "https://old.example.com" } });
+    // Saved before this check existed.
+    await t.sql`update endpoints set headers = ${JSON.stringify({ "x-euro": "€uro" })}::jsonb where id = ${ok.body.id}`;
+    const sent = await t.call("POST", `/v1/tenants/acme/endpoints/${ok.body.id}/test`, { body: { eventType: "header.test" } });
+    expect(sent.status).toBe(200);
+    expect(sent.body).toMatchObject({ ok: false, errorKind: "invalid_header" });
+    expect(sent.body.errorMessage).toContain("x-euro");
+  });
+});

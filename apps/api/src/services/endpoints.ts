@@ -1,5 +1,5 @@
 import { parseDuration } from "@herald/config";
-import { checkWebhookUrl, generateSecret, isValidSecret } from "@herald/delivery";
+import { checkWebhookUrl, customHeaderProblems, generateSecret, isValidSecret } from "@herald/delivery";
 import {
   type Endpoint,
   type EndpointCreate,
@@ -51,6 +51,14 @@ function readable(ctx: ServiceContext, row: Endpoint): Endpoint {
   return { ...row, secret: openSecret(keys, row.secret), previousSecret: row.previousSecret && openSecret(keys, row.previousSecret) };
 }
 
+/** Custom headers must be sendable as they are: the same rules the delivery engine applies, answered with a 422 naming each header. */
+function checkHeaders(headers: Record<string, string> | undefined): void {
+  const problems = customHeaderProblems(headers ?? {});
+  if (problems.length === 0) return;
+  const errors = problems.map((p) => ({ path: p.name ? `headers.${p.name}` : "headers", message: p.message }));
+  throw new ApiError("invalid_header", errors.map((e) => `${e.path}: ${e.message}`).join("; "), errors);
+}
+
 function checkSecret(secret: string): void {
   if (!isValidSecret(secret)) {
     throw new ApiError("validation_failed", "secret must be whsec_ followed by base64 of 24 to 64 bytes", [
@@ -62,6 +70,7 @@ function checkSecret(secret: string): void {
 export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string, input: EndpointCreate): Promise<Endpoint> {
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
   validateUrl(ctx, input.url);
+  checkHeaders(input.headers);
   if (input.secret !== undefined) checkSecret(input.secret);
   const subscribed = await validateSubscriptions(ctx, input.eventTypes);
   const disabled = input.disabled ?? false;
@@ -138,6 +147,7 @@ export async function updateEndpoint(
 ): Promise<Endpoint> {
   const current = await getEndpoint(ctx, tenantIdOrUid, endpointId);
   if (input.url !== undefined) validateUrl(ctx, input.url);
+  checkHeaders(input.headers);
   const eventTypesValue = input.eventTypes === undefined ? undefined : await validateSubscriptions(ctx, input.eventTypes);
   const disabledChange = disabledFields(current, input);
   const { disabled: _disabled, disabledReason: _reason, ...rest } = input;
