@@ -15,6 +15,7 @@ export type ProblemCode =
   | "unsupported_pattern"
   | "invalid_header"
   | "limit_exceeded"
+  | "time_out_of_range"
   | "rate_limited"
   | "service_unavailable"
   | "internal_error";
@@ -34,6 +35,7 @@ const TITLES: Record<ProblemCode, [number, string]> = {
   unsupported_pattern: [422, "The schema holds a pattern Herald cannot run"],
   invalid_header: [422, "A custom header cannot be sent over HTTP"],
   limit_exceeded: [422, "A limit of this tenant is reached"],
+  time_out_of_range: [422, "The time is out of range"],
   rate_limited: [429, "Too many requests"],
   service_unavailable: [503, "Service unavailable"],
   internal_error: [500, "Internal error"],

@@ -131,3 +131,24 @@ describe("custom endpoint headers are checked as HTTP allows", () => {
     expect(sent.body.errorMessage).toContain("x-euro");
   });
 });
+
+describe("times before 1970", () => {
+  it.each([
+    ["/v1/tenants/acme/events?after=1969-12-31T23:59:59Z", "after"],
+    ["/v1/tenants/acme/events?before=1969-12-31T23:59:59Z", "before"],
+    ["/v1/tenants/acme/deliveries?after=1900-01-01T00:00:00Z", "after"],
+    ["/v1/tenants/acme/deliveries?before=1969-06-01T00:00:00Z", "before"],
+  ])("GET %s answers 422 naming %s", async (path, field) => {
+    const response = await t.call("GET", path);
+    expectProblem(response, 422, "time_out_of_range");
+    expect(response.body.errors[0].path).toBe(field);
+  });
+
+  it("refuses recover since a time before 1970 with 422", async () => {
+    const ok = await t.call("POST", "/v1/tenants/acme/endpoints", { body: { name: "R", url: "https://r.example.com" } });
+    const response = await t.call("POST", `/v1/tenants/acme/endpoints/${ok.body.id}/recover`, { body: { since: "1969-12-31T00:00:00Z" } });
+    expectProblem(response, 422, "time_out_of_range");
+    expect(response.body.errors[0].path).toBe("since");
+    expect((await t.call("GET", "/v1/tenants/acme/events?after=1970-01-01T00:00:00Z")).status).toBe(200);
+  });
+});
