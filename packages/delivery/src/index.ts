@@ -1,3 +1,4 @@
+export { type AttemptFields, attemptFields, storableText } from "./attempt-fields.ts";
 export { buildEnvelope } from "./envelope.ts";
 export {
   assertSendableHeaders,

@@ -1,4 +1,4 @@
-import { buildEnvelope, buildHeaders } from "@herald/delivery";
+import { attemptFields, buildEnvelope, buildHeaders } from "@herald/delivery";
 import {
   attempts,
   deliveries,
@@ -81,6 +81,7 @@ export async function sendTestEvent(
     Math.floor(startedAt.getTime() / 1000),
   );
   const outcome = await ctx.deliveryClient.send({ url: endpoint.url, headers, body });
+  const fields = attemptFields(outcome, headers);
 
   await ctx.db.transaction(async (tx) => {
     await tx.insert(events).values({ id: eventId, tenantId: endpoint.tenantId, eventType: type.name, payload, createdAt });
@@ -92,7 +93,7 @@ export async function sendTestEvent(
       status: outcome.ok ? "succeeded" : "exhausted",
       attempts: 1,
       lastStatusCode: outcome.statusCode,
-      lastError: outcome.errorMessage,
+      lastError: fields.errorMessage,
       nextAttemptAt: null,
       isTest: true,
     });
@@ -102,13 +103,7 @@ export async function sendTestEvent(
       endpointId: endpoint.id,
       attemptNumber: 1,
       startedAt,
-      durationMs: outcome.durationMs,
-      statusCode: outcome.statusCode,
-      errorKind: outcome.errorKind,
-      errorMessage: outcome.errorMessage,
-      requestHeaders: { ...headers, "webhook-signature": "(redacted)" },
-      responseHeaders: outcome.responseHeaders,
-      responseBody: outcome.responseBody,
+      ...fields,
     });
   });
 
@@ -119,8 +114,8 @@ export async function sendTestEvent(
     ok: outcome.ok,
     statusCode: outcome.statusCode,
     durationMs: outcome.durationMs,
-    responseBody: outcome.responseBody,
+    responseBody: fields.responseBody,
     errorKind: outcome.errorKind,
-    errorMessage: outcome.errorMessage,
+    errorMessage: fields.errorMessage,
   };
 }

@@ -8,12 +8,10 @@ export const subscriptionSchema = z
   .regex(/^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$/, "must be an event type name, a prefix wildcard such as payment.*, or *");
 
 /** Names and values are checked by the endpoint service (422 invalid_header naming the header), with the delivery engine's rules. */
-export const customHeadersSchema = z
-  .record(z.string().max(256), z.string().max(4096))
-  .meta({
-    description: "Extra headers sent with every delivery (at most 20; names are case-insensitive).",
-    example: { "x-customer": "acme" },
-  });
+export const customHeadersSchema = z.record(z.string().max(256), z.string().max(4096)).meta({
+  description: "Extra headers sent with every delivery (at most 20; names are case-insensitive).",
+  example: { "x-customer": "acme" },
+});
 
 const endpointFields = {
   name: z.string().trim().min(1).max(200).meta({ example: "Billing webhook" }),
