@@ -107,6 +107,7 @@ export function createApp(deps: AppDeps) {
     const requestId = c.get("requestId");
     const answer = errorAnswer(error, deps.logger, { requestId, method: c.req.method, path: c.req.path });
     if (answer.code === "service_unavailable") c.header("retry-after", String(RETRY_AFTER_SECONDS));
+    if (answer.retryAfterSeconds) c.header("retry-after", String(answer.retryAfterSeconds));
     const body = problemBody(answer.code, answer.detail, requestId, answer.errors);
     return c.json(body, body.status as 400, { "content-type": "application/problem+json" });
   });

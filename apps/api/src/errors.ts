@@ -54,6 +54,8 @@ export interface FieldError {
  */
 export class ApiError extends Error {
   readonly status: number;
+  /** Seconds a 429 or 503 asks the caller to wait, sent as Retry-After. */
+  retryAfterSeconds?: number;
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,

@@ -115,6 +115,12 @@ export const apiConfigSchema = z.object({
   HERALD_SECRET_GRACE_PERIOD: duration("24h"),
   /** Signs console sessions and portal links; derived from HERALD_ADMIN_TOKEN when unset. */
   HERALD_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** Per-tenant limits (the admin may override each per tenant): endpoints a tenant may have. */
+  HERALD_TENANT_MAX_ENDPOINTS: int(100, 1),
+  /** Test sends a tenant may fire per minute (each is a real request to the receiver). */
+  HERALD_TENANT_TEST_SENDS_PER_MINUTE: int(20, 1),
+  /** Deliveries one batch publish may create (events times subscribed endpoints); a larger batch is refused. */
+  HERALD_TENANT_MAX_DELIVERIES_PER_PUBLISH: int(10_000, 1),
   /** Behind a reverse proxy that sets X-Forwarded-For: take the caller's address from it (sign-in limits, session list). */
   HERALD_TRUST_PROXY: flag(false),
 });

@@ -16,6 +16,7 @@ import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
 import { closeCircuit } from "./requeue.ts";
+import { checkEndpointLimit } from "./tenant-limits.ts";
 import { resolveTenant } from "./tenants.ts";
 
 function validateUrl(ctx: ServiceContext, url: string): void {
@@ -71,6 +72,7 @@ export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string,
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
   validateUrl(ctx, input.url);
   checkHeaders(input.headers);
+  await checkEndpointLimit(ctx, tenant);
   if (input.secret !== undefined) checkSecret(input.secret);
   const subscribed = await validateSubscriptions(ctx, input.eventTypes);
   const disabled = input.disabled ?? false;

@@ -1,4 +1,4 @@
-import { type PublishResult, publish, publishBatch } from "@herald/publishing";
+import { FanOutLimitError, type PublishResult, publish, publishBatch } from "@herald/publishing";
 import { type Delivery, deliveries, type Event, type EventPublish, type EventType, events, type Tenant } from "@herald/schema";
 import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
@@ -6,6 +6,7 @@ import { ApiError, type FieldError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
 import { validatePayload } from "./event-types.ts";
 import { forgetTenant, publishingEventTypes, publishingTenant } from "./publish-lookups.ts";
+import { tenantLimits } from "./tenant-limits.ts";
 import { resolveTenant } from "./tenants.ts";
 import { timeFloor } from "./time-bounds.ts";
 
@@ -80,7 +81,15 @@ export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, 
     throw new ApiError("validation_failed", duplicates.map((e) => `${e.path}: ${e.message}`).join("; "), duplicates);
   }
   await checkPublishable(ctx, items, (index) => `events.${index}.`);
-  return orTenantGone(ctx, tenant, () => publishBatch(ctx, { tenantId: tenant.id, events: items }));
+  const { maxDeliveriesPerPublish } = tenantLimits(ctx.config, tenant);
+  try {
+    return await orTenantGone(ctx, tenant, () =>
+      publishBatch(ctx, { tenantId: tenant.id, events: items, maxDeliveries: maxDeliveriesPerPublish }),
+    );
+  } catch (error) {
+    if (!(error instanceof FanOutLimitError)) throw error;
+    throw new ApiError("limit_exceeded", `${error.message}; send smaller batches`, [{ path: "events", message: error.message }]);
+  }
 }
 
 export async function getEvent(

@@ -14,6 +14,8 @@ import { and, asc, eq, inArray } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { getEndpoint, signingSecrets } from "./endpoints.ts";
+import { checkTestSendRate } from "./tenant-limits.ts";
+import { resolveTenant } from "./tenants.ts";
 
 function unknownType(detail: string): ApiError {
   return new ApiError("unknown_event_type", detail, [{ path: "eventType", message: detail }]);
@@ -66,6 +68,7 @@ export async function sendTestEvent(
   input: EndpointTest,
 ): Promise<EndpointTestResult> {
   const endpoint = await getEndpoint(ctx, tenantIdOrUid, endpointId);
+  await checkTestSendRate(ctx, await resolveTenant(ctx, endpoint.tenantId));
   const type = await pickEventType(ctx, endpoint, input.eventType);
   const payload = type.example ?? {};
   const eventId = newId("event");

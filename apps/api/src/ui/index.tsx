@@ -115,6 +115,7 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     const page = c.var.session ? pageContext(c) : undefined;
     const requestId = c.get("requestId");
     const answer = errorAnswer(error, deps.logger, { requestId, method: c.req.method, path: c.req.path });
+    if (answer.retryAfterSeconds) c.header("retry-after", String(answer.retryAfterSeconds));
     if (answer.status < 500) {
       const title = answer.status === 404 ? "Not found" : answer.status === 403 ? "Not allowed" : "That did not work";
       return render(c, <ErrorPage page={page} status={answer.status} title={title} detail={answer.detail} />, answer.status as 400);
