@@ -121,6 +121,9 @@ export const apiConfigSchema = z.object({
   HERALD_TENANT_TEST_SENDS_PER_MINUTE: int(20, 1),
   /** Deliveries one batch publish may create (events times subscribed endpoints); a larger batch is refused. */
   HERALD_TENANT_MAX_DELIVERIES_PER_PUBLISH: int(10_000, 1),
+  /** Failed console sign-ins per address, and per token prefix, within HERALD_SIGN_IN_WINDOW before sign-in is refused (429). */
+  HERALD_SIGN_IN_MAX_FAILURES: int(10, 1),
+  HERALD_SIGN_IN_WINDOW: duration("15m"),
   /** Behind a reverse proxy that sets X-Forwarded-For: take the caller's address from it (sign-in limits, session list). */
   HERALD_TRUST_PROXY: flag(false),
 });

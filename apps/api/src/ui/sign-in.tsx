@@ -1,8 +1,10 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { Hono } from "hono";
 import { principalFor } from "../auth.ts";
+import { clientAddress } from "../client-address.ts";
 import type { AppDeps } from "../deps.ts";
 import { readPortalLink } from "../services/portal-links.ts";
+import { recordSignInFailure, signInBlockedFor, tokenPrefix } from "../services/sign-in-limits.ts";
 import { type FormBody, field, type UiEnv } from "./env.ts";
 import { Document, Flash } from "./layout.tsx";
 import { ErrorPage, render } from "./render.tsx";
@@ -56,8 +58,23 @@ export function signInRoutes(ui: Hono<UiEnv>, deps: AppDeps) {
       return render(c, <SignInPage csrf={signInCsrf(c, deps)} next={next} error="The form expired; please sign in again." />, 403);
     }
     const token = field(form, "token").trim();
+    const address = clientAddress(c, deps.config.HERALD_TRUST_PROXY);
+    const prefix = tokenPrefix(token);
+    const waitSeconds = await signInBlockedFor(deps, address, prefix);
+    if (waitSeconds > 0) {
+      // Refused before the token is checked, so a blocked guesser cannot learn that a guess was right.
+      deps.logger.warn({ address, tokenPrefix: prefix }, "console sign-in refused: too many failures");
+      c.header("retry-after", String(waitSeconds));
+      const minutes = Math.ceil(waitSeconds / 60);
+      return render(
+        c,
+        <SignInPage csrf={signInCsrf(c, deps)} next={next} error={`Too many failed sign-ins; try again in ${minutes} minutes.`} />,
+        429,
+      );
+    }
     const principal = token ? await principalFor(deps, token) : undefined;
     if (!principal) {
+      await recordSignInFailure(deps, address, prefix);
       return render(
         c,
         <SignInPage csrf={signInCsrf(c, deps)} next={next} error="That token is not valid: check the admin token or the tenant key." />,
