@@ -10,6 +10,8 @@
  * the PostgreSQL and Redis it started (see local-services.ts) have stopped.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { apiConfigSchema, parseConfig } from "@herald/config";
 import { checkServices, exitOnStartupError } from "@herald/runtime";
@@ -23,12 +25,28 @@ const ROOT = join(import.meta.dirname, "..");
 const APPS = ["api", "worker"].map((name) => join(ROOT, "apps", name));
 
 const DEV_ADMIN_TOKEN = "herald-dev-admin-token";
+const LOCAL_KEY_FILE = join(ROOT, ".herald", "encryption-key");
+
+/**
+ * The demo encrypts signing secrets too: a key made once for this checkout and
+ * kept in .herald/ (ignored by git). Production sets HERALD_ENCRYPTION_KEY.
+ */
+function localEncryptionKey(): string {
+  if (existsSync(LOCAL_KEY_FILE)) return readFileSync(LOCAL_KEY_FILE, "utf8").trim();
+  const key = `local:${randomBytes(32).toString("base64")}`;
+  mkdirSync(join(LOCAL_KEY_FILE, ".."), { recursive: true });
+  writeFileSync(LOCAL_KEY_FILE, `${key}\n`, { mode: 0o600 });
+  console.log(`made a local encryption key for signing secrets in ${LOCAL_KEY_FILE}`);
+  return key;
+}
+
 const env: NodeJS.ProcessEnv = {
   HERALD_ADMIN_TOKEN: DEV_ADMIN_TOKEN,
   // A local demo delivers to receivers on this machine; production keeps the default (off).
   HERALD_ALLOW_PRIVATE_TARGETS: "true",
   ...process.env,
 };
+if (!env.HERALD_ENCRYPTION_KEY) env.HERALD_ENCRYPTION_KEY = localEncryptionKey();
 
 let services: LocalServices | undefined;
 let children: ChildProcess[] = [];

@@ -55,7 +55,16 @@ export async function startBenchHerald(
   const herald = await startHerald({
     workers,
     built: options.built ?? false,
-    env: { REDIS_URL: options.redisUrl, HERALD_LOG_LEVEL: "warn", ...profile, ...options.env, ...env },
+    env: {
+      REDIS_URL: options.redisUrl,
+      HERALD_LOG_LEVEL: "warn",
+      // The bench is its own operator: fan-out to 10,000 endpoints is what it measures, not a runaway tenant.
+      HERALD_TENANT_MAX_ENDPOINTS: "1000000",
+      HERALD_TENANT_MAX_DELIVERIES_PER_PUBLISH: "100000000",
+      ...profile,
+      ...options.env,
+      ...env,
+    },
   });
   const sql = postgres(herald.database.url, { max: 2, onnotice: () => {} });
   const api = new Pool(herald.baseUrl, { connections: 64, keepAliveTimeout: 30_000 });

@@ -1,18 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { HTTPException } from "hono/http-exception";
 import { bearerAuth } from "./auth.ts";
 import { limitBody } from "./body-limit.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
-import {
-  ApiError,
-  fieldErrors,
-  isDataException,
-  type ProblemCode,
-  problemBody,
-  RETRY_AFTER_SECONDS,
-  unavailableDependency,
-} from "./errors.ts";
+import { ApiError, errorAnswer, fieldErrors, problemBody, RETRY_AFTER_SECONDS } from "./errors.ts";
 import { createApiMetrics } from "./metrics.ts";
 import { apiKeyRoutes } from "./routes/api-keys.ts";
 import { deliveryRoutes } from "./routes/deliveries.ts";
@@ -23,6 +14,7 @@ import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { portalLinkRoutes } from "./routes/portal-links.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 import { consoleRoutes } from "./ui/index.tsx";
 
@@ -83,6 +75,7 @@ export function createApp(deps: AppDeps) {
   eventTypeRoutes(app);
   endpointRoutes(app);
   portalLinkRoutes(app);
+  sessionRoutes(app);
   eventRoutes(app, metrics);
   deliveryRoutes(app);
   metricsRoutes(app, metrics);
@@ -112,30 +105,10 @@ export function createApp(deps: AppDeps) {
 
   app.onError((error, c) => {
     const requestId = c.get("requestId");
-    let code: ProblemCode;
-    let detail: string;
-    let errors: ApiError["errors"];
-    const unavailable = unavailableDependency(error);
-    if (error instanceof ApiError) {
-      ({ code, detail, errors } = error);
-    } else if (error instanceof HTTPException && error.status < 500) {
-      code = /json/i.test(error.message) ? "malformed_json" : "validation_failed";
-      detail = error.message || "the request is not valid";
-    } else if (isDataException(error)) {
-      deps.logger.warn({ err: error, requestId, method: c.req.method, path: c.req.path }, "value refused by the database");
-      code = "validation_failed";
-      detail = "a value in the request cannot be stored (NUL characters, out-of-range numbers and impossible dates are refused)";
-    } else if (unavailable) {
-      deps.logger.warn({ err: error, requestId, method: c.req.method, path: c.req.path }, `${unavailable} unavailable`);
-      code = "service_unavailable";
-      detail = `${unavailable} is not available right now; try again in a few seconds (request id ${requestId})`;
-      c.header("retry-after", String(RETRY_AFTER_SECONDS));
-    } else {
-      deps.logger.error({ err: error, requestId, method: c.req.method, path: c.req.path }, "unexpected error");
-      code = "internal_error";
-      detail = `something went wrong on our side; quote request id ${requestId}`;
-    }
-    const body = problemBody(code, detail, requestId, errors);
+    const answer = errorAnswer(error, deps.logger, { requestId, method: c.req.method, path: c.req.path });
+    if (answer.code === "service_unavailable") c.header("retry-after", String(RETRY_AFTER_SECONDS));
+    if (answer.retryAfterSeconds) c.header("retry-after", String(answer.retryAfterSeconds));
+    const body = problemBody(answer.code, answer.detail, requestId, answer.errors);
     return c.json(body, body.status as 400, { "content-type": "application/problem+json" });
   });
 

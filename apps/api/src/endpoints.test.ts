@@ -153,7 +153,7 @@ describe("subscriptions and headers", () => {
     const response = await t.call("POST", "/v1/tenants/acme/endpoints", {
       body: { name: "S", url: receiver.url, headers: { [name]: "x" } },
     });
-    expect(response.status).toBe(400);
+    expect(response.status).toBe(422);
     expect(response.body.errors[0]).toEqual({ path: `headers.${name}`, message: "is reserved: Herald sets it itself" });
   });
 
@@ -161,9 +161,9 @@ describe("subscriptions and headers", () => {
     const split = await t.call("POST", "/v1/tenants/acme/endpoints", {
       body: { name: "S", url: receiver.url, headers: { "x-a": "1\r\nx-injected: 2" } },
     });
-    expect(split.status).toBe(400);
+    expect(split.status).toBe(422);
     const badName = await t.call("POST", "/v1/tenants/acme/endpoints", { body: { name: "S", url: receiver.url, headers: { "x a": "1" } } });
-    expect(badName.status).toBe(400);
+    expect(badName.status).toBe(422);
   });
 });
 

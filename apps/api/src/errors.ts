@@ -1,4 +1,6 @@
 import type { Problem } from "@herald/schema";
+import { HTTPException } from "hono/http-exception";
+import type { Logger } from "pino";
 
 export type ProblemCode =
   | "validation_failed"
@@ -12,6 +14,10 @@ export type ProblemCode =
   | "unknown_event_type"
   | "payload_invalid"
   | "invalid_url"
+  | "unsupported_pattern"
+  | "invalid_header"
+  | "limit_exceeded"
+  | "time_out_of_range"
   | "rate_limited"
   | "service_unavailable"
   | "internal_error";
@@ -28,6 +34,10 @@ const TITLES: Record<ProblemCode, [number, string]> = {
   unknown_event_type: [422, "Unknown event type"],
   payload_invalid: [422, "The payload does not match the event type's schema"],
   invalid_url: [422, "The webhook URL is not allowed"],
+  unsupported_pattern: [422, "The schema holds a pattern Herald cannot run"],
+  invalid_header: [422, "A custom header cannot be sent over HTTP"],
+  limit_exceeded: [422, "A limit of this tenant is reached"],
+  time_out_of_range: [422, "The time is out of range"],
   rate_limited: [429, "Too many requests"],
   service_unavailable: [503, "Service unavailable"],
   internal_error: [500, "Internal error"],
@@ -44,6 +54,8 @@ export interface FieldError {
  */
 export class ApiError extends Error {
   readonly status: number;
+  /** Seconds a 429 or 503 asks the caller to wait, sent as Retry-After. */
+  retryAfterSeconds?: number;
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,
@@ -130,4 +142,50 @@ export function unavailableDependency(error: unknown): Dependency | null {
     if (POSTGRES_CONNECTION_CODES.has(code) || SOCKET_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code)) return "PostgreSQL";
   }
   return null;
+}
+
+/**
+ * The caller's fault, as an ApiError: one thrown by a service, a request Hono
+ * could not parse, or a value PostgreSQL refused. Undefined for anything else.
+ * Forms use it to show the problem next to the input rather than on an error page.
+ */
+export function callerError(error: unknown): ApiError | undefined {
+  if (error instanceof ApiError) return error.status < 500 ? error : undefined;
+  if (error instanceof HTTPException && error.status < 500) {
+    return new ApiError(/json/i.test(error.message) ? "malformed_json" : "validation_failed", error.message || "the request is not valid");
+  }
+  if (isDataException(error)) {
+    return new ApiError(
+      "validation_failed",
+      "a value in the request cannot be stored (NUL characters, out-of-range numbers and impossible dates are refused)",
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The one mapping from anything thrown to what the caller is told, used by the
+ * API's problem documents and the console's error pages alike: an ApiError as
+ * it is; a refused value (bad JSON, a NUL character) as a 4xx; PostgreSQL or
+ * Redis away as a 503; anything else as a 500 whose cause is logged, never
+ * shown.
+ */
+export function errorAnswer(error: unknown, logger: Logger, where: { requestId: string; method: string; path: string }): ApiError {
+  if (error instanceof ApiError) return error;
+  const refused = callerError(error);
+  if (refused) {
+    if (!(error instanceof ApiError) && !(error instanceof HTTPException))
+      logger.warn({ err: error, ...where }, "value refused by the database");
+    return refused;
+  }
+  const unavailable = unavailableDependency(error);
+  if (unavailable) {
+    logger.warn({ err: error, ...where }, `${unavailable} unavailable`);
+    return new ApiError(
+      "service_unavailable",
+      `${unavailable} is not available right now; try again in a few seconds (request id ${where.requestId})`,
+    );
+  }
+  logger.error({ err: error, ...where }, "unexpected error");
+  return new ApiError("internal_error", `something went wrong on our side; quote request id ${where.requestId}`);
 }

@@ -44,6 +44,8 @@ const GLOBAL_ROWS: [...Row, expected: number][] = [
   ["GET", "/v1/event-types/order.created", undefined, 200],
   ["POST", "/v1/event-types", { name: "sneaky.event", description: "" }, 403],
   ["PATCH", "/v1/event-types/order.created", { archived: true }, 403],
+  ["GET", "/v1/sessions", undefined, 403],
+  ["DELETE", "/v1/sessions/ses_01jdz3k5q8e6f0a1b2c3d4e5f6", undefined, 403],
 ];
 
 let t: TestApp;
@@ -121,6 +123,7 @@ describe("tenant isolation", () => {
     );
     covered.add("GET /v1/event-types/{name}");
     covered.add("PATCH /v1/event-types/{name}");
+    covered.add("DELETE /v1/sessions/{sessionId}");
     const routes = t.app.routes
       .filter((route) => route.method !== "ALL" && route.path.startsWith("/v1/"))
       .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, "{$1}")}`);

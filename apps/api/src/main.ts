@@ -1,6 +1,7 @@
 import { createDeliveryClient } from "@herald/delivery";
 import { firstRedisUrl } from "@herald/queue";
 import { checkServices, createLogger, exitOnStartupError, handleProcessFailures, onShutdown } from "@herald/runtime";
+import { prepareSecretsAtRest } from "@herald/schema/secrets";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { openConnections } from "./connections.ts";
@@ -13,6 +14,8 @@ try {
   handleProcessFailures(logger);
   const connections = await openConnections(config, logger);
   const { db, sql, redis, queues } = connections;
+  const encrypted = await prepareSecretsAtRest(sql, config.HERALD_ENCRYPTION_KEY);
+  if (encrypted > 0) logger.info({ encrypted }, "signing secrets stored before HERALD_ENCRYPTION_KEY was set are now encrypted");
   const deliveryClient = createDeliveryClient({
     timeoutMs: config.HERALD_DELIVERY_TIMEOUT,
     connectTimeoutMs: config.HERALD_CONNECT_TIMEOUT,

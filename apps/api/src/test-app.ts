@@ -1,7 +1,7 @@
 import { apiConfigSchema, parseConfig } from "@herald/config";
 import { createDeliveryClient } from "@herald/delivery";
 import { createTestDatabase, deletePrefix, freshQueuePrefix, TEST_ADMIN_TOKEN, TEST_REDIS_URL } from "@herald/testing";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { expect } from "vitest";
 import { createApp } from "./app.ts";
 import { openConnections } from "./connections.ts";
@@ -10,7 +10,10 @@ import { openConnections } from "./connections.ts";
  * The real app on a fresh database and queue prefix, called in-process with
  * `app.request`: everything but the socket is what production runs.
  */
-export async function createTestApp(env: Record<string, string> = {}, { databaseUrl }: { databaseUrl?: (url: string) => string } = {}) {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  { databaseUrl, logger: given }: { databaseUrl?: (url: string) => string; logger?: Logger } = {},
+) {
   const database = await createTestDatabase();
   const prefix = freshQueuePrefix();
   const config = parseConfig(apiConfigSchema, {
@@ -22,7 +25,7 @@ export async function createTestApp(env: Record<string, string> = {}, { database
     HERALD_ALLOW_PRIVATE_TARGETS: "true",
     ...env,
   });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const logger = given ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const connections = await openConnections(config, logger, { max: 4 });
   const { db, sql, redis, queue, queues } = connections;
   const deliveryClient = createDeliveryClient({

@@ -15,11 +15,21 @@ import type {
   TenantView,
 } from "@herald/schema";
 
+import { tenantLimits } from "./services/tenant-limits.ts";
+
 const iso = (date: Date) => date.toISOString();
 const isoOrNull = (date: Date | null) => (date ? date.toISOString() : null);
 
-export function tenantView(row: Tenant): TenantView {
-  return { id: row.id, name: row.name, uid: row.uid, metadata: row.metadata, createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt) };
+export function tenantView(row: Tenant, config: Parameters<typeof tenantLimits>[0]): TenantView {
+  return {
+    id: row.id,
+    name: row.name,
+    uid: row.uid,
+    metadata: row.metadata,
+    limits: tenantLimits(config, row),
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+  };
 }
 
 export function eventTypeView(row: EventType): EventTypeView {

@@ -2,6 +2,7 @@ import { buildEnvelope } from "@herald/delivery";
 import { TtlCache } from "@herald/runtime";
 import type { DeliveryStatus } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
+import { openSecret, type SecretKeys } from "@herald/schema/secrets";
 import { BatchLoader } from "./batch-loader.ts";
 
 export interface DeliveryState {
@@ -40,7 +41,7 @@ const EVENT_CACHE_MS = 60_000;
  * shared by many deliveries of a fan-out, so they are cached; the delivery's
  * own state is read fresh every time because it decides whether to send.
  */
-export function createContextLoader(sql: Sql) {
+export function createContextLoader(sql: Sql, secretKeys?: SecretKeys) {
   const deliveries = new BatchLoader<string, DeliveryState>(async (ids) => {
     const rows = await sql<
       DeliveryState[]
@@ -70,7 +71,10 @@ export function createContextLoader(sql: Sql) {
         row.id,
         {
           ...row,
-          secrets: previousSecret && previousSecretExpiresAt && previousSecretExpiresAt > now ? [secret, previousSecret] : [secret],
+          // Stored encrypted under HERALD_ENCRYPTION_KEY; held readable only in this process's short-lived cache.
+          secrets: (previousSecret && previousSecretExpiresAt && previousSecretExpiresAt > now ? [secret, previousSecret] : [secret]).map(
+            (stored) => openSecret(secretKeys, stored),
+          ),
         },
       ]),
     );

@@ -1,6 +1,7 @@
 import { createRedisClient, firstRedisUrl } from "@herald/queue";
 import { checkServices, createLogger, exitOnStartupError, handleProcessFailures, onShutdown } from "@herald/runtime";
 import { createSql } from "@herald/schema/client";
+import { prepareSecretsAtRest } from "@herald/schema/secrets";
 import { loadWorkerConfig } from "./env.ts";
 import { createWorkerMetrics, serveMetrics } from "./metrics.ts";
 import { createWorker } from "./worker.ts";
@@ -11,6 +12,8 @@ try {
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-worker");
   handleProcessFailures(logger);
   const sql = createSql(config.DATABASE_URL, { appName: "herald-worker", max: 10 });
+  const encrypted = await prepareSecretsAtRest(sql, config.HERALD_ENCRYPTION_KEY);
+  if (encrypted > 0) logger.info({ encrypted }, "signing secrets stored before HERALD_ENCRYPTION_KEY was set are now encrypted");
   // BullMQ's workers must retry their commands for as long as Redis is away rather than fail them.
   const redis = createRedisClient(config.REDIS_URL, { cluster: config.HERALD_REDIS_CLUSTER, redisOptions: { maxRetriesPerRequest: null } });
   const metrics = createWorkerMetrics();

@@ -3,6 +3,7 @@ import { publish } from "@herald/publishing";
 import type { DeliveryQueues } from "@herald/queue";
 import { newId } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
+import { type SecretKeys, sealSecret } from "@herald/schema/secrets";
 import type { Logger } from "pino";
 
 export const OPERATIONAL_EVENT_TYPES = [
@@ -37,6 +38,8 @@ export interface OperationalEventsOptions {
   tenantUid: string;
   /** When set, an endpoint of the operator tenant delivers operational events here. */
   webhookUrl?: string | undefined;
+  /** HERALD_ENCRYPTION_KEY: the operator endpoint's secret is stored encrypted like any other. */
+  secretKeys?: SecretKeys | undefined;
 }
 
 export interface DisabledEndpoint {
@@ -97,7 +100,7 @@ export function createOperationalEvents(deps: { sql: Sql; queues: DeliveryQueues
           await tx`
             insert into endpoints (id, tenant_id, name, url, event_types, secret)
             values (${newId("endpoint")}, ${tenant.id}, 'Operator webhook', ${options.webhookUrl},
-                    ${OPERATIONAL_EVENT_TYPES.map((t) => t.name)}::text[], ${generateSecret()})`;
+                    ${OPERATIONAL_EVENT_TYPES.map((t) => t.name)}::text[], ${sealSecret(options.secretKeys, generateSecret())})`;
         }
       }
       return tenant.id;

@@ -1,7 +1,9 @@
+import { parseEncryptionKeys } from "@herald/config";
 import { createDeliveryClient, generateSecret } from "@herald/delivery";
 import { createEndpointGuard, type DeliveryJob, type EndpointGuard } from "@herald/queue";
 import { newId } from "@herald/schema";
 import { createSql, type Sql } from "@herald/schema/client";
+import { sealSecret } from "@herald/schema/secrets";
 import {
   createTestDatabase,
   deletePrefix,
@@ -84,6 +86,16 @@ async function delivery(): Promise<DeliveryJob> {
 const job = (data: unknown, id = "job") => ({ id, data }) as Job<DeliveryJob>;
 
 describe("processor", () => {
+  it("signs with secrets stored encrypted under HERALD_ENCRYPTION_KEY, current and previous", async () => {
+    const keys = parseEncryptionKeys(`k1:${Buffer.alloc(32, 7).toString("base64")}`);
+    const [current, previous] = [generateSecret(), generateSecret()];
+    const id = newId("endpoint");
+    await sql`
+      insert into endpoints (id, tenant_id, name, url, secret, previous_secret, previous_secret_expires_at)
+      values (${id}, ${tenantId}, 'sealed', ${receiver.url}, ${sealSecret(keys, current)}, ${sealSecret(keys, previous)}, now() + interval '1 hour')`;
+    expect((await createContextLoader(sql, keys).endpoint(id))?.secrets).toEqual([current, previous]);
+  });
+
   it("records an attempt a dead worker left unrecorded as interrupted, and schedules the next one as after any failure", async () => {
     const data = await delivery();
     // A worker admitted attempt 1 and died before recording it: its mark is still in Redis.

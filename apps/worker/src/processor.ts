@@ -176,8 +176,8 @@ export function createProcessor(deps: ProcessorDeps) {
     metrics.inFlight.inc();
     const outcome = await deps.client.send({ url: endpoint.url, headers, body: event.body }).finally(() => metrics.inFlight.dec());
     metrics.attemptDuration.observe({ kind: outcome.errorKind ?? "ok" }, outcome.durationMs / 1000);
-    const { "webhook-signature": _signature, ...shownHeaders } = headers;
-    return finish(job, endpoint, lease, attemptNumber, startedAt, outcome, { ...shownHeaders, "webhook-signature": "(redacted)" });
+    // The recorder stores them through attemptFields, which redacts the signature.
+    return finish(job, endpoint, lease, attemptNumber, startedAt, outcome, headers);
   }
 
   /** Records an attempt, frees the endpoint's slot, and says what becomes of the delivery. */

@@ -1,4 +1,4 @@
-import type { Outcome } from "@herald/delivery";
+import { type AttemptFields, attemptFields, type Outcome, storableText } from "@herald/delivery";
 import { newId } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
 import type { Logger } from "pino";
@@ -41,9 +41,6 @@ export interface RecorderOptions {
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const sorted = (ids: string[]) => [...ids].sort(compare);
-
-/** Strings in PostgreSQL must not contain NUL; a receiver can send anything. */
-const clean = (text: string | null) => (text === null ? null : text.replaceAll("\u0000", "\uFFFD"));
 
 /**
  * Group commit for what the worker learns. Every caller waits until its row is
@@ -198,6 +195,9 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
     // same endpoints cannot each hold a lock the other waits for (a deadlock fails and retries a whole batch).
     const records = [...unordered].sort((a, b) => compare(a.deliveryId, b.deliveryId));
     const col = <T>(pick: (r: AttemptRecord) => T) => records.map(pick);
+    // The row's text and headers, as the API's test send stores them too.
+    const fields = records.map((r) => attemptFields(r.outcome, r.requestHeaders));
+    const field = <T>(pick: (f: AttemptFields) => T) => fields.map(pick);
     const perEndpoint = new Map<
       string,
       { sent: number; ok: number; failed: number; lastOk: Date | null; lastFail: Date | null; firstFail: Date | null }
@@ -227,9 +227,9 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
           ${col(() => newId("attempt"))}::text[], ${col((r) => r.deliveryId)}::text[], ${col((r) => r.endpointId)}::text[],
           ${col((r) => r.attemptNumber)}::int[], ${col((r) => r.startedAt.toISOString())}::timestamptz[],
           ${col((r) => r.outcome.durationMs)}::int[], ${col((r) => r.outcome.statusCode)}::int[],
-          ${col((r) => r.outcome.errorKind)}::text[], ${col((r) => clean(r.outcome.errorMessage))}::text[],
-          ${col((r) => JSON.stringify(r.requestHeaders))}::jsonb[], ${col((r) => JSON.stringify(r.outcome.responseHeaders))}::jsonb[],
-          ${col((r) => clean(r.outcome.responseBody))}::text[])
+          ${col((r) => r.outcome.errorKind)}::text[], ${field((f) => f.errorMessage)}::text[],
+          ${field((f) => JSON.stringify(f.requestHeaders))}::jsonb[], ${field((f) => JSON.stringify(f.responseHeaders))}::jsonb[],
+          ${field((f) => f.responseBody)}::text[])
       ),
       -- A late failure of a duplicate run must not undo a success already recorded.
       delivered as (
@@ -241,7 +241,7 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
           next_attempt_at = case when d.status = 'succeeded' then null else v.next end,
           updated_at = now()
         from unnest(${col((r) => r.deliveryId)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.outcome.statusCode)}::int[],
-                    ${col((r) => clean(r.outcome.errorMessage))}::text[], ${col((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[])
+                    ${col((r) => storableText(r.outcome.errorMessage))}::text[], ${col((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[])
              as v(id, status, code, error, next)
         where d.id = v.id
       ),

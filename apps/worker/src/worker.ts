@@ -65,9 +65,9 @@ export function createWorker(deps: WorkerDeps) {
   });
   const operational = createOperationalEvents(
     { sql: deps.sql, queues, logger },
-    { tenantUid: config.HERALD_OPERATOR_TENANT, webhookUrl: config.HERALD_OPERATOR_WEBHOOK_URL },
+    { tenantUid: config.HERALD_OPERATOR_TENANT, webhookUrl: config.HERALD_OPERATOR_WEBHOOK_URL, secretKeys: config.HERALD_ENCRYPTION_KEY },
   );
-  const loader = createContextLoader(deps.sql);
+  const loader = createContextLoader(deps.sql, config.HERALD_ENCRYPTION_KEY);
   const recorder = createRecorder(deps.sql, logger, {
     disableAfterMs: config.HERALD_DISABLE_AFTER,
     onDisabled: async (endpoint) => {

@@ -1,7 +1,23 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
+import { parseEncryptionKeys } from "./encryption-keys.ts";
 
 export { formatDuration, parseDuration } from "./duration.ts";
+export { type EncryptionKey, type EncryptionKeys, parseEncryptionKeys } from "./encryption-keys.ts";
+
+/** HERALD_ENCRYPTION_KEY: `id:base64key`, or several comma-separated while the key rotates (the first encrypts). */
+const encryptionKeys = z
+  .string()
+  .optional()
+  .transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    try {
+      return parseEncryptionKeys(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 
 const duration = (fallback: string) =>
   z
@@ -84,6 +100,8 @@ const sharedShape = {
   HERALD_DELIVERY_TIMEOUT: duration("15s"),
   HERALD_CONNECT_TIMEOUT: duration("5s"),
   HERALD_RETRY_SCHEDULE: durationList("0,5s,5m,30m,2h,5h,10h,14h,20h,24h"),
+  /** Encrypts endpoint signing secrets at rest (AES-256-GCM); unset, they are stored as given. */
+  HERALD_ENCRYPTION_KEY: encryptionKeys,
 };
 
 export const apiConfigSchema = z.object({
@@ -97,6 +115,17 @@ export const apiConfigSchema = z.object({
   HERALD_SECRET_GRACE_PERIOD: duration("24h"),
   /** Signs console sessions and portal links; derived from HERALD_ADMIN_TOKEN when unset. */
   HERALD_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  /** Per-tenant limits (the admin may override each per tenant): endpoints a tenant may have. */
+  HERALD_TENANT_MAX_ENDPOINTS: int(100, 1),
+  /** Test sends a tenant may fire per minute (each is a real request to the receiver). */
+  HERALD_TENANT_TEST_SENDS_PER_MINUTE: int(20, 1),
+  /** Deliveries one batch publish may create (events times subscribed endpoints); a larger batch is refused. */
+  HERALD_TENANT_MAX_DELIVERIES_PER_PUBLISH: int(10_000, 1),
+  /** Failed console sign-ins per address, and per token prefix, within HERALD_SIGN_IN_WINDOW before sign-in is refused (429). */
+  HERALD_SIGN_IN_MAX_FAILURES: int(10, 1),
+  HERALD_SIGN_IN_WINDOW: duration("15m"),
+  /** Behind a reverse proxy that sets X-Forwarded-For: take the caller's address from it (sign-in limits, session list). */
+  HERALD_TRUST_PROXY: flag(false),
 });
 
 export const workerConfigSchema = z

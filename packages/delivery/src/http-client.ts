@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent } from "undici";
+import { assertSendableHeaders } from "./headers.ts";
 import { classifyError, classifyResponse, type Outcome } from "./outcome.ts";
 import { addressRange, BlockedTargetError, literalAddress } from "./target-guard.ts";
 
@@ -88,6 +89,8 @@ export function createDeliveryClient(options: DeliveryClientOptions): DeliveryCl
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {
+      // Saved before header checks existed, or written to the table directly: refused before any connection.
+      assertSendableHeaders(request.headers);
       const url = new URL(request.url);
       if (!options.allowPrivateTargets) {
         // IP literals skip the lookup above, so they are checked here.

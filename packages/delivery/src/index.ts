@@ -1,5 +1,15 @@
+export { type AttemptFields, attemptFields, storableText } from "./attempt-fields.ts";
 export { buildEnvelope } from "./envelope.ts";
-export { buildHeaders, USER_AGENT } from "./headers.ts";
+export {
+  assertSendableHeaders,
+  buildHeaders,
+  customHeaderProblems,
+  type HeaderProblem,
+  InvalidHeaderError,
+  MAX_CUSTOM_HEADERS,
+  RESERVED_HEADERS,
+  USER_AGENT,
+} from "./headers.ts";
 export {
   createDeliveryClient,
   type DeliveryClient,

@@ -1,3 +1,4 @@
+import { InvalidHeaderError } from "./headers.ts";
 import { BlockedTargetError } from "./target-guard.ts";
 
 /**
@@ -17,6 +18,7 @@ export const ERROR_KINDS = [
   "tls",
   "blocked_target",
   "invalid_url",
+  "invalid_header",
   "network",
   // The worker stopped (killed, or released at shutdown) before learning the outcome; the receiver may have it.
   "interrupted",
@@ -78,6 +80,7 @@ const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|HO
 
 function kindOf(error: unknown): ErrorKind {
   if (error instanceof BlockedTargetError) return "blocked_target";
+  if (error instanceof InvalidHeaderError) return "invalid_header";
   const { code, name } = (error ?? {}) as { code?: string; name?: string };
   const cause = (error as { cause?: unknown })?.cause;
   if (name === "TimeoutError" || name === "AbortError") return "timeout";

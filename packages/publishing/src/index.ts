@@ -19,6 +19,19 @@ export interface PublishInput {
 export interface BatchInput {
   tenantId: string;
   events: Omit<PublishInput, "tenantId">[];
+  /** The most deliveries this publish may create; past it, FanOutLimitError and nothing is stored. */
+  maxDeliveries?: number;
+}
+
+/** A batch would create more deliveries than its tenant may in one publish. */
+export class FanOutLimitError extends Error {
+  constructor(
+    readonly deliveries: number,
+    readonly limit: number,
+  ) {
+    super(`the batch would create ${deliveries} deliveries; this tenant may create at most ${limit} in one publish`);
+    this.name = "FanOutLimitError";
+  }
 }
 
 export interface StoredEvent {
@@ -79,7 +92,7 @@ export async function publishBatch(deps: PublishDeps, input: BatchInput): Promis
     );
     if (fresh.length === 0) return input.events.map((event) => recent.get(event.idempotencyKey as string) as PublishResult);
     try {
-      const written = await storeEvents(deps, input.tenantId, fresh);
+      const written = await storeEvents(deps, input.tenantId, fresh, input.maxDeliveries);
       await enqueueStored(deps, written.jobs);
       const results = new Map(fresh.map((event, i) => [event.index, written.results[i] as PublishResult]));
       return input.events.map((event, index) => results.get(index) ?? (recent.get(event.idempotencyKey as string) as PublishResult));
@@ -179,6 +192,7 @@ async function storeEvents(
   deps: PublishDeps,
   tenantId: string,
   events: (Omit<PublishInput, "tenantId"> & { id: string })[],
+  maxDeliveries?: number,
 ): Promise<{ results: PublishResult[]; jobs: DeliveryJob[] }> {
   const { sql } = deps;
   const keys = events.flatMap((event) => (event.idempotencyKey ? [event.idempotencyKey] : []));
@@ -203,6 +217,10 @@ async function storeEvents(
     );
   }
 
+  if (maxDeliveries !== undefined) {
+    const fanOut = events.reduce((sum, event) => sum + (targetsByType.get(event.eventType)?.length ?? 0), 0);
+    if (fanOut > maxDeliveries) throw new FanOutLimitError(fanOut, maxDeliveries);
+  }
   const perEndpoint = new Map<string, number>();
   for (const event of events) {
     for (const target of targetsByType.get(event.eventType) ?? []) {

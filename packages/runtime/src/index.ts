@@ -6,8 +6,35 @@ import postgres from "postgres";
 export { handleProcessFailures } from "./process-failures.ts";
 export { TtlCache } from "./ttl-cache.ts";
 
-export function createLogger(level: string, name: string): Logger {
-  return pino({ level, name, base: { pid: process.pid } });
+/** A Standard Webhooks signing secret, wherever it appears in a text. */
+const SIGNING_SECRET = /whsec_[A-Za-z0-9+/=_-]+/g;
+
+function scrubbed(value: unknown): unknown {
+  return typeof value === "string" ? value.replace(SIGNING_SECRET, "whsec_(redacted)") : value;
+}
+
+/**
+ * A failed query's error carries its statement and parameters (drizzle puts
+ * them in the message), which may hold a signing secret: errors are logged
+ * with any `whsec_` value, in the error or its causes, replaced.
+ */
+function errorSerializer(error: unknown): unknown {
+  const serialized = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown>;
+  const scrub = (record: Record<string, unknown>, depth: number): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(record)) {
+      if (key === "parameters" || key === "params") out[key] = "(redacted)";
+      else if (value && typeof value === "object" && depth < 4) out[key] = scrub(value as Record<string, unknown>, depth + 1);
+      else out[key] = scrubbed(value);
+    }
+    return out;
+  };
+  return serialized && typeof serialized === "object" ? scrub(serialized, 0) : serialized;
+}
+
+export function createLogger(level: string, name: string, destination?: { write(line: string): void }): Logger {
+  const options = { level, name, base: { pid: process.pid }, serializers: { err: errorSerializer } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** How long a producer's Redis command may take before it fails: a publish answers within about 2 s even when Redis hangs. */
@@ -117,7 +144,8 @@ export async function checkRedis(redisUrl: string): Promise<void> {
 
 /** Prints a start-up failure in one line and exits; unexpected errors keep their stack. */
 export function exitOnStartupError(error: unknown): never {
-  if (error instanceof ConfigError || error instanceof UnreachableError) {
+  // A SecretKeyError (HERALD_ENCRYPTION_KEY missing or without a stored key id) says what to set, like a config error.
+  if (error instanceof ConfigError || error instanceof UnreachableError || (error instanceof Error && error.name === "SecretKeyError")) {
     console.error(`herald: ${error.message}`);
   } else {
     console.error("herald: failed to start", error);

@@ -10,6 +10,7 @@ export const ID_PREFIXES = {
   delivery: "dlv",
   attempt: "att",
   apiKey: "key",
+  session: "ses",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

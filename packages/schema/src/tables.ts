@@ -10,9 +10,18 @@ export const tenants = pgTable("tenants", {
   uid: text("uid").unique(),
   name: text("name").notNull(),
   metadata: jsonb("metadata").$type<Record<string, string>>().notNull().default({}),
+  /** The admin's overrides of the deployment's per-tenant limits; a missing field takes the default. */
+  limits: jsonb("limits").$type<TenantLimitOverrides>().notNull().default({}),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
+
+/** Per-tenant limits; each is a positive whole number. */
+export interface TenantLimitOverrides {
+  maxEndpoints?: number;
+  testSendsPerMinute?: number;
+  maxDeliveriesPerPublish?: number;
+}
 
 export const apiKeys = pgTable(
   "api_keys",
@@ -32,6 +41,46 @@ export const apiKeys = pgTable(
     revokedAt: at("revoked_at"),
   },
   (t) => [index("api_keys_tenant_idx").on(t.tenantId, t.id)],
+);
+
+export const SESSION_KINDS = ["admin", "tenant", "portal"] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
+
+/**
+ * A console session. The cookie only names a row (signed, so it cannot be
+ * forged); the row decides whether it is still open, so signing out, revoking
+ * the key it was opened with, or an admin ending it takes effect at once.
+ */
+export const consoleSessions = pgTable(
+  "console_sessions",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: SESSION_KINDS }).notNull(),
+    tenantId: text("tenant_id").references(() => tenants.id, { onDelete: "cascade" }),
+    /** The key the session was opened with, or the key that minted the portal link; null for the admin. */
+    keyId: text("key_id"),
+    address: text("address"),
+    userAgent: text("user_agent"),
+    createdAt: createdAt(),
+    expiresAt: at("expires_at").notNull(),
+    revokedAt: at("revoked_at"),
+  },
+  (t) => [index("console_sessions_key_idx").on(t.keyId), index("console_sessions_expires_idx").on(t.expiresAt)],
+);
+
+/** Failed console sign-ins, counted per address and per token prefix to slow guessing down. */
+export const signInFailures = pgTable(
+  "sign_in_failures",
+  {
+    id: bigint("id", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity(),
+    address: text("address").notNull(),
+    tokenPrefix: text("token_prefix").notNull(),
+    failedAt: at("failed_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("sign_in_failures_address_idx").on(t.address, t.failedAt),
+    index("sign_in_failures_prefix_idx").on(t.tokenPrefix, t.failedAt),
+  ],
 );
 
 export const eventTypes = pgTable("event_types", {
@@ -174,3 +223,4 @@ export type Endpoint = typeof endpoints.$inferSelect;
 export type Event = typeof events.$inferSelect;
 export type Delivery = typeof deliveries.$inferSelect;
 export type Attempt = typeof attempts.$inferSelect;
+export type ConsoleSession = typeof consoleSessions.$inferSelect;

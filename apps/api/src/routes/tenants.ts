@@ -19,7 +19,7 @@ export function tenantRoutes(app: OpenAPIHono<AppEnv>) {
       request: { body: jsonBody(tenantCreateSchema) },
       responses: { 201: jsonResponse(tenantSchema, "The new tenant"), 409: errorResponses[422], ...errorResponses },
     }),
-    async (c) => c.json(tenantView(await createTenant(c.var.ctx, c.req.valid("json"))), 201),
+    async (c) => c.json(tenantView(await createTenant(c.var.ctx, c.req.valid("json")), c.var.ctx.config), 201),
   );
 
   app.openapi(
@@ -34,7 +34,7 @@ export function tenantRoutes(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { rows, nextCursor } = await listTenants(c.var.ctx, c.req.valid("query"));
-      return c.json({ data: rows.map(tenantView), nextCursor }, 200);
+      return c.json({ data: rows.map((row) => tenantView(row, c.var.ctx.config)), nextCursor }, 200);
     },
   );
 
@@ -48,7 +48,7 @@ export function tenantRoutes(app: OpenAPIHono<AppEnv>) {
       request: { params: tenantParams },
       responses: { 200: jsonResponse(tenantSchema, "The tenant"), ...errorResponses },
     }),
-    async (c) => c.json(tenantView(await resolveTenant(c.var.ctx, c.req.valid("param").tenantId)), 200),
+    async (c) => c.json(tenantView(await resolveTenant(c.var.ctx, c.req.valid("param").tenantId), c.var.ctx.config), 200),
   );
 
   app.openapi(
@@ -61,7 +61,8 @@ export function tenantRoutes(app: OpenAPIHono<AppEnv>) {
       request: { params: tenantParams, body: jsonBody(tenantUpdateSchema) },
       responses: { 200: jsonResponse(tenantSchema, "The updated tenant"), ...errorResponses },
     }),
-    async (c) => c.json(tenantView(await updateTenant(c.var.ctx, c.req.valid("param").tenantId, c.req.valid("json"))), 200),
+    async (c) =>
+      c.json(tenantView(await updateTenant(c.var.ctx, c.req.valid("param").tenantId, c.req.valid("json")), c.var.ctx.config), 200),
   );
 
   app.openapi(

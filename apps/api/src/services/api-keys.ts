@@ -5,6 +5,7 @@ import { hashApiKey } from "../auth.ts";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
+import { endSessionsOfKey } from "./sessions.ts";
 import { resolveTenant } from "./tenants.ts";
 
 const KEY_PREFIX = "hk_";
@@ -58,5 +59,7 @@ export async function revokeApiKey(ctx: ServiceContext, tenantIdOrUid: string, k
   if (!current) throw notFound(`API key ${keyId}`);
   if (current.revokedAt) return current;
   const [row] = await ctx.db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, current.id)).returning();
+  // The sessions check the key on every request anyway; ending them too keeps the admin's session list honest.
+  await endSessionsOfKey(ctx, current.id);
   return row as ApiKey;
 }

@@ -1,19 +1,11 @@
-import {
-  type Attempt,
-  attempts,
-  type Delivery,
-  type DeliveryListQuery,
-  type DeliveryRetry,
-  deliveries,
-  endpoints,
-  idFloor,
-} from "@herald/schema";
+import { type Attempt, attempts, type Delivery, type DeliveryListQuery, type DeliveryRetry, deliveries, endpoints } from "@herald/schema";
 import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
 import { closeCircuit, enqueueNow } from "./requeue.ts";
 import { resolveTenant } from "./tenants.ts";
+import { timeFloor } from "./time-bounds.ts";
 
 export type DeliveryListInput = DeliveryListQuery & { limit: number; cursor?: string | undefined };
 
@@ -34,8 +26,8 @@ export async function listDeliveries(
         input.endpointId ? eq(deliveries.endpointId, input.endpointId) : undefined,
         input.eventId ? eq(deliveries.eventId, input.eventId) : undefined,
         // Ids start with their creation time, so a time range is an id range.
-        input.after ? gte(deliveries.id, idFloor("delivery", new Date(input.after))) : undefined,
-        input.before ? lt(deliveries.id, idFloor("delivery", new Date(input.before))) : undefined,
+        input.after ? gte(deliveries.id, timeFloor("delivery", "after", input.after)) : undefined,
+        input.before ? lt(deliveries.id, timeFloor("delivery", "before", input.before)) : undefined,
         input.cursor ? lt(deliveries.id, input.cursor) : undefined,
       ),
     )

@@ -1,5 +1,5 @@
 import { parseDuration } from "@herald/config";
-import { checkWebhookUrl, generateSecret, isValidSecret } from "@herald/delivery";
+import { checkWebhookUrl, customHeaderProblems, generateSecret, isValidSecret } from "@herald/delivery";
 import {
   type Endpoint,
   type EndpointCreate,
@@ -10,11 +10,13 @@ import {
   newId,
   type SecretRotate,
 } from "@herald/schema";
+import { openSecret, sealSecret } from "@herald/schema/secrets";
 import { and, desc, eq, inArray, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
 import { closeCircuit } from "./requeue.ts";
+import { checkEndpointLimit } from "./tenant-limits.ts";
 import { resolveTenant } from "./tenants.ts";
 
 function validateUrl(ctx: ServiceContext, url: string): void {
@@ -41,6 +43,23 @@ async function validateSubscriptions(ctx: ServiceContext, names: string[] | unde
   return unique;
 }
 
+/**
+ * Secrets are encrypted in the table (HERALD_ENCRYPTION_KEY); every endpoint
+ * this module hands out holds them readable, and every write seals them.
+ */
+function readable(ctx: ServiceContext, row: Endpoint): Endpoint {
+  const keys = ctx.config.HERALD_ENCRYPTION_KEY;
+  return { ...row, secret: openSecret(keys, row.secret), previousSecret: row.previousSecret && openSecret(keys, row.previousSecret) };
+}
+
+/** Custom headers must be sendable as they are: the same rules the delivery engine applies, answered with a 422 naming each header. */
+function checkHeaders(headers: Record<string, string> | undefined): void {
+  const problems = customHeaderProblems(headers ?? {});
+  if (problems.length === 0) return;
+  const errors = problems.map((p) => ({ path: p.name ? `headers.${p.name}` : "headers", message: p.message }));
+  throw new ApiError("invalid_header", errors.map((e) => `${e.path}: ${e.message}`).join("; "), errors);
+}
+
 function checkSecret(secret: string): void {
   if (!isValidSecret(secret)) {
     throw new ApiError("validation_failed", "secret must be whsec_ followed by base64 of 24 to 64 bytes", [
@@ -52,6 +71,8 @@ function checkSecret(secret: string): void {
 export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string, input: EndpointCreate): Promise<Endpoint> {
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
   validateUrl(ctx, input.url);
+  checkHeaders(input.headers);
+  await checkEndpointLimit(ctx, tenant);
   if (input.secret !== undefined) checkSecret(input.secret);
   const subscribed = await validateSubscriptions(ctx, input.eventTypes);
   const disabled = input.disabled ?? false;
@@ -66,14 +87,14 @@ export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string,
       headers: input.headers ?? {},
       rateLimit: input.rateLimit ?? null,
       maxAttempts: input.maxAttempts ?? null,
-      secret: input.secret ?? generateSecret(),
+      secret: sealSecret(ctx.config.HERALD_ENCRYPTION_KEY, input.secret ?? generateSecret()),
       disabled,
       disabledReason: disabled ? "disabled on creation" : null,
       disabledAt: disabled ? new Date() : null,
       metadata: input.metadata ?? {},
     })
     .returning();
-  return row as Endpoint;
+  return readable(ctx, row as Endpoint);
 }
 
 export async function listEndpoints(ctx: ServiceContext, tenantIdOrUid: string, input: { limit: number; cursor?: string | undefined }) {
@@ -84,7 +105,10 @@ export async function listEndpoints(ctx: ServiceContext, tenantIdOrUid: string, 
     .where(and(eq(endpoints.tenantId, tenant.id), input.cursor ? lt(endpoints.id, input.cursor) : undefined))
     .orderBy(desc(endpoints.id))
     .limit(input.limit + 1);
-  return page(rows, input.limit);
+  return page(
+    rows.map((row) => readable(ctx, row)),
+    input.limit,
+  );
 }
 
 export async function getEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointId: string): Promise<Endpoint> {
@@ -95,7 +119,7 @@ export async function getEndpoint(ctx: ServiceContext, tenantIdOrUid: string, en
     .where(and(eq(endpoints.tenantId, tenant.id), eq(endpoints.id, endpointId)))
     .limit(1);
   if (!row) throw notFound(`endpoint ${endpointId}`);
-  return row;
+  return readable(ctx, row);
 }
 
 /** Disabling keeps a reason; enabling clears it and the failure streak that may have disabled it. */
@@ -125,6 +149,7 @@ export async function updateEndpoint(
 ): Promise<Endpoint> {
   const current = await getEndpoint(ctx, tenantIdOrUid, endpointId);
   if (input.url !== undefined) validateUrl(ctx, input.url);
+  checkHeaders(input.headers);
   const eventTypesValue = input.eventTypes === undefined ? undefined : await validateSubscriptions(ctx, input.eventTypes);
   const disabledChange = disabledFields(current, input);
   const { disabled: _disabled, disabledReason: _reason, ...rest } = input;
@@ -134,7 +159,7 @@ export async function updateEndpoint(
     .where(eq(endpoints.id, current.id))
     .returning();
   if (current.disabled && disabledChange.disabled === false) await closeCircuit(ctx, current.id);
-  return row as Endpoint;
+  return readable(ctx, row as Endpoint);
 }
 
 export async function deleteEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointId: string): Promise<void> {
@@ -178,12 +203,12 @@ export async function rotateSecret(ctx: ServiceContext, tenantIdOrUid: string, e
   const [row] = await ctx.db
     .update(endpoints)
     .set({
-      secret,
-      previousSecret: graceMs > 0 ? current.secret : null,
+      secret: sealSecret(ctx.config.HERALD_ENCRYPTION_KEY, secret),
+      previousSecret: graceMs > 0 ? sealSecret(ctx.config.HERALD_ENCRYPTION_KEY, current.secret) : null,
       previousSecretExpiresAt: graceMs > 0 ? new Date(Date.now() + graceMs) : null,
       updatedAt: new Date(),
     })
     .where(eq(endpoints.id, current.id))
     .returning();
-  return row as Endpoint;
+  return readable(ctx, row as Endpoint);
 }

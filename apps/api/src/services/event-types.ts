@@ -11,9 +11,11 @@ function checkSchema(schema: Record<string, unknown> | null | undefined, example
   if (!schema) return;
   const result = compileSchema(schema);
   if ("problem" in result) {
-    throw new ApiError("validation_failed", `schema is not a valid JSON Schema: ${result.problem}`, [
-      { path: "schema", message: result.problem },
-    ]);
+    throw new ApiError(
+      result.unsupportedPattern ? "unsupported_pattern" : "validation_failed",
+      `schema is not a valid JSON Schema: ${result.problem}`,
+      [{ path: "schema", message: result.problem }],
+    );
   }
   if (example !== undefined && example !== null && !result.validate(example)) {
     const errors = schemaErrors(result.validate.errors, "example");

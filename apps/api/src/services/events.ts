@@ -1,12 +1,14 @@
-import { type PublishResult, publish, publishBatch } from "@herald/publishing";
-import { type Delivery, deliveries, type Event, type EventPublish, type EventType, events, idFloor, type Tenant } from "@herald/schema";
+import { FanOutLimitError, type PublishResult, publish, publishBatch } from "@herald/publishing";
+import { type Delivery, deliveries, type Event, type EventPublish, type EventType, events, type Tenant } from "@herald/schema";
 import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, type FieldError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
 import { validatePayload } from "./event-types.ts";
 import { forgetTenant, publishingEventTypes, publishingTenant } from "./publish-lookups.ts";
+import { tenantLimits } from "./tenant-limits.ts";
 import { resolveTenant } from "./tenants.ts";
+import { timeFloor } from "./time-bounds.ts";
 
 /**
  * What only the API can check before publishing: every event type is in the
@@ -79,7 +81,15 @@ export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, 
     throw new ApiError("validation_failed", duplicates.map((e) => `${e.path}: ${e.message}`).join("; "), duplicates);
   }
   await checkPublishable(ctx, items, (index) => `events.${index}.`);
-  return orTenantGone(ctx, tenant, () => publishBatch(ctx, { tenantId: tenant.id, events: items }));
+  const { maxDeliveriesPerPublish } = tenantLimits(ctx.config, tenant);
+  try {
+    return await orTenantGone(ctx, tenant, () =>
+      publishBatch(ctx, { tenantId: tenant.id, events: items, maxDeliveries: maxDeliveriesPerPublish }),
+    );
+  } catch (error) {
+    if (!(error instanceof FanOutLimitError)) throw error;
+    throw new ApiError("limit_exceeded", `${error.message}; send smaller batches`, [{ path: "events", message: error.message }]);
+  }
 }
 
 export async function getEvent(
@@ -118,8 +128,8 @@ export async function listEvents(ctx: ServiceContext, tenantIdOrUid: string, inp
         input.cursor ? lt(events.id, input.cursor) : undefined,
         input.eventType ? eq(events.eventType, input.eventType) : undefined,
         // Ids start with their creation time, so a time range is an id range.
-        input.after ? gte(events.id, idFloor("event", new Date(input.after))) : undefined,
-        input.before ? lt(events.id, idFloor("event", new Date(input.before))) : undefined,
+        input.after ? gte(events.id, timeFloor("event", "after", input.after)) : undefined,
+        input.before ? lt(events.id, timeFloor("event", "before", input.before)) : undefined,
       ),
     )
     .orderBy(desc(events.id))

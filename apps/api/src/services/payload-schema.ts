@@ -1,27 +1,60 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import { RE2JS } from "re2js";
 import type { FieldError } from "../errors.ts";
 
 // ajv-formats is CommonJS with `exports.default`; NodeNext sees the module object.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 /**
+ * `pattern` and `patternProperties` run on RE2 (re2js), which matches in time
+ * linear in the input: a catalog schema such as `^(a+)+$` cannot stall the
+ * API as a backtracking engine would. RE2 has no lookaround or backreferences;
+ * such a pattern fails to compile, so the schema is refused when it is saved.
+ */
+class UnsupportedPattern extends Error {
+  constructor(
+    readonly pattern: string,
+    reason: string,
+  ) {
+    super(`pattern ${JSON.stringify(pattern)} cannot be used (patterns run on RE2: no lookaround, no backreferences): ${reason}`);
+  }
+}
+
+function linearRegExp(pattern: string, flags: string): { test(text: string): boolean; toString(): string } {
+  let compiled: RE2JS;
+  try {
+    compiled = RE2JS.compile(pattern);
+  } catch (error) {
+    // Compiled only, never run: tells a pattern RE2 lacks a feature for from one that is no regular expression at all.
+    new RegExp(pattern, flags);
+    throw new UnsupportedPattern(pattern, error instanceof Error ? error.message : String(error));
+  }
+  return { test: (text: string) => compiled.matcher(text).find(), toString: () => `re2js:${pattern}` };
+}
+linearRegExp.code = "re2js";
+
+/**
  * One ajv instance for the process: JSON Schema 2020-12 with formats, every
  * error reported, unknown keywords and formats tolerated quietly (catalog
- * schemas often carry `examples` or vendor keywords), and no remote `$ref` loading.
+ * schemas often carry `examples` or vendor keywords), no remote `$ref` loading,
+ * and a linear-time engine for patterns.
  */
-const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, logger: false });
+const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, logger: false, code: { regExp: linearRegExp } });
 addFormats(ajv);
 
 const compiled = new Map<string, { version: number; validate: ValidateFunction }>();
 const CACHE_LIMIT = 1000;
 
 /** Compiles a schema, or answers why it is not a valid JSON Schema. */
-export function compileSchema(schema: Record<string, unknown>): { validate: ValidateFunction } | { problem: string } {
+export function compileSchema(
+  schema: Record<string, unknown>,
+): { validate: ValidateFunction } | { problem: string; unsupportedPattern?: boolean } {
   try {
     if (!ajv.validateSchema(schema)) return { problem: ajv.errorsText(ajv.errors, { dataVar: "schema" }) };
     return { validate: ajv.compile(schema) };
   } catch (error) {
+    if (error instanceof UnsupportedPattern) return { problem: error.message, unsupportedPattern: true };
     return { problem: error instanceof Error ? error.message : "the schema cannot be compiled" };
   }
 }

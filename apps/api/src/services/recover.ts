@@ -1,8 +1,9 @@
-import { idFloor, type RecoverResult } from "@herald/schema";
+import type { RecoverResult } from "@herald/schema";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { getEndpoint } from "./endpoints.ts";
 import { closeCircuit } from "./requeue.ts";
+import { timeFloor } from "./time-bounds.ts";
 
 /**
  * Re-sends an endpoint's failed, exhausted and held deliveries created at or
@@ -25,7 +26,7 @@ export async function recoverEndpoint(
   if (endpoint.disabled) {
     throw new ApiError("conflict", `endpoint ${endpoint.id} is disabled; enable it first, then recover`);
   }
-  const floor = idFloor("delivery", new Date(input.since));
+  const floor = timeFloor("delivery", "since", input.since);
   // A failed delivery's short retry may still have a job in Redis; the worker skips a parked delivery's job.
   const [result] = await ctx.sql<{ count: number }[]>`
     with recovered as (

@@ -1,4 +1,12 @@
-import { newId, type Tenant, type TenantCreate, type TenantUpdate, tenants } from "@herald/schema";
+import {
+  newId,
+  type Tenant,
+  type TenantCreate,
+  type TenantLimitOverrides,
+  type TenantLimitsInput,
+  type TenantUpdate,
+  tenants,
+} from "@herald/schema";
 import { and, desc, eq, lt, or } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -30,6 +38,16 @@ export async function resolveTenant(ctx: ServiceContext, idOrUid: string): Promi
   return visibleTenant(ctx, await findTenant(ctx, idOrUid), idOrUid);
 }
 
+/** The overrides after a change: a number sets a limit, null returns it to the deployment's default. */
+function mergedLimits(current: TenantLimitOverrides, change: TenantLimitsInput | undefined): TenantLimitOverrides {
+  const next: TenantLimitOverrides = { ...current };
+  for (const [name, value] of Object.entries(change ?? {}) as [keyof TenantLimitOverrides, number | null | undefined][]) {
+    if (value === null) delete next[name];
+    else if (value !== undefined) next[name] = value;
+  }
+  return next;
+}
+
 function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string })?.code === "23505" || (error as { cause?: { code?: string } })?.cause?.code === "23505";
 }
@@ -39,7 +57,13 @@ export async function createTenant(ctx: ServiceContext, input: TenantCreate): Pr
   try {
     const [row] = await ctx.db
       .insert(tenants)
-      .values({ id: newId("tenant"), name: input.name, uid: input.uid ?? null, metadata: input.metadata ?? {} })
+      .values({
+        id: newId("tenant"),
+        name: input.name,
+        uid: input.uid ?? null,
+        metadata: input.metadata ?? {},
+        limits: mergedLimits({}, input.limits),
+      })
       .returning();
     return row as Tenant;
   } catch (error) {
@@ -61,10 +85,23 @@ export async function listTenants(ctx: ServiceContext, input: { limit: number; c
 
 export async function updateTenant(ctx: ServiceContext, idOrUid: string, input: TenantUpdate): Promise<Tenant> {
   const tenant = await resolveTenant(ctx, idOrUid);
+  // The uid routes the operator's publishes: a tenant that could change it could squat another customer's uid,
+  // and a 409 would tell it which uids exist. Sending its own uid unchanged is harmless.
+  if (input.uid !== undefined && input.uid !== tenant.uid && ctx.principal.kind !== "admin") {
+    throw new ApiError("forbidden", "changing a tenant's uid needs the admin token", [
+      { path: "uid", message: "only the admin may change it" },
+    ]);
+  }
+  if (input.limits !== undefined && ctx.principal.kind !== "admin") {
+    throw new ApiError("forbidden", "changing a tenant's limits needs the admin token", [
+      { path: "limits", message: "only the admin may change them" },
+    ]);
+  }
+  const { limits, ...fields } = input;
   try {
     const [row] = await ctx.db
       .update(tenants)
-      .set({ ...input, updatedAt: new Date() })
+      .set({ ...fields, ...(limits ? { limits: mergedLimits(tenant.limits, limits) } : {}), updatedAt: new Date() })
       .where(eq(tenants.id, tenant.id))
       .returning();
     forgetTenant(ctx, tenant);

@@ -1,4 +1,4 @@
-import { buildEnvelope, buildHeaders } from "@herald/delivery";
+import { attemptFields, buildEnvelope, buildHeaders } from "@herald/delivery";
 import {
   attempts,
   deliveries,
@@ -14,6 +14,8 @@ import { and, asc, eq, inArray } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { getEndpoint, signingSecrets } from "./endpoints.ts";
+import { checkTestSendRate } from "./tenant-limits.ts";
+import { resolveTenant } from "./tenants.ts";
 
 function unknownType(detail: string): ApiError {
   return new ApiError("unknown_event_type", detail, [{ path: "eventType", message: detail }]);
@@ -66,6 +68,7 @@ export async function sendTestEvent(
   input: EndpointTest,
 ): Promise<EndpointTestResult> {
   const endpoint = await getEndpoint(ctx, tenantIdOrUid, endpointId);
+  await checkTestSendRate(ctx, await resolveTenant(ctx, endpoint.tenantId));
   const type = await pickEventType(ctx, endpoint, input.eventType);
   const payload = type.example ?? {};
   const eventId = newId("event");
@@ -81,6 +84,7 @@ export async function sendTestEvent(
     Math.floor(startedAt.getTime() / 1000),
   );
   const outcome = await ctx.deliveryClient.send({ url: endpoint.url, headers, body });
+  const fields = attemptFields(outcome, headers);
 
   await ctx.db.transaction(async (tx) => {
     await tx.insert(events).values({ id: eventId, tenantId: endpoint.tenantId, eventType: type.name, payload, createdAt });
@@ -92,7 +96,7 @@ export async function sendTestEvent(
       status: outcome.ok ? "succeeded" : "exhausted",
       attempts: 1,
       lastStatusCode: outcome.statusCode,
-      lastError: outcome.errorMessage,
+      lastError: fields.errorMessage,
       nextAttemptAt: null,
       isTest: true,
     });
@@ -102,13 +106,7 @@ export async function sendTestEvent(
       endpointId: endpoint.id,
       attemptNumber: 1,
       startedAt,
-      durationMs: outcome.durationMs,
-      statusCode: outcome.statusCode,
-      errorKind: outcome.errorKind,
-      errorMessage: outcome.errorMessage,
-      requestHeaders: { ...headers, "webhook-signature": "(redacted)" },
-      responseHeaders: outcome.responseHeaders,
-      responseBody: outcome.responseBody,
+      ...fields,
     });
   });
 
@@ -119,8 +117,8 @@ export async function sendTestEvent(
     ok: outcome.ok,
     statusCode: outcome.statusCode,
     durationMs: outcome.durationMs,
-    responseBody: outcome.responseBody,
+    responseBody: fields.responseBody,
     errorKind: outcome.errorKind,
-    errorMessage: outcome.errorMessage,
+    errorMessage: fields.errorMessage,
   };
 }

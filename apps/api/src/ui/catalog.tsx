@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import { type EventType, eventTypeCreateSchema, eventTypeUpdateSchema } from "@herald/schema";
 import type { Context, Hono } from "hono";
-import { ApiError, type FieldError } from "../errors.ts";
+import { callerError, type FieldError } from "../errors.ts";
 import { createEventType, getEventType, listEventTypes, updateEventType } from "../services/event-types.ts";
 import { errorsByField } from "./endpoint-form-input.ts";
 import { type FormBody, field, type UiEnv } from "./env.ts";
@@ -161,8 +161,9 @@ function parseExample(text: string, errors: FieldError[]): unknown {
   }
 }
 
-function problemOf(error: unknown): { errors: Record<string, string[]>; formError?: string } {
-  if (!(error instanceof ApiError) || error.status >= 500 || error.status === 401 || error.status === 404) throw error;
+function problemOf(raw: unknown): { errors: Record<string, string[]>; formError?: string } {
+  const error = callerError(raw);
+  if (!error || error.status === 401 || error.status === 404) throw raw;
   return error.errors?.length ? { errors: errorsByField(error.errors) } : { errors: {}, formError: error.detail };
 }
 

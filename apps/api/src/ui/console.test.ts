@@ -2,6 +2,7 @@ import { TEST_ADMIN_TOKEN } from "@herald/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deriveKey, signToken, verifyToken } from "../signed-token.ts";
 import { createTestApp, type TestApp } from "../test-app.ts";
+import { browserFor } from "./test-browser.ts";
 
 let t: TestApp;
 let acmeId: string;
@@ -19,33 +20,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** A tiny cookie jar around app.request, the way a browser would carry the session. */
-function client() {
-  const jar = new Map<string, string>();
-  async function request(method: string, path: string, form?: Record<string, string>) {
-    const response = await t.app.request(path, {
-      method,
-      headers: {
-        cookie: [...jar].map(([name, value]) => `${name}=${value}`).join("; "),
-        ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
-      },
-      body: form ? new URLSearchParams(form).toString() : undefined,
-      redirect: "manual",
-    });
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair] = cookie.split(";");
-      const [name, value] = (pair ?? "").split("=");
-      if (name) jar.set(name, value ?? "");
-    }
-    return { status: response.status, location: response.headers.get("location"), headers: response.headers, text: await response.text() };
-  }
-  const csrfOf = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
-  async function signIn(token: string) {
-    const page = await request("GET", "/ui/sign-in");
-    return request("POST", "/ui/sign-in", { _csrf: csrfOf(page.text), token, next: "/ui" });
-  }
-  return { jar, request, signIn, csrfOf };
-}
+const client = () => browserFor(t);
 
 describe("console sessions", () => {
   it("signs in with the admin token; the cookie is HttpOnly, SameSite=Lax and does not hold the token", async () => {

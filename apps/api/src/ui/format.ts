@@ -44,6 +44,7 @@ const ERROR_WORDS: Record<string, string> = {
   tls: "The TLS handshake failed (certificate or protocol problem).",
   blocked_target: "Blocked: the URL points at a private or internal address, which this deployment does not allow.",
   invalid_url: "The URL is not allowed.",
+  invalid_header: "A custom header cannot be sent over HTTP; fix it on the webhook.",
   network: "A network error interrupted the request.",
 };
 

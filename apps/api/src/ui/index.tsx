@@ -4,7 +4,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { type Context, Hono } from "hono";
 import { limitBody } from "../body-limit.ts";
 import type { AppDeps, AppEnv } from "../deps.ts";
-import { ApiError, RETRY_AFTER_SECONDS, unavailableDependency } from "../errors.ts";
+import { errorAnswer, RETRY_AFTER_SECONDS } from "../errors.ts";
 import { listTenants, resolveTenant } from "../services/tenants.ts";
 import { catalogRoutes } from "./catalog.tsx";
 import { dashboardRoutes } from "./dashboard.tsx";
@@ -61,8 +61,8 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
   signInRoutes(ui, deps);
   ui.use(requireSession(deps));
 
-  ui.post("/sign-out", (c) => {
-    endSession(c);
+  ui.post("/sign-out", async (c) => {
+    await endSession(c, deps);
     return c.redirect("/ui/sign-in", 303);
   });
 
@@ -113,14 +113,14 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
 
   ui.onError((error, c) => {
     const page = c.var.session ? pageContext(c) : undefined;
-    if (error instanceof ApiError && error.status < 500) {
-      const title = error.status === 404 ? "Not found" : error.status === 403 ? "Not allowed" : "That did not work";
-      return render(c, <ErrorPage page={page} status={error.status} title={title} detail={error.detail} />, error.status as 400);
-    }
     const requestId = c.get("requestId");
-    const unavailable = unavailableDependency(error);
-    if (unavailable) {
-      deps.logger.warn({ err: error, requestId, path: c.req.path }, `${unavailable} unavailable`);
+    const answer = errorAnswer(error, deps.logger, { requestId, method: c.req.method, path: c.req.path });
+    if (answer.retryAfterSeconds) c.header("retry-after", String(answer.retryAfterSeconds));
+    if (answer.status < 500) {
+      const title = answer.status === 404 ? "Not found" : answer.status === 403 ? "Not allowed" : "That did not work";
+      return render(c, <ErrorPage page={page} status={answer.status} title={title} detail={answer.detail} />, answer.status as 400);
+    }
+    if (answer.code === "service_unavailable") {
       c.header("retry-after", String(RETRY_AFTER_SECONDS));
       return render(
         c,
@@ -128,22 +128,12 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
           page={page}
           status={503}
           title="Temporarily unavailable"
-          detail={`${unavailable} is not available right now. Reload the page in a few seconds.`}
+          detail={`${answer.detail}. Reload the page in a few seconds.`}
         />,
         503,
       );
     }
-    deps.logger.error({ err: error, requestId, path: c.req.path }, "console error");
-    return render(
-      c,
-      <ErrorPage
-        page={page}
-        status={500}
-        title="Something went wrong"
-        detail={`Something went wrong on our side; quote request id ${requestId}.`}
-      />,
-      500,
-    );
+    return render(c, <ErrorPage page={page} status={500} title="Something went wrong" detail={answer.detail} />, 500);
   });
 
   app.get("/ui/", (c) => c.redirect("/ui", 302));

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { apiKeys } from "@herald/schema";
-import { eq } from "drizzle-orm";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
+import { clientAddress } from "../client-address.ts";
 import type { AppDeps, Principal } from "../deps.ts";
+import { endSessionById, liveSession, openSession } from "../services/sessions.ts";
 import { deriveKey, keyedDigest, signToken, verifyToken } from "../signed-token.ts";
 import type { UiEnv } from "./env.ts";
 
@@ -13,7 +13,13 @@ const SIGN_IN_COOKIE = "herald_sign_in";
 const SESSION_SECONDS = 12 * 3600;
 const PORTAL_SESSION_SECONDS = 3600;
 
-/** What the cookie holds: who signed in, never the token they signed in with. */
+/** What the cookie holds: a signed session id, never the token signed in with. The row decides if it is open. */
+interface SessionCookie {
+  sid: string;
+  exp: number;
+}
+
+/** The signed-in session as pages see it. */
 export interface Session {
   kind: "admin" | "tenant";
   tenantId?: string;
@@ -36,16 +42,22 @@ function isHttps(c: Context): boolean {
   return new URL(c.req.url).protocol === "https:" || c.req.header("x-forwarded-proto") === "https";
 }
 
-export function startSession(c: Context, deps: AppDeps, who: Principal, portal = false): void {
+/**
+ * Opens a session row and hands the browser a cookie naming it. A portal
+ * session remembers the key that minted its link, so revoking that key ends it.
+ */
+export async function startSession(c: Context, deps: AppDeps, who: Principal, portal?: { mintedBy: string | undefined }): Promise<void> {
   const seconds = portal ? PORTAL_SESSION_SECONDS : SESSION_SECONDS;
-  const session: Session = {
-    kind: who.kind,
-    ...(who.kind === "tenant" ? { tenantId: who.tenantId, ...(portal ? {} : { keyId: who.keyId }) } : {}),
-    ...(portal ? { portal: true } : {}),
-    sid: randomBytes(16).toString("base64url"),
-    exp: Math.floor(Date.now() / 1000) + seconds,
-  };
-  setCookie(c, SESSION_COOKIE, signToken(sessionKey(deps), session), {
+  const row = await openSession(deps, {
+    kind: portal ? "portal" : who.kind,
+    tenantId: who.kind === "tenant" ? who.tenantId : undefined,
+    keyId: portal ? portal.mintedBy : who.kind === "tenant" ? who.keyId : undefined,
+    seconds,
+    address: clientAddress(c, deps.config.HERALD_TRUST_PROXY),
+    userAgent: c.req.header("user-agent"),
+  });
+  const cookie: SessionCookie = { sid: row.id, exp: Math.floor(row.expiresAt.getTime() / 1000) };
+  setCookie(c, SESSION_COOKIE, signToken(sessionKey(deps), cookie), {
     httpOnly: true,
     sameSite: "Lax",
     secure: isHttps(c),
@@ -54,14 +66,32 @@ export function startSession(c: Context, deps: AppDeps, who: Principal, portal =
   });
 }
 
-export function endSession(c: Context): void {
+/** Ends the session on the server (every copy of the cookie stops working) and clears the cookie. */
+export async function endSession(c: Context<UiEnv>, deps: AppDeps): Promise<void> {
+  const session = c.var.session;
+  if (session) await endSessionById(deps, session.sid);
+  clearSessionCookie(c);
+}
+
+function clearSessionCookie(c: Context): void {
   deleteCookie(c, SESSION_COOKIE, { path: "/ui" });
 }
 
-/** A tenant key session ends as soon as the key is revoked or expires. */
-async function keyStillValid(deps: AppDeps, keyId: string): Promise<boolean> {
-  const [key] = await deps.db.select().from(apiKeys).where(eq(apiKeys.id, keyId)).limit(1);
-  return Boolean(key && !key.revokedAt && !(key.expiresAt && key.expiresAt < new Date()));
+async function currentSession(c: Context, deps: AppDeps): Promise<Session | undefined> {
+  const token = getCookie(c, SESSION_COOKIE);
+  const cookie = token ? verifyToken<SessionCookie>(sessionKey(deps), token) : undefined;
+  if (!cookie || typeof cookie.sid !== "string") return undefined;
+  const row = await liveSession(deps, cookie.sid);
+  if (!row) return undefined;
+  if (row.kind !== "admin" && !row.tenantId) return undefined;
+  return {
+    kind: row.kind === "admin" ? "admin" : "tenant",
+    ...(row.tenantId ? { tenantId: row.tenantId } : {}),
+    ...(row.kind === "tenant" && row.keyId ? { keyId: row.keyId } : {}),
+    ...(row.kind === "portal" ? { portal: true } : {}),
+    sid: row.id,
+    exp: Math.floor(row.expiresAt.getTime() / 1000),
+  };
 }
 
 function principalOf(session: Session): Principal | undefined {
@@ -77,11 +107,10 @@ function principalOf(session: Session): Principal | undefined {
  */
 export function requireSession(deps: AppDeps) {
   return createMiddleware<UiEnv>(async (c, next) => {
-    const token = getCookie(c, SESSION_COOKIE);
-    const session = token ? verifyToken<Session>(sessionKey(deps), token) : undefined;
+    const session = await currentSession(c, deps);
     const principal = session && principalOf(session);
-    if (!session || !principal || (session.keyId && !(await keyStillValid(deps, session.keyId)))) {
-      endSession(c);
+    if (!session || !principal) {
+      clearSessionCookie(c);
       if (c.req.method !== "GET") return c.text("Your session has ended; sign in again.", 401);
       return c.redirect(`/ui/sign-in?next=${encodeURIComponent(c.req.path)}`, 303);
     }

@@ -1,8 +1,10 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { Hono } from "hono";
 import { principalFor } from "../auth.ts";
+import { clientAddress } from "../client-address.ts";
 import type { AppDeps } from "../deps.ts";
 import { readPortalLink } from "../services/portal-links.ts";
+import { recordSignInFailure, signInBlockedFor, tokenPrefix } from "../services/sign-in-limits.ts";
 import { type FormBody, field, type UiEnv } from "./env.ts";
 import { Document, Flash } from "./layout.tsx";
 import { ErrorPage, render } from "./render.tsx";
@@ -56,21 +58,36 @@ export function signInRoutes(ui: Hono<UiEnv>, deps: AppDeps) {
       return render(c, <SignInPage csrf={signInCsrf(c, deps)} next={next} error="The form expired; please sign in again." />, 403);
     }
     const token = field(form, "token").trim();
+    const address = clientAddress(c, deps.config.HERALD_TRUST_PROXY);
+    const prefix = tokenPrefix(token);
+    const waitSeconds = await signInBlockedFor(deps, address, prefix);
+    if (waitSeconds > 0) {
+      // Refused before the token is checked, so a blocked guesser cannot learn that a guess was right.
+      deps.logger.warn({ address, tokenPrefix: prefix }, "console sign-in refused: too many failures");
+      c.header("retry-after", String(waitSeconds));
+      const minutes = Math.ceil(waitSeconds / 60);
+      return render(
+        c,
+        <SignInPage csrf={signInCsrf(c, deps)} next={next} error={`Too many failed sign-ins; try again in ${minutes} minutes.`} />,
+        429,
+      );
+    }
     const principal = token ? await principalFor(deps, token) : undefined;
     if (!principal) {
+      await recordSignInFailure(deps, address, prefix);
       return render(
         c,
         <SignInPage csrf={signInCsrf(c, deps)} next={next} error="That token is not valid: check the admin token or the tenant key." />,
         401,
       );
     }
-    startSession(c, deps, principal);
+    await startSession(c, deps, principal);
     return c.redirect(next, 303);
   });
 
   // A portal link is a signed, short-lived invitation for one tenant: opening it starts a portal session.
-  ui.get("/portal/:token", (c) => {
-    const claims = readPortalLink(deps.config, c.req.param("token"));
+  ui.get("/portal/:token", async (c) => {
+    const claims = await readPortalLink(deps, c.req.param("token"));
     if (!claims) {
       return render(
         c,
@@ -78,7 +95,7 @@ export function signInRoutes(ui: Hono<UiEnv>, deps: AppDeps) {
         401,
       );
     }
-    startSession(c, deps, { kind: "tenant", tenantId: claims.tenantId, keyId: "portal" }, true);
+    await startSession(c, deps, { kind: "tenant", tenantId: claims.tenantId, keyId: "portal" }, { mintedBy: claims.keyId });
     return c.redirect(`/ui/t/${encodeURIComponent(claims.tenantId)}/webhooks`, 303);
   });
 }

@@ -2,7 +2,7 @@
 import type { Endpoint } from "@herald/schema";
 import type { Context, Hono } from "hono";
 import type { Child } from "hono/jsx";
-import { ApiError } from "../errors.ts";
+import { ApiError, callerError } from "../errors.ts";
 import { searchEndpoints } from "../services/console-endpoints.ts";
 import { createEndpoint, deleteEndpoint, getEndpoint, listEndpoints, rotateSecret, updateEndpoint } from "../services/endpoints.ts";
 import { listEventTypes } from "../services/event-types.ts";
@@ -92,9 +92,9 @@ async function renderEdit(
 }
 
 /** An ApiError from a service as field errors (or one message for the whole form). */
-function formProblem(error: unknown): { errors: Record<string, string[]>; formError?: string } {
-  if (!(error instanceof ApiError) || error.status >= 500 || error.status === 404 || error.status === 401 || error.status === 403)
-    throw error;
+function formProblem(raw: unknown): { errors: Record<string, string[]>; formError?: string } {
+  const error = callerError(raw);
+  if (!error || error.status === 404 || error.status === 401 || error.status === 403) throw raw;
   if (error.errors?.length) return { errors: errorsByField(error.errors) };
   return { errors: {}, formError: error.detail };
 }
@@ -207,8 +207,9 @@ export function webhookRoutes(ui: Hono<UiEnv>) {
       const eventType = field(c.var.form, "eventType");
       const result = await sendTestEvent(c.var.ctx, tenantId(c), endpoint.id, eventType ? { eventType } : {});
       outcome = { endpointName: endpoint.name, ...result };
-    } catch (error) {
-      if (!(error instanceof ApiError) || error.status >= 500) throw error;
+    } catch (raw) {
+      const error = callerError(raw);
+      if (!error) throw raw;
       outcome = {
         endpointName: endpoint.name,
         eventType: null,
