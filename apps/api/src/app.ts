@@ -25,8 +25,8 @@ import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { portalLinkRoutes } from "./routes/portal-links.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
-import { SVIX_PREFIX, svixRoutes } from "./svix/index.ts";
 import { svixError } from "./svix/errors.ts";
+import { SVIX_PREFIX, svixRoutes } from "./svix/index.ts";
 import { consoleRoutes } from "./ui/index.tsx";
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);

@@ -45,8 +45,7 @@ export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
 /** Another publish took the same idempotency key first (a repeated event uid is the caller's conflict, not a race). */
 const isKeyRace = (error: unknown) =>
-  (error as { code?: string })?.code === "23505" &&
-  (error as { constraint_name?: string }).constraint_name !== "events_tenant_uid_idx";
+  (error as { code?: string })?.code === "23505" && (error as { constraint_name?: string }).constraint_name !== "events_tenant_uid_idx";
 
 /** Events published with these keys inside the window, by key. */
 async function recentByKeys(sql: Sql, tenantId: string, keys: string[]): Promise<Map<string, PublishResult>> {

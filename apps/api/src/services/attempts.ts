@@ -1,4 +1,4 @@
-import { type Attempt, attempts, deliveries, type DeliveryStatus, endpoints, idFloor } from "@herald/schema";
+import { type Attempt, attempts, type DeliveryStatus, deliveries, endpoints, idFloor } from "@herald/schema";
 import { and, between, desc, eq, gte, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { notFound } from "../errors.ts";

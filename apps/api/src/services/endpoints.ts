@@ -67,23 +67,23 @@ export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string,
   const disabled = input.disabled ?? false;
   const [row] = await orUidTaken(input.uid, () =>
     ctx.db
-    .insert(endpoints)
-    .values({
-      id: newId("endpoint"),
-      tenantId: tenant.id,
-      name: input.name,
-      uid: input.uid ?? null,
-      url: input.url,
-      eventTypes: subscribed,
-      headers: input.headers ?? {},
-      rateLimit: input.rateLimit ?? null,
-      maxAttempts: input.maxAttempts ?? null,
-      secret: input.secret ?? generateSecret(),
-      disabled,
-      disabledReason: disabled ? "disabled on creation" : null,
-      disabledAt: disabled ? new Date() : null,
-      metadata: input.metadata ?? {},
-    })
+      .insert(endpoints)
+      .values({
+        id: newId("endpoint"),
+        tenantId: tenant.id,
+        name: input.name,
+        uid: input.uid ?? null,
+        url: input.url,
+        eventTypes: subscribed,
+        headers: input.headers ?? {},
+        rateLimit: input.rateLimit ?? null,
+        maxAttempts: input.maxAttempts ?? null,
+        secret: input.secret ?? generateSecret(),
+        disabled,
+        disabledReason: disabled ? "disabled on creation" : null,
+        disabledAt: disabled ? new Date() : null,
+        metadata: input.metadata ?? {},
+      })
       .returning(),
   );
   return row as Endpoint;
@@ -116,7 +116,9 @@ export async function findEndpoint(ctx: ServiceContext, tenantIdOrUid: string, e
     .where(
       and(
         eq(endpoints.tenantId, tenant.id),
-        endpointIdOrUid.startsWith("ep_") ? eq(endpoints.id, endpointIdOrUid) : or(eq(endpoints.uid, endpointIdOrUid), eq(endpoints.id, endpointIdOrUid)),
+        endpointIdOrUid.startsWith("ep_")
+          ? eq(endpoints.id, endpointIdOrUid)
+          : or(eq(endpoints.uid, endpointIdOrUid), eq(endpoints.id, endpointIdOrUid)),
       ),
     )
     .limit(1);

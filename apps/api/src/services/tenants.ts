@@ -49,10 +49,7 @@ export async function createTenant(ctx: ServiceContext, input: TenantCreate): Pr
 }
 
 /** Newest first by default; `oldest` pages from the first created. */
-export async function listTenants(
-  ctx: ServiceContext,
-  input: { limit: number; cursor?: string | undefined; order?: "newest" | "oldest" },
-) {
+export async function listTenants(ctx: ServiceContext, input: { limit: number; cursor?: string | undefined; order?: "newest" | "oldest" }) {
   const scope = ctx.principal.kind === "tenant" ? eq(tenants.id, ctx.principal.tenantId) : undefined;
   const oldest = input.order === "oldest";
   const after = oldest ? gt : lt;

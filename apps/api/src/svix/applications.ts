@@ -30,7 +30,11 @@ export function applicationRoutes(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const { limit, iterator, order } = c.req.valid("query");
-      const { rows, nextCursor } = await listTenants(c.var.ctx, { limit, cursor: iterator, order: order === "ascending" ? "oldest" : "newest" });
+      const { rows, nextCursor } = await listTenants(c.var.ctx, {
+        limit,
+        cursor: iterator,
+        order: order === "ascending" ? "oldest" : "newest",
+      });
       return c.json(listOut(rows.map(applicationOut), nextCursor), 200);
     },
   );

@@ -83,7 +83,13 @@ export function attemptRoutes(app: OpenAPIHono<AppEnv>) {
       summary: "Get one attempt of a message",
       security: bearerSecurity,
       request: {
-        params: msgParams.extend({ attempt_id: z.string().min(1).max(100).meta({ param: { name: "attempt_id", in: "path" } }) }),
+        params: msgParams.extend({
+          attempt_id: z
+            .string()
+            .min(1)
+            .max(100)
+            .meta({ param: { name: "attempt_id", in: "path" } }),
+        }),
       },
       responses: { 200: svixJson(svixMessageAttemptOutSchema, "The attempt"), ...svixErrorResponses },
     }),
@@ -93,4 +99,3 @@ export function attemptRoutes(app: OpenAPIHono<AppEnv>) {
     },
   );
 }
-

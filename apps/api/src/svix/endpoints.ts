@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  customHeadersSchema,
   type EndpointUpdate,
   svixEndpointHeadersInSchema,
   svixEndpointHeadersOutSchema,
@@ -18,7 +19,6 @@ import {
   svixOrderingSchema,
   svixRecoverInSchema,
   svixRecoverOutSchema,
-  customHeadersSchema,
 } from "@herald/schema";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
@@ -126,7 +126,11 @@ export function endpointRoutes(app: OpenAPIHono<AppEnv>) {
       summary: "Update an endpoint, or create it when there is none with this id or uid",
       security: bearerSecurity,
       request: { params: endpointParams, body: jsonBody(svixEndpointUpdateSchema) },
-      responses: { 200: svixJson(svixEndpointOutSchema, "Updated"), 201: svixJson(svixEndpointOutSchema, "Created"), ...svixErrorResponses },
+      responses: {
+        200: svixJson(svixEndpointOutSchema, "Updated"),
+        201: svixJson(svixEndpointOutSchema, "Created"),
+        ...svixErrorResponses,
+      },
     }),
     async (c) => {
       const { app_id, endpoint_id } = c.req.valid("param");
@@ -228,7 +232,9 @@ export function endpointRoutes(app: OpenAPIHono<AppEnv>) {
       const body = c.req.valid("json") ?? {};
       await rotateSecret(c.var.ctx, app_id, endpoint_id, {
         ...(body.key ? { secret: body.key } : {}),
-        ...(body.gracePeriodSeconds !== undefined && body.gracePeriodSeconds !== null ? { gracePeriod: `${body.gracePeriodSeconds}s` } : {}),
+        ...(body.gracePeriodSeconds !== undefined && body.gracePeriodSeconds !== null
+          ? { gracePeriod: `${body.gracePeriodSeconds}s` }
+          : {}),
       });
       return c.body(null, 204);
     },

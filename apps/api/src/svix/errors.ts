@@ -49,6 +49,9 @@ export function svixError(code: ProblemCode, detail: string, errors?: FieldError
 }
 
 /** Svix's own operations that Herald does not offer: 501, as Svix answers for what it has not implemented. */
-export function notImplemented(what: string): { status: 501; body: SvixErrorBody } {
-  return { status: 501, body: { code: "not_implemented", detail: `Herald does not support ${what}; see "Coming from Svix" in the README` } };
+export function notImplemented(what: string): { status: 501; body: { code: string; detail: string } } {
+  return {
+    status: 501,
+    body: { code: "not_implemented", detail: `Herald does not support ${what}; see "Coming from Svix" in the README` },
+  };
 }

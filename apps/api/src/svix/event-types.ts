@@ -101,7 +101,11 @@ export function eventTypeRoutes(app: OpenAPIHono<AppEnv>) {
       summary: "Update an event type, or create it when there is none with this name",
       security: bearerSecurity,
       request: { params: eventTypeParams, body: jsonBody(svixEventTypeUpdateSchema) },
-      responses: { 200: svixJson(svixEventTypeOutSchema, "Updated"), 201: svixJson(svixEventTypeOutSchema, "Created"), ...svixErrorResponses },
+      responses: {
+        200: svixJson(svixEventTypeOutSchema, "Updated"),
+        201: svixJson(svixEventTypeOutSchema, "Created"),
+        ...svixErrorResponses,
+      },
     }),
     async (c) => {
       const name = c.req.valid("param").event_type_name;
@@ -172,4 +176,3 @@ export function eventTypeRoutes(app: OpenAPIHono<AppEnv>) {
     },
   );
 }
-

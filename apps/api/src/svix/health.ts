@@ -5,7 +5,10 @@ import { answersWithin, READY_CHECK_MS } from "../routes/health.ts";
 import { svixJson, svixTags } from "./openapi.ts";
 
 const status = z.object({ status: z.enum(["OK", "ERROR"]) });
-const healthSchema = z.object({ database: status, queue: status, cache: status }).meta({ id: "SvixHealth" });
+const healthSchema = z.object({ database: status, queue: status, cache: status }).meta({
+  id: "SvixHealth",
+  example: { database: { status: "OK" }, queue: { status: "OK" }, cache: { status: "OK" } },
+});
 
 /** Svix's health check: PostgreSQL is its database, Redis both its queue and its cache. Open, like Svix's. */
 export function svixHealthRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {

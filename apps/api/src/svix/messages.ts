@@ -34,7 +34,11 @@ const typeList = (value: string | undefined) => (value ? value.split(",").filter
  * Svix's `application` field: create the application named in the path when
  * it does not exist yet. Its uid must be the one in the path, as in Svix.
  */
-async function ensureApplication(ctx: ServiceContext, appId: string, application: { name: string; uid?: string | null | undefined; metadata?: Record<string, string> | undefined }) {
+async function ensureApplication(
+  ctx: ServiceContext,
+  appId: string,
+  application: { name: string; uid?: string | null | undefined; metadata?: Record<string, string> | undefined },
+) {
   if (await findTenant(ctx, appId)) return;
   if (application.uid !== appId) {
     throw new ApiError("validation_failed", "application.uid must be the application uid in the path", [
@@ -115,7 +119,13 @@ export function messageRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
         after: query.after,
       });
       const withContent = query.with_content ?? true;
-      return c.json(listOut(rows.map((row) => messageOut(row, withContent ? row.payload : {})), nextCursor), 200);
+      return c.json(
+        listOut(
+          rows.map((row) => messageOut(row, withContent ? row.payload : {})),
+          nextCursor,
+        ),
+        200,
+      );
     },
   );
 
@@ -169,8 +179,16 @@ export function messageRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
       tags: svixTags.attempt,
       summary: "Send a message to one endpoint again now",
       security: bearerSecurity,
-      request: { params: msgParams.extend({ endpoint_id: z.string().min(1).max(200).meta({ param: { name: "endpoint_id", in: "path" } }) }) },
-      responses: { 202: svixJson(z.object({}), "Queued"), ...svixErrorResponses },
+      request: {
+        params: msgParams.extend({
+          endpoint_id: z
+            .string()
+            .min(1)
+            .max(200)
+            .meta({ param: { name: "endpoint_id", in: "path" } }),
+        }),
+      },
+      responses: { 202: svixJson(z.object({}).meta({ example: {} }), "Queued"), ...svixErrorResponses },
     }),
     async (c) => {
       const { app_id, msg_id, endpoint_id } = c.req.valid("param");

@@ -23,11 +23,19 @@ export const svixTags = {
 };
 
 const pathParam = (name: string, description: string, example: string) =>
-  z.string().min(1).max(200).meta({ param: { name, in: "path" }, description, example });
+  z
+    .string()
+    .min(1)
+    .max(200)
+    .meta({ param: { name, in: "path" }, description, example });
 
 export const appParams = z.object({ app_id: pathParam("app_id", "Application (tenant) id or uid", "acme") });
-export const endpointParams = appParams.extend({ endpoint_id: pathParam("endpoint_id", "Endpoint id or uid", "ep_01jdz3k5q8e6f0a1b2c3d4e5f6") });
-export const msgParams = appParams.extend({ msg_id: pathParam("msg_id", "Message (event) id or eventId", "evt_01jdz3k5q8e6f0a1b2c3d4e5f6") });
+export const endpointParams = appParams.extend({
+  endpoint_id: pathParam("endpoint_id", "Endpoint id or uid", "ep_01jdz3k5q8e6f0a1b2c3d4e5f6"),
+});
+export const msgParams = appParams.extend({
+  msg_id: pathParam("msg_id", "Message (event) id or eventId", "evt_01jdz3k5q8e6f0a1b2c3d4e5f6"),
+});
 export const eventTypeParams = z.object({ event_type_name: pathParam("event_type_name", "Event type name", "invoice.paid") });
 
 export const idempotencyHeader = z.object({ "idempotency-key": z.string().min(1).max(200).optional() });

@@ -1,4 +1,12 @@
-import { eventually, type Herald, type Receiver, type ReceivedRequest, startHerald, startReceiver, TEST_ADMIN_TOKEN } from "@herald/testing";
+import {
+  eventually,
+  type Herald,
+  type ReceivedRequest,
+  type Receiver,
+  startHerald,
+  startReceiver,
+  TEST_ADMIN_TOKEN,
+} from "@herald/testing";
 import { ApiException, MessageStatus, Svix, Webhook } from "svix";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 

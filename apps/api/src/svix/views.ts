@@ -1,5 +1,5 @@
-import type { AttemptRow } from "../services/attempts.ts";
 import type { Delivery, DeliveryStatus, Endpoint, Event, EventType, SvixEndpointOut, SvixMessageOut, Tenant } from "@herald/schema";
+import type { AttemptRow } from "../services/attempts.ts";
 
 const iso = (date: Date) => date.toISOString();
 

@@ -44,7 +44,10 @@ export const endpointUidSchema = z
   .max(200)
   .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, and . _ - only")
   .refine((value) => !value.startsWith("ep_"), "must not start with ep_ (reserved for endpoint ids)")
-  .meta({ description: "Your own id for this endpoint, unique within the tenant; usable in place of the endpoint id.", example: "billing" });
+  .meta({
+    description: "Your own id for this endpoint, unique within the tenant; usable in place of the endpoint id.",
+    example: "billing",
+  });
 
 const endpointFields = {
   name: z.string().trim().min(1).max(200).meta({ example: "Billing webhook" }),

@@ -13,9 +13,7 @@ import { tenantUidSchema } from "./tenants.ts";
 
 /** A field Herald refuses unless it is absent or null (or an empty list). */
 function refusedUnlessEmpty<T extends z.ZodType>(schema: T, why: string) {
-  return schema
-    .nullish()
-    .refine((value) => value === undefined || value === null || (Array.isArray(value) && value.length === 0), why);
+  return schema.nullish().refine((value) => value === undefined || value === null || (Array.isArray(value) && value.length === 0), why);
 }
 
 const anyNumber = z.number();
@@ -31,7 +29,9 @@ export const svixValidationErrorSchema = z
   .object({
     detail: z.array(
       z.object({
-        loc: z.array(z.string()).meta({ description: "Where: `body`, `query`, `path` or `header`, then the field.", example: ["body", "url"] }),
+        loc: z
+          .array(z.string())
+          .meta({ description: "Where: `body`, `query`, `path` or `header`, then the field.", example: ["body", "url"] }),
         msg: z.string(),
         type: z.string().meta({ example: "value_error" }),
       }),
@@ -113,12 +113,14 @@ const eventTypeFields = {
 export const svixEventTypeInSchema = z.object({ name: eventTypeNameSchema, ...eventTypeFields }).meta({ id: "SvixEventTypeIn" });
 export type SvixEventTypeIn = z.infer<typeof svixEventTypeInSchema>;
 
-export const svixEventTypeUpdateSchema = z.object(eventTypeFields).meta({ id: "SvixEventTypeUpdate" });
+export const svixEventTypeUpdateSchema = z
+  .object(eventTypeFields)
+  .meta({ id: "SvixEventTypeUpdate", example: { description: "An invoice was paid", archived: false } });
 export type SvixEventTypeUpdate = z.infer<typeof svixEventTypeUpdateSchema>;
 
 export const svixEventTypePatchSchema = z
   .object({ ...eventTypeFields, description: eventTypeFields.description.optional() })
-  .meta({ id: "SvixEventTypePatch" });
+  .meta({ id: "SvixEventTypePatch", example: { description: "An invoice was paid" } });
 export type SvixEventTypePatch = z.infer<typeof svixEventTypePatchSchema>;
 
 export const svixEventTypeOutSchema = z
@@ -199,7 +201,9 @@ export const svixEndpointOutSchema = z
   .meta({ id: "SvixEndpointOut" });
 export type SvixEndpointOut = z.infer<typeof svixEndpointOutSchema>;
 
-export const svixEndpointSecretOutSchema = z.object({ key: z.string() }).meta({ id: "SvixEndpointSecretOut" });
+export const svixEndpointSecretOutSchema = z
+  .object({ key: z.string() })
+  .meta({ id: "SvixEndpointSecretOut", example: { key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } });
 
 export const svixEndpointSecretRotateInSchema = z
   .object({
@@ -212,23 +216,29 @@ export const svixEndpointSecretRotateInSchema = z
       .nullish()
       .meta({ description: "How long the old secret keeps signing; default HERALD_SECRET_GRACE_PERIOD (24h)." }),
   })
-  .meta({ id: "SvixEndpointSecretRotateIn" });
+  .meta({ id: "SvixEndpointSecretRotateIn", example: { gracePeriodSeconds: 86_400 } });
 
 export const svixEndpointHeadersInSchema = z.object({ headers: customHeadersSchema }).meta({ id: "SvixEndpointHeadersIn" });
 export const svixEndpointHeadersPatchInSchema = z
   .object({ headers: z.record(z.string(), z.string().nullable()), deleteHeaders: z.array(z.string()).optional() })
-  .meta({ id: "SvixEndpointHeadersPatchIn" });
+  .meta({ id: "SvixEndpointHeadersPatchIn", example: { headers: { "x-team": "billing" }, deleteHeaders: ["x-old"] } });
 export const svixEndpointHeadersOutSchema = z
   .object({ headers: z.record(z.string(), z.string()), sensitive: z.array(z.string()) })
-  .meta({ id: "SvixEndpointHeadersOut" });
+  .meta({ id: "SvixEndpointHeadersOut", example: { headers: { "x-team": "billing" }, sensitive: [] } });
 
 export const svixEndpointStatsSchema = z
-  .object({ success: z.number().int(), pending: z.number().int(), sending: z.number().int(), fail: z.number().int(), canceled: z.number().int() })
-  .meta({ id: "SvixEndpointStats" });
+  .object({
+    success: z.number().int(),
+    pending: z.number().int(),
+    sending: z.number().int(),
+    fail: z.number().int(),
+    canceled: z.number().int(),
+  })
+  .meta({ id: "SvixEndpointStats", example: { success: 120, pending: 2, sending: 1, fail: 0, canceled: 0 } });
 
 export const svixRecoverInSchema = z
   .object({ since: z.iso.datetime({ offset: true }), until: z.iso.datetime({ offset: true }).nullish() })
-  .meta({ id: "SvixRecoverIn" });
+  .meta({ id: "SvixRecoverIn", example: { since: "2026-11-30T00:00:00Z" } });
 export const svixRecoverOutSchema = z
   .object({
     id: z.string(),
