@@ -1,4 +1,4 @@
-import { svixHttpErrorSchema, svixValidationErrorSchema } from "@herald/schema";
+import { eventTypeNameSchema, svixHttpErrorSchema, svixValidationErrorSchema } from "@herald/schema";
 import { z } from "zod";
 
 const httpError = { "application/json": { schema: svixHttpErrorSchema } };
@@ -36,7 +36,13 @@ export const endpointParams = appParams.extend({
 export const msgParams = appParams.extend({
   msg_id: pathParam("msg_id", "Message (event) id or eventId", "evt_01jdz3k5q8e6f0a1b2c3d4e5f6"),
 });
-export const eventTypeParams = z.object({ event_type_name: pathParam("event_type_name", "Event type name", "invoice.paid") });
+export const eventTypeParams = z.object({
+  event_type_name: eventTypeNameSchema.meta({
+    param: { name: "event_type_name", in: "path" },
+    description: "Event type name",
+    example: "invoice.paid",
+  }),
+});
 
 export const idempotencyHeader = z.object({ "idempotency-key": z.string().min(1).max(200).optional() });
 
