@@ -307,7 +307,7 @@ export function endpointRoutes(app: OpenAPIHono<AppEnv>) {
       method: "get",
       path: `${one}/stats`,
       tags,
-      summary: "Count the endpoint's deliveries by status (default: the last 28 days)",
+      summary: "Count the endpoint's deliveries by status (default: the 28 days before until, or before now)",
       security: bearerSecurity,
       request: {
         params: endpointParams,
@@ -318,9 +318,11 @@ export function endpointRoutes(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { app_id, endpoint_id } = c.req.valid("param");
       const { since, until } = c.req.valid("query");
+      // As in Svix: without since, the 28 days before until (or before now).
+      const end = until ? new Date(until) : undefined;
       const counts = await endpointDeliveryCounts(c.var.ctx, app_id, endpoint_id, {
-        since: since ? new Date(since) : new Date(Date.now() - 28 * 86_400_000),
-        until: until ? new Date(until) : undefined,
+        since: since ? new Date(since) : new Date((end?.getTime() ?? Date.now()) - 28 * 86_400_000),
+        until: end,
       });
       return c.json(
         { success: counts.succeeded, pending: counts.pending, sending: counts.failed, fail: counts.exhausted, canceled: counts.held },

@@ -260,6 +260,25 @@ describe("a migration's round trip", () => {
     const got = await receiver.waitFor((r) => r.path === "/billing" && r.headers["webhook-id"] === example.id);
     expect(got.headers["x-three"]).toBe("3");
   });
+
+  it("signed every webhook the receiver got with its endpoint's secret", async () => {
+    const secrets = new Map<string, string[]>([["/billing", [billingSecret]]]);
+    for (const endpoint of (await svix.endpoint.list("acme", { limit: 250 })).data) {
+      const path = new URL(endpoint.url).pathname;
+      secrets.set(path, [...(secrets.get(path) ?? []), (await svix.endpoint.getSecret("acme", endpoint.id)).key]);
+    }
+    expect(receiver.requests.length).toBeGreaterThan(10);
+    for (const request of receiver.requests) {
+      const verifies = (secrets.get(request.path) ?? []).some((secret) => {
+        try {
+          return Boolean(verify(secret, request));
+        } catch {
+          return false;
+        }
+      });
+      expect(verifies, `${request.path} ${request.headers["webhook-id"]}`).toBe(true);
+    }
+  });
 });
 
 describe("errors arrive as the SDK's typed errors", () => {
