@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../test-app.ts";
 
 /**
- * Who may call the Svix-compatible API, in-process: a tenant API key is an
- * application-scoped token that sees its own application only, and Svix's
- * error shapes replace Herald's problem documents under /api/v1.
+ * The Svix-compatible API in-process, for what the SDK test does not reach:
+ * a tenant API key sees its own application only, Svix's error shapes replace
+ * Herald's problem documents under /api/v1, and PUT/PATCH/DELETE behave as
+ * Svix's do.
  */
 let t: TestApp;
 let acmeKey: string;
@@ -83,5 +84,45 @@ describe("Svix's shapes for what is not Svix's happy path", () => {
     expect(sent.status).toBe(202);
     expect((await t.call("GET", "/api/v1/app/initech")).body).toMatchObject({ name: "Initech", uid: "initech" });
     expect((await t.call("GET", `/api/v1/app/initech/msg/${sent.body.id}`)).body.payload).toEqual({ n: 1 });
+  });
+});
+
+describe("Svix's update semantics", () => {
+  it("PUT creates what is missing and replaces what exists; PATCH changes only what it names", async () => {
+    const created = await t.call("PUT", "/api/v1/app/umbrella", { body: { name: "Umbrella", uid: "umbrella", metadata: { a: "1" } } });
+    expect(created.status).toBe(201);
+    const replaced = await t.call("PUT", "/api/v1/app/umbrella", { body: { name: "Umbrella Corp" } });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body).toMatchObject({ id: created.body.id, name: "Umbrella Corp", uid: null, metadata: {} });
+    const patched = await t.call("PATCH", `/api/v1/app/${created.body.id}`, { body: { uid: "umbrella" } });
+    expect(patched.body).toMatchObject({ name: "Umbrella Corp", uid: "umbrella" });
+
+    const typeCreated = await t.call("PUT", "/api/v1/event-type/shipment.sent", { body: { description: "Sent" } });
+    expect(typeCreated.status).toBe(201);
+    expect((await t.call("DELETE", "/api/v1/event-type/shipment.sent")).status).toBe(204);
+    expect((await t.call("GET", "/api/v1/event-type/shipment.sent")).body.archived).toBe(true);
+    const expunge = await t.call("DELETE", "/api/v1/event-type/shipment.sent?expunge=true");
+    expect(expunge.status).toBe(422);
+    expect(expunge.body.detail[0].loc).toEqual(["query", "expunge"]);
+
+    const endpoint = await t.call("PUT", "/api/v1/app/umbrella/endpoint/hook", {
+      body: { url: "https://umbrella.example.com/hook", uid: "hook", filterTypes: ["shipment.sent"], rateLimit: 5 },
+    });
+    expect(endpoint.status).toBe(201);
+    const patchedEndpoint = await t.call("PATCH", "/api/v1/app/umbrella/endpoint/hook", { body: { description: "Shipping" } });
+    expect(patchedEndpoint.body).toMatchObject({ description: "Shipping", filterTypes: ["shipment.sent"], rateLimit: 5, throttleRate: 5 });
+    const replacedEndpoint = await t.call("PUT", "/api/v1/app/umbrella/endpoint/hook", {
+      body: { url: "https://umbrella.example.com/v2" },
+    });
+    expect(replacedEndpoint.status).toBe(200);
+    expect(replacedEndpoint.body).toMatchObject({ id: endpoint.body.id, uid: null, description: "", filterTypes: null, rateLimit: null });
+  });
+
+  it("lists oldest first when asked for ascending order", async () => {
+    const ascending = await t.call("GET", "/api/v1/app?order=ascending&limit=2");
+    const descending = await t.call("GET", "/api/v1/app?limit=250");
+    const all = descending.body.data.map((app: { id: string }) => app.id);
+    expect(ascending.body.data.map((app: { id: string }) => app.id)).toEqual([...all].reverse().slice(0, 2));
+    expect(ascending.body.done).toBe(false);
   });
 });
