@@ -155,3 +155,13 @@ export async function listEvents(ctx: ServiceContext, tenantIdOrUid: string, inp
     .limit(input.limit + 1);
   return page(rows, input.limit);
 }
+
+/** The tenant's events among these ids (absent ones are left out). */
+export async function eventsByIds(ctx: ServiceContext, tenantIdOrUid: string, ids: string[]): Promise<Event[]> {
+  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  if (ids.length === 0) return [];
+  return ctx.db
+    .select()
+    .from(events)
+    .where(and(eq(events.tenantId, tenant.id), inArray(events.id, ids)));
+}

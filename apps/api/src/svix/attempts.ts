@@ -1,15 +1,28 @@
-import { svixAttemptListQuerySchema, svixListSchema, svixMessageAttemptOutSchema } from "@herald/schema";
+import {
+  type DeliveryStatus,
+  svixAttemptListQuerySchema,
+  svixEndpointMessageOutSchema,
+  svixListQuerySchema,
+  svixListSchema,
+  svixMessageAttemptOutSchema,
+} from "@herald/schema";
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { AppEnv, ServiceContext } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import { bearerSecurity } from "../openapi.ts";
 import { getAttempt, listAttempts } from "../services/attempts.ts";
+import { listDeliveries } from "../services/deliveries.ts";
+import { getEndpoint } from "../services/endpoints.ts";
+import { eventsByIds } from "../services/events.ts";
 import { endpointParams, msgParams, svixErrorResponses, svixJson, svixTags } from "./openapi.ts";
-import { attemptOut, listOut } from "./views.ts";
+import { attemptOut, endpointMessageOut, listOut } from "./views.ts";
 
 const tags = svixTags.attempt;
 type AttemptQuery = z.infer<typeof svixAttemptListQuerySchema>;
+
+/** Svix's status numbers as the delivery statuses they stand for (see deliveryStatus in views.ts). */
+const DELIVERY_STATUS_OF: DeliveryStatus[] = ["succeeded", "pending", "exhausted", "failed", "held"];
 
 /**
  * Svix's attempt filters on Herald's attempt log. Every Herald attempt has
@@ -72,6 +85,53 @@ export function attemptRoutes(app: OpenAPIHono<AppEnv>) {
     async (c) => {
       const { app_id, msg_id } = c.req.valid("param");
       return c.json(await attemptPage(c.var.ctx, app_id, { event: msg_id }, c.req.valid("query")), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg",
+      tags,
+      summary: "List the messages sent to an endpoint, newest first, with their delivery status there",
+      security: bearerSecurity,
+      request: {
+        params: endpointParams,
+        query: svixListQuerySchema.extend({
+          status: z.coerce.number().int().min(0).max(4).optional(),
+          before: z.iso.datetime({ offset: true }).optional(),
+          after: z.iso.datetime({ offset: true }).optional(),
+          with_content: z.stringbool().optional(),
+        }),
+      },
+      responses: { 200: svixJson(svixListSchema(svixEndpointMessageOutSchema), "A page of messages"), ...svixErrorResponses },
+    }),
+    async (c) => {
+      const { app_id, endpoint_id } = c.req.valid("param");
+      const query = c.req.valid("query");
+      const endpoint = await getEndpoint(c.var.ctx, app_id, endpoint_id);
+      const { rows, nextCursor } = await listDeliveries(c.var.ctx, app_id, {
+        limit: query.limit,
+        cursor: query.iterator,
+        endpointId: endpoint.id,
+        status: query.status === undefined ? undefined : DELIVERY_STATUS_OF[query.status],
+        before: query.before,
+        after: query.after,
+      });
+      const events = new Map(
+        (
+          await eventsByIds(
+            c.var.ctx,
+            app_id,
+            rows.map((row) => row.eventId),
+          )
+        ).map((row) => [row.id, row]),
+      );
+      const data = rows.flatMap((delivery) => {
+        const event = events.get(delivery.eventId);
+        return event ? [endpointMessageOut(event, delivery, query.with_content ?? true)] : [];
+      });
+      return c.json(listOut(data, nextCursor), 200);
     },
   );
 

@@ -22,7 +22,6 @@ const UNSUPPORTED: [method: string, path: string, what: string][] = [
   ["DELETE", "/api/v1/app/{app_id}/msg/{msg_id}/content", "expunging message content (HERALD_RETENTION removes old events)"],
   ["POST", "/api/v1/app/{app_id}/msg/expunge-all-contents", "expunging message content (HERALD_RETENTION removes old events)"],
   ["DELETE", "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", "expunging attempt content"],
-  ["GET", "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", "listing attempted messages by endpoint (list attempts by endpoint instead)"],
   ["POST", "/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing", "replay-missing (use recover)"],
   ["POST", "/api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay", "bulk-replay (use recover)"],
   ["GET", "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation", "transformations"],

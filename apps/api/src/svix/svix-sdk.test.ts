@@ -190,6 +190,13 @@ describe("a migration's round trip", () => {
     const byEndpoint = await svix.messageAttempt.listByEndpoint("acme", "billing", { status: MessageStatus.Success });
     expect(byEndpoint.data.some((row) => row.id === attempt?.id)).toBe(true);
     expect(await svix.messageAttempt.get("acme", "inv-1", attempt?.id as string)).toMatchObject({ id: attempt?.id });
+
+    const sent = await svix.messageAttempt.listAttemptedMessages("acme", "billing", { status: MessageStatus.Success });
+    expect(sent.data.find((row) => row.id === firstMsgId)).toMatchObject({
+      eventId: "inv-1",
+      statusText: "success",
+      payload: { amount: 100 },
+    });
   });
 
   it("rotates the secret: the next webhook verifies with the new secret and the old one", async () => {

@@ -104,3 +104,11 @@ export function messageEndpointOut(endpoint: Endpoint, delivery: Delivery) {
 export function listOut<T>(data: T[], nextCursor: string | null) {
   return { data, iterator: nextCursor, prevIterator: null, done: nextCursor === null };
 }
+
+export function endpointMessageOut(event: Event, delivery: Delivery, withContent: boolean) {
+  return {
+    ...messageOut(event, withContent ? event.payload : {}),
+    ...deliveryStatus(delivery.status),
+    nextAttempt: delivery.nextAttemptAt ? iso(delivery.nextAttemptAt) : null,
+  };
+}

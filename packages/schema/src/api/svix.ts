@@ -325,6 +325,10 @@ export const svixMessageEndpointOutSchema = svixEndpointOutSchema
   .extend({ status: svixMessageStatusSchema, statusText: svixMessageStatusTextSchema, nextAttempt: timestampSchema.nullable() })
   .meta({ id: "SvixMessageEndpointOut" });
 
+export const svixEndpointMessageOutSchema = svixMessageOutSchema
+  .extend({ status: svixMessageStatusSchema, statusText: svixMessageStatusTextSchema, nextAttempt: timestampSchema.nullable() })
+  .meta({ id: "SvixEndpointMessageOut" });
+
 export const svixAttemptListQuerySchema = svixListQuerySchema.extend({
   status: z.coerce.number().int().min(0).max(4).optional().meta({ description: "0 success, 2 fail; 1, 3 and 4 match no attempt." }),
   status_code_class: z.coerce
