@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
 import { bearerAuth } from "./auth.ts";
 import { limitBody } from "./body-limit.ts";
 import type { AppDeps, AppEnv } from "./deps.ts";
@@ -16,6 +17,8 @@ import { metricsRoutes } from "./routes/metrics.ts";
 import { portalLinkRoutes } from "./routes/portal-links.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
+import { svixError } from "./svix/errors.ts";
+import { SVIX_PREFIX, svixRoutes } from "./svix/index.ts";
 import { consoleRoutes } from "./ui/index.tsx";
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
@@ -56,7 +59,8 @@ export function createApp(deps: AppDeps) {
     throw new ApiError("payload_too_large", `the batch is larger than ${deps.config.HERALD_MAX_BATCH_BYTES} bytes`);
   });
   app.use("/v1/*", (c, next) => (c.req.path.endsWith("/events/batch") ? batchLimit(c, next) : singleLimit(c, next)));
-  app.use("/v1/*", async (c, next) => {
+  app.use("/api/v1/*", singleLimit);
+  const requireJson = createMiddleware<AppEnv>(async (c, next) => {
     // A POST without a body (e.g. a retry) has no content type to check.
     const bodyless = !c.req.header("content-type") && !c.req.header("transfer-encoding") && (c.req.header("content-length") ?? "0") === "0";
     if (BODY_METHODS.has(c.req.method) && !bodyless) {
@@ -67,7 +71,12 @@ export function createApp(deps: AppDeps) {
     }
     await next();
   });
-  app.use("/v1/*", bearerAuth(deps));
+  app.use("/v1/*", requireJson);
+  app.use("/api/v1/*", requireJson);
+  const auth = bearerAuth(deps);
+  app.use("/v1/*", auth);
+  // Svix's health check is open, as Svix's own is.
+  app.use("/api/v1/*", (c, next) => (c.req.path === "/api/v1/health" ? next() : auth(c, next)));
 
   healthRoutes(app, deps);
   tenantRoutes(app);
@@ -80,6 +89,7 @@ export function createApp(deps: AppDeps) {
   deliveryRoutes(app);
   metricsRoutes(app, metrics);
   docsRoutes(app);
+  svixRoutes(app, deps, metrics);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
@@ -97,17 +107,21 @@ export function createApp(deps: AppDeps) {
 
   consoleRoutes(app, deps);
 
-  app.notFound((c) =>
-    c.json(problemBody("not_found", `no route for ${c.req.method} ${c.req.path}`, c.get("requestId")), 404, {
-      "content-type": "application/problem+json",
-    }),
-  );
+  app.notFound((c) => {
+    const detail = `no route for ${c.req.method} ${c.req.path}`;
+    if (c.req.path.startsWith(SVIX_PREFIX)) return c.json(svixError("not_found", detail).body, 404);
+    return c.json(problemBody("not_found", detail, c.get("requestId")), 404, { "content-type": "application/problem+json" });
+  });
 
   app.onError((error, c) => {
     const requestId = c.get("requestId");
     const answer = errorAnswer(error, deps.logger, { requestId, method: c.req.method, path: c.req.path });
     if (answer.code === "service_unavailable") c.header("retry-after", String(RETRY_AFTER_SECONDS));
     if (answer.retryAfterSeconds) c.header("retry-after", String(answer.retryAfterSeconds));
+    if (c.req.path.startsWith(SVIX_PREFIX)) {
+      const svix = svixError(answer.code, answer.detail, answer.errors);
+      return c.json(svix.body, svix.status as 400);
+    }
     const body = problemBody(answer.code, answer.detail, requestId, answer.errors);
     return c.json(body, body.status as 400, { "content-type": "application/problem+json" });
   });

@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import { type ReceivedRequest, type Receiver, respondWith, startReceiver } from "@herald/testing";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "./test-app.ts";
+import { createTestApp, expectProblem, type TestApp } from "./test-app.ts";
 
 let t: TestApp;
 let receiver: Receiver;
@@ -111,6 +111,36 @@ describe("happy path", () => {
     const got = await t.call("GET", `/v1/tenants/acme/endpoints/${id}`);
     expect(got.body.stats).toMatchObject({ sent: 3, succeeded: 2, failed: 1, lastFailureAt: null });
     expect(got.body.stats.lastSuccessAt).not.toBeNull();
+  });
+});
+
+describe("uid", () => {
+  it("addresses an endpoint by its uid, unique within the tenant, and can be changed or cleared", async () => {
+    const endpoint = await createEndpoint({ uid: "billing-hook" });
+    expect((await t.call("GET", "/v1/tenants/acme/endpoints/billing-hook")).body).toMatchObject({ id: endpoint.id, uid: "billing-hook" });
+    expectProblem(
+      await t.call("POST", "/v1/tenants/acme/endpoints", { body: { name: "Dup", url: receiver.url, uid: "billing-hook" } }),
+      409,
+      "conflict",
+    );
+    expectProblem(
+      await t.call("POST", "/v1/tenants/acme/endpoints", { body: { name: "Bad", url: receiver.url, uid: "ep_x" } }),
+      400,
+      "validation_failed",
+    );
+
+    // Another tenant may use the same uid.
+    await t.call("POST", "/v1/tenants", { body: { name: "Other", uid: "uid-other" } });
+    const other = await t.call("POST", "/v1/tenants/uid-other/endpoints", {
+      body: { name: "Same", url: receiver.url, uid: "billing-hook" },
+    });
+    expect(other.status).toBe(201);
+
+    const renamed = await t.call("PATCH", "/v1/tenants/acme/endpoints/billing-hook", { body: { uid: "payments-hook" } });
+    expect(renamed.body.uid).toBe("payments-hook");
+    expectProblem(await t.call("GET", "/v1/tenants/acme/endpoints/billing-hook"), 404, "not_found");
+    const cleared = await t.call("PATCH", "/v1/tenants/acme/endpoints/payments-hook", { body: { uid: null } });
+    expect(cleared.body.uid).toBeNull();
   });
 });
 

@@ -174,6 +174,8 @@ const SAMPLE_BODIES: Record<string, Record<string, unknown>> = {
 
 /** Fresh real resources, so that most requests reach the handlers rather than a 404. */
 async function seed() {
+  // Earlier requests may have archived the type or changed its schema; publishing below needs it as it was.
+  await t.call("PATCH", "/v1/event-types/fuzz.event", { body: { archived: false, example: { n: 1 }, schema: { type: "object" } } });
   const tenant = await t.call("POST", "/v1/tenants", { body: { name: "Fuzz" } });
   ids.tenantId = tenant.body.id;
   const endpoint = await t.call("POST", `/v1/tenants/${ids.tenantId}/endpoints`, {
@@ -187,6 +189,8 @@ async function seed() {
   ids.keyId = key.body.id;
   tenantKey = key.body.key;
   ids.name = "fuzz.event";
+  // The same fixtures by the names of the Svix-compatible API's path parameters.
+  Object.assign(ids, { app_id: ids.tenantId, endpoint_id: ids.endpointId, msg_id: ids.eventId, event_type_name: "fuzz.event" });
 }
 
 beforeAll(async () => {
@@ -219,7 +223,7 @@ function encode(text: string): string {
 function fillPath(op: Operation): string {
   return op.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     // Deleting the fixtures would leave the rest of the run answering 404.
-    const destructive = op.method === "DELETE" && (name === "tenantId" || name === "endpointId");
+    const destructive = op.method === "DELETE" && ["tenantId", "endpointId", "app_id", "endpoint_id", "event_type_name"].includes(name);
     if (!destructive && chance(0.75)) return encode(ids[name] ?? "x");
     const junk = randomString().slice(0, chance(0.1) ? 10_000 : 300);
     return chance(0.7) ? encode(junk) : junk.replace(/[/?#\s]/g, "");
@@ -323,7 +327,8 @@ describe("generated input", () => {
         continue;
       }
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      if (status >= 500)
+      // 501 is the Svix-compatible API naming an operation Herald does not offer: an answer, not a failure.
+      if (status >= 500 && status !== 501)
         failures.push(`#${i} ${method} ${path.slice(0, 200)} -> ${status} body ${String(encoded.body ?? "").slice(0, 200)}`);
     }
     expect(failures, `seed ${SEED}`).toEqual([]);

@@ -105,6 +105,30 @@ describe("the @herald/client types", () => {
   });
 });
 
+describe("the Svix-compatible API in the same document", () => {
+  it("documents Svix's core operations with Svix's error shapes and the bearer scheme", () => {
+    const paths = Object.keys(doc.paths);
+    for (const path of [
+      "/api/v1/app",
+      "/api/v1/app/{app_id}",
+      "/api/v1/event-type/{event_type_name}",
+      "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
+      "/api/v1/app/{app_id}/msg",
+      "/api/v1/app/{app_id}/attempt/msg/{msg_id}",
+      "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
+      "/api/v1/health",
+    ]) {
+      expect(paths).toContain(path);
+    }
+    const create = doc.paths["/api/v1/app/{app_id}/endpoint"].post;
+    expect(create.requestBody.content["application/json"].schema.$ref).toBe("#/components/schemas/SvixEndpointIn");
+    expect(create.responses["422"].content["application/json"].schema.$ref).toBe("#/components/schemas/SvixValidationError");
+    expect(create.responses["404"].content["application/json"].schema.$ref).toBe("#/components/schemas/SvixHttpError");
+    const secured = operations().filter(([, path]) => path.startsWith("/api/v1/") && path !== "/api/v1/health");
+    expect(secured.every(([, , op]) => (op as { security?: unknown[] }).security?.length)).toBe(true);
+  });
+});
+
 describe("the /docs page", () => {
   it("serves a reference that loads only from this origin", async () => {
     const page = await t.app.request("/docs");

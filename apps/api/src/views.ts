@@ -49,6 +49,7 @@ export function endpointView(row: Endpoint): EndpointView {
     id: row.id,
     tenantId: row.tenantId,
     name: row.name,
+    uid: row.uid,
     url: row.url,
     eventTypes: row.eventTypes,
     headers: row.headers,

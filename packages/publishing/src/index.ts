@@ -14,6 +14,8 @@ export interface PublishInput {
   eventType: string;
   payload: unknown;
   idempotencyKey?: string | undefined;
+  /** The publisher's own id for the event, unique within the tenant (a repeat fails the insert with 23505). */
+  uid?: string | undefined;
 }
 
 export interface BatchInput {
@@ -39,6 +41,7 @@ export interface StoredEvent {
   tenantId: string;
   eventType: string;
   idempotencyKey: string | null;
+  uid: string | null;
   createdAt: Date;
 }
 
@@ -53,14 +56,16 @@ export interface PublishResult {
 /** How long an idempotency key answers with the first result; after that it may be used again. */
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
-const isUniqueViolation = (error: unknown) => (error as { code?: string })?.code === "23505";
+/** Another publish took the same idempotency key first (a repeated event uid is the caller's conflict, not a race). */
+const isKeyRace = (error: unknown) =>
+  (error as { code?: string })?.code === "23505" && (error as { constraint_name?: string }).constraint_name !== "events_tenant_uid_idx";
 
 /** Events published with these keys inside the window, by key. */
 async function recentByKeys(sql: Sql, tenantId: string, keys: string[]): Promise<Map<string, PublishResult>> {
   if (keys.length === 0) return new Map();
   const rows = await sql<(StoredEvent & { deliveries: number })[]>`
     select e.id, e.tenant_id as "tenantId", e.event_type as "eventType", e.idempotency_key as "idempotencyKey",
-           e.created_at as "createdAt", (select count(*)::int from deliveries d where d.event_id = e.id) as deliveries
+           e.uid, e.created_at as "createdAt", (select count(*)::int from deliveries d where d.event_id = e.id) as deliveries
     from events e
     where e.tenant_id = ${tenantId} and e.idempotency_key = any(${keys}::text[])
       and e.created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
@@ -97,7 +102,7 @@ export async function publishBatch(deps: PublishDeps, input: BatchInput): Promis
       const results = new Map(fresh.map((event, i) => [event.index, written.results[i] as PublishResult]));
       return input.events.map((event, index) => results.get(index) ?? (recent.get(event.idempotencyKey as string) as PublishResult));
     } catch (error) {
-      if (!(keys.length > 0 && isUniqueViolation(error) && round < 3)) throw error;
+      if (!(keys.length > 0 && isKeyRace(error) && round < 3)) throw error;
     }
   }
 }
@@ -255,22 +260,28 @@ async function storeEvents(
   // One JSON document rather than a text array of JSON strings: no escaping of every payload inside an array
   // literal. It is bound as text (then cast), because clients differ in how they serialise a jsonb parameter.
   const rowsJson = JSON.stringify(
-    events.map((e) => ({ id: e.id, event_type: e.eventType, payload: e.payload, idempotency_key: e.idempotencyKey ?? null })),
+    events.map((e) => ({
+      id: e.id,
+      event_type: e.eventType,
+      payload: e.payload,
+      idempotency_key: e.idempotencyKey ?? null,
+      uid: e.uid ?? null,
+    })),
   );
   // An endpoint deleted since the lookup fails the foreign key and with it the whole statement: nothing half-stored.
   const rows = await sql<StoredEvent[]>`
     with stored as (
-      insert into events (id, tenant_id, event_type, payload, idempotency_key)
-      select v.id, ${tenantId}, v.event_type, v.payload, v.idempotency_key
-      from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload jsonb, idempotency_key text)
-      returning id, tenant_id, event_type, idempotency_key, created_at
+      insert into events (id, tenant_id, event_type, payload, idempotency_key, uid)
+      select v.id, ${tenantId}, v.event_type, v.payload, v.idempotency_key, v.uid
+      from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload jsonb, idempotency_key text, uid text)
+      returning id, tenant_id, event_type, idempotency_key, uid, created_at
     ), queued as (
       insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked)
       select d.id, ${tenantId}, d.event_id, d.endpoint_id, d.status, case when d.status = 'pending' then now() end, d.parked
       from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${endpointIds}::text[], ${statuses}::text[], ${parkedFlags.map(String)}::text[]::boolean[])
            as d(id, event_id, endpoint_id, status, parked)
     )
-    select id, tenant_id as "tenantId", event_type as "eventType", idempotency_key as "idempotencyKey", created_at as "createdAt"
+    select id, tenant_id as "tenantId", event_type as "eventType", idempotency_key as "idempotencyKey", uid, created_at as "createdAt"
     from stored`;
   const byId = new Map(rows.map((row) => [row.id, row]));
   const results = events.map((event, i) => ({ event: byId.get(event.id) as StoredEvent, deliveries: counts[i] ?? 0, replayed: false }));

@@ -4,6 +4,7 @@ export * from "./api/deliveries.ts";
 export * from "./api/endpoints.ts";
 export * from "./api/event-types.ts";
 export * from "./api/events.ts";
+export * from "./api/svix.ts";
 export * from "./api/tenants.ts";
 export * from "./ids.ts";
 export * from "./subscriptions.ts";

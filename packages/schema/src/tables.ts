@@ -101,6 +101,8 @@ export const endpoints = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
+    /** The caller's own id for the endpoint (Svix's endpoint `uid`), unique within the tenant. */
+    uid: text("uid"),
     url: text("url").notNull(),
     /** Subscribed event types; empty means all, `payment.*` matches a prefix. */
     eventTypes: text("event_types").array().notNull().default(sql`'{}'::text[]`),
@@ -127,7 +129,7 @@ export const endpoints = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index("endpoints_tenant_idx").on(t.tenantId, t.id)],
+  (t) => [index("endpoints_tenant_idx").on(t.tenantId, t.id), uniqueIndex("endpoints_tenant_uid_idx").on(t.tenantId, t.uid)],
 );
 
 export const events = pgTable(
@@ -140,6 +142,8 @@ export const events = pgTable(
     eventType: text("event_type").notNull(),
     payload: jsonb("payload").notNull(),
     idempotencyKey: text("idempotency_key"),
+    /** The publisher's own id for the event (Svix's message `eventId`), unique within the tenant. */
+    uid: text("uid"),
     createdAt: createdAt(),
   },
   (t) => [
@@ -148,6 +152,8 @@ export const events = pgTable(
     index("events_tenant_type_idx").on(t.tenantId, t.eventType, t.id),
     // Keys older than 24 hours are cleared on reuse, so this only holds keys inside the idempotency window.
     uniqueIndex("events_idempotency_idx").on(t.tenantId, t.idempotencyKey),
+    // Partial: most events have no uid, and publishing should not pay for an index entry it never reads.
+    uniqueIndex("events_tenant_uid_idx").on(t.tenantId, t.uid).where(sql`uid is not null`),
   ],
 );
 

@@ -18,7 +18,7 @@ const readySchema = z
  */
 export const READY_CHECK_MS = 800;
 
-function answersWithin(check: () => Promise<unknown>, ms: number): Promise<"ok" | "unreachable"> {
+export function answersWithin(check: () => Promise<unknown>, ms: number): Promise<"ok" | "unreachable"> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"unreachable">((resolve) => {
     timer = setTimeout(() => resolve("unreachable"), ms);

@@ -3,6 +3,8 @@ import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
+import { getEndpoint } from "./endpoints.ts";
+import { getEvent } from "./events.ts";
 import { closeCircuit, enqueueNow } from "./requeue.ts";
 import { resolveTenant } from "./tenants.ts";
 import { timeFloor } from "./time-bounds.ts";
@@ -95,4 +97,18 @@ export async function retryDelivery(
     { deliveryId: delivery.id, eventId: delivery.eventId, endpointId: delivery.endpointId, tenantId: delivery.tenantId },
   ]);
   return delivery;
+}
+
+/**
+ * Sends an event to one endpoint again now, whatever became of it before
+ * (a succeeded delivery too: the caller asked for this one by name). Both
+ * accept an id or a uid. An event that never went to that endpoint (it was
+ * not subscribed, or did not exist yet) has no delivery to send again: 404.
+ */
+export async function resendEvent(ctx: ServiceContext, tenantIdOrUid: string, event: string, endpoint: string): Promise<Delivery> {
+  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  const [found, target] = await Promise.all([getEvent(ctx, tenant.id, event), getEndpoint(ctx, tenant.id, endpoint)]);
+  const delivery = found.deliveries.find((row) => row.endpointId === target.id);
+  if (!delivery) throw notFound(`a delivery of event ${event} to endpoint ${endpoint}`);
+  return retryDelivery(ctx, tenant.id, delivery.id, { force: true });
 }

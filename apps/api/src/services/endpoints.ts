@@ -11,13 +11,13 @@ import {
   type SecretRotate,
 } from "@herald/schema";
 import { openSecret, sealSecret } from "@herald/schema/secrets";
-import { and, desc, eq, inArray, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lt, or } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
 import { closeCircuit } from "./requeue.ts";
 import { checkEndpointLimit } from "./tenant-limits.ts";
-import { resolveTenant } from "./tenants.ts";
+import { isUniqueViolation, resolveTenant } from "./tenants.ts";
 
 function validateUrl(ctx: ServiceContext, url: string): void {
   const problem = checkWebhookUrl(url, ctx.config.HERALD_ALLOW_PRIVATE_TARGETS);
@@ -68,6 +68,16 @@ function checkSecret(secret: string): void {
   }
 }
 
+/** A repeated endpoint uid is the caller's conflict (409), named in the answer. */
+async function orUidTaken<T>(uid: string | null | undefined, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (uid && isUniqueViolation(error)) throw new ApiError("conflict", `an endpoint with uid ${uid} already exists in this tenant`);
+    throw error;
+  }
+}
+
 export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string, input: EndpointCreate): Promise<Endpoint> {
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
   validateUrl(ctx, input.url);
@@ -76,34 +86,44 @@ export async function createEndpoint(ctx: ServiceContext, tenantIdOrUid: string,
   if (input.secret !== undefined) checkSecret(input.secret);
   const subscribed = await validateSubscriptions(ctx, input.eventTypes);
   const disabled = input.disabled ?? false;
-  const [row] = await ctx.db
-    .insert(endpoints)
-    .values({
-      id: newId("endpoint"),
-      tenantId: tenant.id,
-      name: input.name,
-      url: input.url,
-      eventTypes: subscribed,
-      headers: input.headers ?? {},
-      rateLimit: input.rateLimit ?? null,
-      maxAttempts: input.maxAttempts ?? null,
-      secret: sealSecret(ctx.config.HERALD_ENCRYPTION_KEY, input.secret ?? generateSecret()),
-      disabled,
-      disabledReason: disabled ? "disabled on creation" : null,
-      disabledAt: disabled ? new Date() : null,
-      metadata: input.metadata ?? {},
-    })
-    .returning();
+  const [row] = await orUidTaken(input.uid, () =>
+    ctx.db
+      .insert(endpoints)
+      .values({
+        id: newId("endpoint"),
+        tenantId: tenant.id,
+        name: input.name,
+        uid: input.uid ?? null,
+        url: input.url,
+        eventTypes: subscribed,
+        headers: input.headers ?? {},
+        rateLimit: input.rateLimit ?? null,
+        maxAttempts: input.maxAttempts ?? null,
+        secret: sealSecret(ctx.config.HERALD_ENCRYPTION_KEY, input.secret ?? generateSecret()),
+        disabled,
+        disabledReason: disabled ? "disabled on creation" : null,
+        disabledAt: disabled ? new Date() : null,
+        metadata: input.metadata ?? {},
+      })
+      .returning(),
+  );
   return readable(ctx, row as Endpoint);
 }
 
-export async function listEndpoints(ctx: ServiceContext, tenantIdOrUid: string, input: { limit: number; cursor?: string | undefined }) {
+/** Newest first by default; `oldest` pages from the first created. */
+export async function listEndpoints(
+  ctx: ServiceContext,
+  tenantIdOrUid: string,
+  input: { limit: number; cursor?: string | undefined; order?: "newest" | "oldest" },
+) {
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  const oldest = input.order === "oldest";
+  const after = oldest ? gt : lt;
   const rows = await ctx.db
     .select()
     .from(endpoints)
-    .where(and(eq(endpoints.tenantId, tenant.id), input.cursor ? lt(endpoints.id, input.cursor) : undefined))
-    .orderBy(desc(endpoints.id))
+    .where(and(eq(endpoints.tenantId, tenant.id), input.cursor ? after(endpoints.id, input.cursor) : undefined))
+    .orderBy(oldest ? asc(endpoints.id) : desc(endpoints.id))
     .limit(input.limit + 1);
   return page(
     rows.map((row) => readable(ctx, row)),
@@ -111,15 +131,28 @@ export async function listEndpoints(ctx: ServiceContext, tenantIdOrUid: string, 
   );
 }
 
-export async function getEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointId: string): Promise<Endpoint> {
+/** The tenant's endpoint with this id, or with this uid. */
+export async function findEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointIdOrUid: string): Promise<Endpoint | undefined> {
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
   const [row] = await ctx.db
     .select()
     .from(endpoints)
-    .where(and(eq(endpoints.tenantId, tenant.id), eq(endpoints.id, endpointId)))
+    .where(
+      and(
+        eq(endpoints.tenantId, tenant.id),
+        endpointIdOrUid.startsWith("ep_")
+          ? eq(endpoints.id, endpointIdOrUid)
+          : or(eq(endpoints.uid, endpointIdOrUid), eq(endpoints.id, endpointIdOrUid)),
+      ),
+    )
     .limit(1);
-  if (!row) throw notFound(`endpoint ${endpointId}`);
-  return readable(ctx, row);
+  return row ? readable(ctx, row) : undefined;
+}
+
+export async function getEndpoint(ctx: ServiceContext, tenantIdOrUid: string, endpointIdOrUid: string): Promise<Endpoint> {
+  const row = await findEndpoint(ctx, tenantIdOrUid, endpointIdOrUid);
+  if (!row) throw notFound(`endpoint ${endpointIdOrUid}`);
+  return row;
 }
 
 /** Disabling keeps a reason; enabling clears it and the failure streak that may have disabled it. */
@@ -153,11 +186,13 @@ export async function updateEndpoint(
   const eventTypesValue = input.eventTypes === undefined ? undefined : await validateSubscriptions(ctx, input.eventTypes);
   const disabledChange = disabledFields(current, input);
   const { disabled: _disabled, disabledReason: _reason, ...rest } = input;
-  const [row] = await ctx.db
-    .update(endpoints)
-    .set({ ...rest, ...(eventTypesValue ? { eventTypes: eventTypesValue } : {}), ...disabledChange, updatedAt: new Date() })
-    .where(eq(endpoints.id, current.id))
-    .returning();
+  const [row] = await orUidTaken(input.uid, () =>
+    ctx.db
+      .update(endpoints)
+      .set({ ...rest, ...(eventTypesValue ? { eventTypes: eventTypesValue } : {}), ...disabledChange, updatedAt: new Date() })
+      .where(eq(endpoints.id, current.id))
+      .returning(),
+  );
   if (current.disabled && disabledChange.disabled === false) await closeCircuit(ctx, current.id);
   return readable(ctx, row as Endpoint);
 }
@@ -211,4 +246,15 @@ export async function rotateSecret(ctx: ServiceContext, tenantIdOrUid: string, e
     .where(eq(endpoints.id, current.id))
     .returning();
   return readable(ctx, row as Endpoint);
+}
+
+/** The tenant's endpoints among these ids (absent ones are left out). */
+export async function endpointsByIds(ctx: ServiceContext, tenantIdOrUid: string, ids: string[]): Promise<Endpoint[]> {
+  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  if (ids.length === 0) return [];
+  const rows = await ctx.db
+    .select()
+    .from(endpoints)
+    .where(and(eq(endpoints.tenantId, tenant.id), inArray(endpoints.id, ids)));
+  return rows.map((row) => readable(ctx, row));
 }

@@ -1,6 +1,6 @@
 import { FanOutLimitError, type PublishResult, publish, publishBatch } from "@herald/publishing";
 import { type Delivery, deliveries, type Event, type EventPublish, type EventType, events, type Tenant } from "@herald/schema";
-import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, or } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, type FieldError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
@@ -54,12 +54,33 @@ async function orTenantGone<T>(ctx: ServiceContext, tenant: Tenant, run: () => P
 }
 
 /** Publishes after checking that the tenant is visible to the caller and the event is publishable. */
-export async function publishEvent(ctx: ServiceContext, tenantIdOrUid: string, input: EventPublish): Promise<PublishResult> {
+/**
+ * Publishes after checking that the tenant is visible to the caller and the event is publishable.
+ * A `uid` (the publisher's own event id) already used in the tenant is a 409.
+ */
+export async function publishEvent(
+  ctx: ServiceContext,
+  tenantIdOrUid: string,
+  input: EventPublish & { uid?: string | undefined },
+): Promise<PublishResult> {
   const tenant = await publishingTenant(ctx, tenantIdOrUid);
   await checkPublishable(ctx, [input], () => "");
-  return orTenantGone(ctx, tenant, () =>
-    publish(ctx, { tenantId: tenant.id, eventType: input.eventType, payload: input.payload, idempotencyKey: input.idempotencyKey }),
-  );
+  try {
+    return await orTenantGone(ctx, tenant, () =>
+      publish(ctx, {
+        tenantId: tenant.id,
+        eventType: input.eventType,
+        payload: input.payload,
+        idempotencyKey: input.idempotencyKey,
+        uid: input.uid,
+      }),
+    );
+  } catch (error) {
+    if ((error as { constraint_name?: string })?.constraint_name === "events_tenant_uid_idx") {
+      throw new ApiError("conflict", `an event with uid ${input.uid} already exists in this tenant`);
+    }
+    throw error;
+  }
 }
 
 /**
@@ -101,7 +122,12 @@ export async function getEvent(
   const [event] = await ctx.db
     .select()
     .from(events)
-    .where(and(eq(events.tenantId, tenant.id), eq(events.id, eventId)))
+    .where(
+      and(
+        eq(events.tenantId, tenant.id),
+        eventId.startsWith("evt_") ? eq(events.id, eventId) : or(eq(events.uid, eventId), eq(events.id, eventId)),
+      ),
+    )
     .limit(1);
   if (!event) throw notFound(`event ${eventId}`);
   const rows = await ctx.db.select().from(deliveries).where(eq(deliveries.eventId, event.id)).orderBy(asc(deliveries.id));
@@ -112,6 +138,8 @@ export interface EventListInput {
   limit: number;
   cursor?: string | undefined;
   eventType?: string | undefined;
+  /** Any of these types (with `eventType`, both must hold). */
+  eventTypes?: string[] | undefined;
   after?: string | undefined;
   before?: string | undefined;
 }
@@ -127,6 +155,7 @@ export async function listEvents(ctx: ServiceContext, tenantIdOrUid: string, inp
         eq(events.tenantId, tenant.id),
         input.cursor ? lt(events.id, input.cursor) : undefined,
         input.eventType ? eq(events.eventType, input.eventType) : undefined,
+        input.eventTypes?.length ? inArray(events.eventType, input.eventTypes) : undefined,
         // Ids start with their creation time, so a time range is an id range.
         input.after ? gte(events.id, timeFloor("event", "after", input.after)) : undefined,
         input.before ? lt(events.id, timeFloor("event", "before", input.before)) : undefined,
@@ -135,4 +164,14 @@ export async function listEvents(ctx: ServiceContext, tenantIdOrUid: string, inp
     .orderBy(desc(events.id))
     .limit(input.limit + 1);
   return page(rows, input.limit);
+}
+
+/** The tenant's events among these ids (absent ones are left out). */
+export async function eventsByIds(ctx: ServiceContext, tenantIdOrUid: string, ids: string[]): Promise<Event[]> {
+  const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  if (ids.length === 0) return [];
+  return ctx.db
+    .select()
+    .from(events)
+    .where(and(eq(events.tenantId, tenant.id), inArray(events.id, ids)));
 }

@@ -7,7 +7,7 @@ import { timeFloor } from "./time-bounds.ts";
 
 /**
  * Re-sends an endpoint's failed, exhausted and held deliveries created at or
- * after `since`, typically after the receiver was down for a while. One
+ * after `since` (and before `until`, if given), typically after the receiver was down for a while. One
  * UPDATE resets them to pending and parks them, and the endpoint joins the
  * parked set: the worker's scheduler then releases them oldest first at the
  * endpoint's pace (its cap and rate limit), so recovering a million
@@ -20,19 +20,21 @@ export async function recoverEndpoint(
   ctx: ServiceContext,
   tenantIdOrUid: string,
   endpointId: string,
-  input: { since: string },
+  input: { since: string; until?: string | undefined },
 ): Promise<RecoverResult> {
   const endpoint = await getEndpoint(ctx, tenantIdOrUid, endpointId);
   if (endpoint.disabled) {
     throw new ApiError("conflict", `endpoint ${endpoint.id} is disabled; enable it first, then recover`);
   }
   const floor = timeFloor("delivery", "since", input.since);
+  // Ids start with their creation time, so "created before until" is an id bound.
+  const beforeUntil = input.until ? ctx.sql`and id < ${timeFloor("delivery", "until", input.until)}` : ctx.sql``;
   // A failed delivery's short retry may still have a job in Redis; the worker skips a parked delivery's job.
   const [result] = await ctx.sql<{ count: number }[]>`
     with recovered as (
       update deliveries set status = 'pending', parked = true, next_attempt_at = now(), updated_at = now()
       where endpoint_id = ${endpoint.id} and tenant_id = ${endpoint.tenantId}
-        and status in ('failed', 'exhausted', 'held') and id >= ${floor}
+        and status in ('failed', 'exhausted', 'held') and id >= ${floor} ${beforeUntil}
       returning 1
     )
     select count(*)::int as count from recovered`;

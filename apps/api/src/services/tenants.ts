@@ -7,7 +7,7 @@ import {
   type TenantUpdate,
   tenants,
 } from "@herald/schema";
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, or } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
@@ -72,13 +72,16 @@ export async function createTenant(ctx: ServiceContext, input: TenantCreate): Pr
   }
 }
 
-export async function listTenants(ctx: ServiceContext, input: { limit: number; cursor?: string | undefined }) {
+/** Newest first by default; `oldest` pages from the first created. */
+export async function listTenants(ctx: ServiceContext, input: { limit: number; cursor?: string | undefined; order?: "newest" | "oldest" }) {
   const scope = ctx.principal.kind === "tenant" ? eq(tenants.id, ctx.principal.tenantId) : undefined;
+  const oldest = input.order === "oldest";
+  const after = oldest ? gt : lt;
   const rows = await ctx.db
     .select()
     .from(tenants)
-    .where(and(scope, input.cursor ? lt(tenants.id, input.cursor) : undefined))
-    .orderBy(desc(tenants.id))
+    .where(and(scope, input.cursor ? after(tenants.id, input.cursor) : undefined))
+    .orderBy(oldest ? asc(tenants.id) : desc(tenants.id))
     .limit(input.limit + 1);
   return page(rows, input.limit);
 }

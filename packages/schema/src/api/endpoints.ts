@@ -13,6 +13,17 @@ export const customHeadersSchema = z.record(z.string().max(256), z.string().max(
   example: { "x-customer": "acme" },
 });
 
+export const endpointUidSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._-]+$/, "letters, digits, and . _ - only")
+  .refine((value) => !value.startsWith("ep_"), "must not start with ep_ (reserved for endpoint ids)")
+  .meta({
+    description: "Your own id for this endpoint, unique within the tenant; usable in place of the endpoint id.",
+    example: "billing",
+  });
+
 const endpointFields = {
   name: z.string().trim().min(1).max(200).meta({ example: "Billing webhook" }),
   url: z.string().trim().min(1).max(2048).meta({ example: "https://example.com/webhooks/herald" }),
@@ -36,6 +47,7 @@ const endpointFields = {
 export const endpointCreateSchema = z
   .strictObject({
     name: endpointFields.name,
+    uid: endpointUidSchema.optional(),
     url: endpointFields.url,
     eventTypes: endpointFields.eventTypes.optional(),
     headers: endpointFields.headers.optional(),
@@ -51,6 +63,7 @@ export type EndpointCreate = z.infer<typeof endpointCreateSchema>;
 export const endpointUpdateSchema = z
   .strictObject({
     name: endpointFields.name.optional(),
+    uid: endpointUidSchema.nullable().optional(),
     url: endpointFields.url.optional(),
     eventTypes: endpointFields.eventTypes.optional(),
     headers: endpointFields.headers.optional(),
@@ -74,6 +87,7 @@ export const endpointSchema = z
     id: z.string().meta({ example: "ep_01jdz3k5q8e6f0a1b2c3d4e5f6" }),
     tenantId: z.string(),
     name: z.string(),
+    uid: z.string().nullable(),
     url: z.string(),
     eventTypes: z.array(z.string()),
     headers: z.record(z.string(), z.string()),
