@@ -13,6 +13,8 @@ export interface AppDeps {
   queues: DeliveryQueues;
   logger: Logger;
   deliveryClient: DeliveryClient;
+  /** OpenTelemetry is on: every request gets a server span (an incoming traceparent is its parent). */
+  tracing?: boolean;
 }
 
 export type Principal = { kind: "admin" } | { kind: "tenant"; tenantId: string; keyId: string };

@@ -1,24 +1,29 @@
 import { createDeliveryClient } from "@herald/delivery";
 import { firstRedisUrl } from "@herald/queue";
 import { checkServices, createLogger, exitOnStartupError, handleProcessFailures, onShutdown } from "@herald/runtime";
+import { tracingRequested } from "@herald/telemetry";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { openConnections } from "./connections.ts";
-import { loadApiConfig } from "./env.ts";
+import { loadApiConfig, telemetryEnv } from "./env.ts";
 
 try {
   const config = loadApiConfig();
+  // The SDK is loaded only when OTEL_* asks for traces; otherwise nothing of it is in the process.
+  const tracing = tracingRequested(telemetryEnv())
+    ? await (await import("@herald/telemetry/sdk")).startTracing(telemetryEnv(), { serviceName: "herald-api" })
+    : undefined;
   await checkServices(config.DATABASE_URL, firstRedisUrl(config.REDIS_URL));
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-api");
   handleProcessFailures(logger);
-  const connections = await openConnections(config, logger);
+  const connections = await openConnections(config, logger, { telemetry: tracing?.bullmq });
   const { db, sql, redis, queues } = connections;
   const deliveryClient = createDeliveryClient({
     timeoutMs: config.HERALD_DELIVERY_TIMEOUT,
     connectTimeoutMs: config.HERALD_CONNECT_TIMEOUT,
     allowPrivateTargets: config.HERALD_ALLOW_PRIVATE_TARGETS,
   });
-  const app = createApp({ config, db, sql, redis, queues, logger, deliveryClient });
+  const app = createApp({ config, db, sql, redis, queues, logger, deliveryClient, tracing: tracing !== undefined });
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     logger.info({ port: info.port }, "listening");
     console.log(`herald api listening on http://${config.HOST}:${info.port} (docs at /docs)`);
@@ -27,6 +32,7 @@ try {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await deliveryClient.close();
     await connections.close();
+    await tracing?.shutdown();
   });
 } catch (error) {
   exitOnStartupError(error);

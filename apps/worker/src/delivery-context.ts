@@ -10,6 +10,8 @@ export interface DeliveryState {
   attempts: number;
   parked: boolean;
   nextAttemptAt: Date | null;
+  /** The publish's W3C traceparent, when it was traced. */
+  traceContext: string | null;
 }
 
 export interface EndpointTarget {
@@ -44,7 +46,7 @@ export function createContextLoader(sql: Sql) {
   const deliveries = new BatchLoader<string, DeliveryState>(async (ids) => {
     const rows = await sql<
       DeliveryState[]
-    >`select id, status, attempts, parked, next_attempt_at as "nextAttemptAt" from deliveries where id = any(${ids}::text[])`;
+    >`select id, status, attempts, parked, next_attempt_at as "nextAttemptAt", trace_context as "traceContext" from deliveries where id = any(${ids}::text[])`;
     return new Map(rows.map((row) => [row.id, row]));
   });
 

@@ -2,6 +2,7 @@ import { buildHeaders, type DeliveryClient, interruptedOutcome, type Outcome } f
 import { type Admission, type DeliveryJob, deliveryJobSchema, type EndpointGuard } from "@herald/queue";
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
+import { startAttemptSpan } from "./attempt-span.ts";
 import type { ContextLoader, DeliveryState, EndpointTarget, EventBody } from "./delivery-context.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { OperationalEvents } from "./operational-events.ts";
@@ -165,19 +166,26 @@ export function createProcessor(deps: ProcessorDeps) {
       await deps.guard.park(endpoint.id, Date.now() + waitMs);
       return "parked";
     }
+    const span = startAttemptSpan({ ...job, eventType: event.eventType, attempt: attemptNumber, traceContext: state.traceContext });
     if (admission.interruptedAttempt >= attemptNumber) {
       // A worker died after admitting this attempt and before recording it: the receiver may have it, so the
       // log says so, it counts as an attempt, and the next one follows the retry schedule like any failure's.
-      return finish(job, endpoint, lease, attemptNumber, new Date(), interruptedOutcome(), {});
+      span.sent(interruptedOutcome());
+      return span.ended(() => finish(job, endpoint, lease, attemptNumber, new Date(), interruptedOutcome(), {}));
     }
 
     const startedAt = new Date();
     const headers = buildHeaders(event.id, event.body, endpoint.secrets, endpoint.headers, Math.floor(startedAt.getTime() / 1000));
     metrics.inFlight.inc();
-    const outcome = await deps.client.send({ url: endpoint.url, headers, body: event.body }).finally(() => metrics.inFlight.dec());
+    const outcome = await span
+      .run(() => deps.client.send({ url: endpoint.url, headers, body: event.body }))
+      .finally(() => metrics.inFlight.dec());
+    span.sent(outcome);
     metrics.attemptDuration.observe({ kind: outcome.errorKind ?? "ok" }, outcome.durationMs / 1000);
     const { "webhook-signature": _signature, ...shownHeaders } = headers;
-    return finish(job, endpoint, lease, attemptNumber, startedAt, outcome, { ...shownHeaders, "webhook-signature": "(redacted)" });
+    return span.ended(() =>
+      finish(job, endpoint, lease, attemptNumber, startedAt, outcome, { ...shownHeaders, "webhook-signature": "(redacted)" }),
+    );
   }
 
   /** Records an attempt, frees the endpoint's slot, and says what becomes of the delivery. */

@@ -11,7 +11,7 @@ import {
   type RedisClient,
 } from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
-import { DelayedError, Worker } from "bullmq";
+import { DelayedError, type Telemetry, Worker } from "bullmq";
 import type { Logger } from "pino";
 import { LoadFailedError } from "./batch-loader.ts";
 import { createContextLoader } from "./delivery-context.ts";
@@ -38,6 +38,8 @@ export interface WorkerDeps {
   logger: Logger;
   client?: DeliveryClient;
   metrics?: WorkerMetrics;
+  /** BullMQ's tracing hook (bullmq-otel) when OpenTelemetry is on. */
+  telemetry?: Telemetry | undefined;
 }
 
 /** Builds a delivery worker from its dependencies and starts taking jobs. */
@@ -62,6 +64,7 @@ export function createWorker(deps: WorkerDeps) {
     shards: config.HERALD_QUEUE_SHARDS,
     endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY,
     queuedTtlMs: lockDuration * 2,
+    telemetry: deps.telemetry,
   });
   const operational = createOperationalEvents(
     { sql: deps.sql, queues, logger },
@@ -172,6 +175,7 @@ export function createWorker(deps: WorkerDeps) {
         connection: deps.redis,
         prefix,
         concurrency,
+        telemetry: deps.telemetry,
         lockDuration,
         // A dead worker's jobs are taken back within about two lock durations.
         stalledInterval: Math.min(30_000, lockDuration),

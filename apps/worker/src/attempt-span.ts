@@ -1,0 +1,70 @@
+import type { Outcome } from "@herald/delivery";
+import { ATTR, context, contextFromTraceparent, type Link, SpanKind, SpanStatusCode, trace, tracer } from "@herald/telemetry";
+
+export interface AttemptSubject {
+  deliveryId: string;
+  eventId: string;
+  eventType: string;
+  endpointId: string;
+  tenantId: string;
+  attempt: number;
+  /** The publish's traceparent, stored with the delivery; null when it was published untraced. */
+  traceContext: string | null;
+}
+
+/**
+ * The span of one delivery attempt: a child of the publish that made the delivery, read from the traceparent
+ * stored with it, so a retry hours later or a job the reconciler enqueued again joins the same trace. The job's
+ * own span (BullMQ's, when its telemetry is on) is linked. Without an SDK this is the API's no-op span.
+ */
+export function startAttemptSpan(subject: AttemptSubject) {
+  const job = trace.getSpanContext(context.active());
+  const links: Link[] = job ? [{ context: job }] : [];
+  const span = tracer.startSpan(
+    "herald.attempt",
+    {
+      kind: SpanKind.CONSUMER,
+      links,
+      attributes: {
+        [ATTR.deliveryId]: subject.deliveryId,
+        [ATTR.eventId]: subject.eventId,
+        [ATTR.eventType]: subject.eventType,
+        [ATTR.endpointId]: subject.endpointId,
+        [ATTR.tenantId]: subject.tenantId,
+        [ATTR.attempt]: subject.attempt,
+      },
+    },
+    contextFromTraceparent(subject.traceContext),
+  );
+  const active = trace.setSpan(context.active(), span);
+  return {
+    /** Runs the HTTP request inside the span, so the undici instrumentation's span is its child. */
+    run: <T>(fn: () => Promise<T>): Promise<T> => context.with(active, fn),
+    sent(outcome: Outcome): void {
+      if (outcome.statusCode !== null) span.setAttribute(ATTR.statusCode, outcome.statusCode);
+      if (outcome.errorKind) {
+        span.setAttribute(ATTR.errorType, outcome.errorKind);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorMessage ?? outcome.errorKind });
+      }
+    },
+    /**
+     * Records the attempt inside the span (the endpoint's Redis release is its child), then ends the span with
+     * what became of the delivery.
+     */
+    ended<T extends string>(record: () => Promise<T>): Promise<T> {
+      return context.with(active, record).then(
+        (result) => {
+          span.setAttribute(ATTR.outcome, result);
+          span.end();
+          return result;
+        },
+        (error: Error) => {
+          // A retry due soon leaves as an error BullMQ turns into a delay: the delivery failed, the span did not.
+          span.setAttribute(ATTR.outcome, error.name === "RetryLaterError" ? "failed" : "error");
+          span.end();
+          throw error;
+        },
+      );
+    },
+  };
+}

@@ -1,0 +1,131 @@
+import {
+  type Herald,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type Receiver,
+  startHerald,
+  startOtlpReceiver,
+  startReceiver,
+} from "@herald/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// The real OTLP/HTTP exporter of each process sends to a receiver this test runs on loopback.
+let otlp: OtlpReceiver;
+let herald: Herald;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  otlp = await startOtlpReceiver();
+  // The first answer fails, the second succeeds: one delivery, two attempts.
+  receiver = await startReceiver((_request, index, res) => {
+    res.writeHead(index === 0 ? 500 : 200);
+    res.end(index === 0 ? "not yet" : "ok");
+  });
+  herald = await startHerald({
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_BSP_SCHEDULE_DELAY: "200",
+      OTEL_METRICS_EXPORTER: "none",
+      OTEL_LOGS_EXPORTER: "none",
+      HERALD_SEND_TRACEPARENT: "true",
+      HERALD_RETRY_SCHEDULE: "0,200ms",
+      HERALD_RETRY_JITTER: "0",
+    },
+  });
+  await herald.request("POST", "/v1/tenants", { name: "Acme", uid: "acme" });
+  await herald.request("POST", "/v1/event-types", { name: "payment.received", description: "A payment arrived" });
+});
+
+afterAll(async () => {
+  await herald?.stop();
+  await receiver?.close();
+  await otlp?.close();
+});
+
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN_ID = "00f067aa0ba902b7";
+
+describe("OpenTelemetry traces", () => {
+  it("follows one publish through every attempt, with the attributes an operator searches by", async () => {
+    const endpoint = await herald.request("POST", "/v1/tenants/acme/endpoints", { name: "billing", url: `${receiver.url}/hook` });
+    expect(endpoint.status).toBe(201);
+    const published = await herald.request(
+      "POST",
+      "/v1/tenants/acme/events",
+      { eventType: "payment.received", payload: { amount: 4200 } },
+      { traceparent: `00-${TRACE_ID}-${CALLER_SPAN_ID}-01` },
+    );
+    expect(published.status).toBe(202);
+    const eventId = published.body.id as string;
+
+    // The caller's traceparent is honoured: the API's server span is its child, the publish span the server span's.
+    const server = await otlp.waitForSpan((s) => s.traceId === TRACE_ID && s.parentSpanId === CALLER_SPAN_ID, { what: "API server span" });
+    expect(server.service).toBe("herald-api");
+    const publish = await otlp.waitForSpan((s) => s.name === "herald.publish" && s.attributes["herald.event.id"] === eventId, {
+      what: "publish span",
+    });
+    expect(publish).toMatchObject({
+      traceId: TRACE_ID,
+      parentSpanId: server.spanId,
+      attributes: { "herald.tenant.id": endpoint.body.tenantId, "herald.event.type": "payment.received", "herald.deliveries": 1 },
+    });
+    // PostgreSQL's statement, the Redis admission script and BullMQ's enqueue appear inside the publish.
+    await otlp.waitForSpan((s) => s.name === "insert events" && s.parentSpanId === publish.spanId, { what: "PostgreSQL span" });
+    await otlp.waitForSpan((s) => s.name === "evalsha" && s.parentSpanId === publish.spanId, { what: "Redis span of the publish" });
+    const enqueue = await otlp.waitForSpan((s) => s.name === "addBulk deliveries" && s.parentSpanId === publish.spanId, {
+      what: "BullMQ enqueue span",
+    });
+
+    const attempt = (n: number) =>
+      otlp.waitForSpan(
+        (s) => s.name === "herald.attempt" && s.attributes["herald.event.id"] === eventId && s.attributes["herald.attempt.number"] === n,
+        {
+          what: `span of attempt ${n}`,
+        },
+      );
+    const [first, second] = await Promise.all([attempt(1), attempt(2)]);
+    // The job BullMQ ran for each attempt is linked; it is itself a child of the enqueue.
+    const jobSpan = await otlp.waitForSpan((s) => s.spanId === second.links[0]?.spanId, { what: "BullMQ job span" });
+    expect(jobSpan).toMatchObject({ name: "process deliveries", parentSpanId: enqueue.spanId });
+    const delivery = await herald.request("GET", `/v1/tenants/acme/events/${eventId}`);
+    const deliveryId = delivery.body.deliveries[0].id as string;
+    for (const span of [first, second]) {
+      expect(span).toMatchObject({
+        service: "herald-worker",
+        traceId: TRACE_ID,
+        parentSpanId: publish.spanId,
+        attributes: {
+          "herald.delivery.id": deliveryId,
+          "herald.endpoint.id": endpoint.body.id,
+          "herald.tenant.id": endpoint.body.tenantId,
+          "herald.event.type": "payment.received",
+        },
+      });
+    }
+    expect(first.attributes).toMatchObject({
+      "http.response.status_code": 500,
+      "error.type": "http_status",
+      "herald.delivery.outcome": "failed",
+    });
+    expect(first.status.code).toBe(2);
+    expect(second.attributes).toMatchObject({ "http.response.status_code": 200, "herald.delivery.outcome": "succeeded" });
+    expect(second.attributes["error.type"]).toBeUndefined();
+
+    // The outgoing HTTP request and the Redis commands of each attempt are its children.
+    const http = (parent: ReceivedSpan) =>
+      otlp.waitForSpan((s) => s.parentSpanId === parent.spanId && s.kind === 3 && s.attributes["http.request.method"] === "POST", {
+        what: "outgoing HTTP span",
+      });
+    const [firstHttp, secondHttp] = await Promise.all([http(first), http(second)]);
+    expect(secondHttp.attributes["http.response.status_code"]).toBe(200);
+    await otlp.waitForSpan((s) => s.parentSpanId === second.spanId && s.attributes["db.system.name"] === "redis", { what: "Redis span" });
+
+    // Opted in: the receiver got each attempt's traceparent, naming the HTTP span of that attempt.
+    const requests = await receiver.waitForMatching(eventId, 2);
+    expect(requests.map((r) => r.headers.traceparent)).toEqual([
+      `00-${TRACE_ID}-${firstHttp.spanId}-01`,
+      `00-${TRACE_ID}-${secondHttp.spanId}-01`,
+    ]);
+  });
+});
