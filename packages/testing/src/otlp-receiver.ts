@@ -19,8 +19,9 @@ export interface OtlpReceiver {
   /** The base URL for OTEL_EXPORTER_OTLP_ENDPOINT (the exporter adds /v1/traces). */
   url: string;
   spans: ReceivedSpan[];
-  /** Export requests answered, of any signal (traces, metrics, logs). */
+  /** Export requests answered, of any signal (traces, metrics, logs), and the bytes they carried. */
   requests: number;
+  bytes: number;
   /** Resolves with the first span matching `test`, waiting for exports that have not arrived yet. */
   waitForSpan(test: (span: ReceivedSpan) => boolean, options?: { timeoutMs?: number; what?: string }): Promise<ReceivedSpan>;
   close(): Promise<void>;
@@ -57,10 +58,12 @@ function unwrap(attributes: KeyValue[] = []): Record<string, string | number | b
 
 /**
  * A real OTLP/HTTP receiver on loopback for the `http/json` protocol: what a collector would get from Herald's
- * exporter. It keeps trace spans and answers every export (metrics and logs too) with 200.
+ * exporter. It keeps trace spans and answers every export (metrics and logs too) with 200. `keep: false` only
+ * counts what arrives (any protocol), for benchmarks.
  */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+export async function startOtlpReceiver({ keep = true }: { keep?: boolean } = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  let bytes = 0;
   const waiters = new Set<{ test: (span: ReceivedSpan) => boolean; resolve: (span: ReceivedSpan) => void }>();
   let requests = 0;
   const server = createServer((req, res) => {
@@ -68,7 +71,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       requests++;
-      if (req.url === "/v1/traces" && (req.headers["content-type"] ?? "").startsWith("application/json")) {
+      for (const chunk of chunks) bytes += chunk.length;
+      if (keep && req.url === "/v1/traces" && (req.headers["content-type"] ?? "").startsWith("application/json")) {
         const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ExportRequest;
         for (const resourceSpans of body.resourceSpans ?? []) {
           const service = String(unwrap(resourceSpans.resource?.attributes)["service.name"] ?? "");
@@ -103,6 +107,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     spans,
     get requests() {
       return requests;
+    },
+    get bytes() {
+      return bytes;
     },
     waitForSpan(test, { timeoutMs = 30_000, what = "a matching span" } = {}) {
       const found = spans.find(test);
