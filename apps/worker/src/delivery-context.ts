@@ -31,6 +31,7 @@ export interface EventBody {
   eventType: string;
   /** The envelope, serialised once: every delivery and retry signs these bytes. */
   body: string;
+  createdAt: Date;
 }
 
 /** How long an endpoint's settings may be stale in a worker: edits and disables apply within this. */
@@ -54,7 +55,10 @@ export function createContextLoader(sql: Sql) {
     const rows = await sql<{ id: string; eventType: string; payload: unknown; createdAt: Date }[]>`
       select id, event_type as "eventType", payload, created_at as "createdAt" from events where id = any(${ids}::text[])`;
     return new Map(
-      rows.map((row) => [row.id, { id: row.id, eventType: row.eventType, body: buildEnvelope(row.eventType, row.createdAt, row.payload) }]),
+      rows.map((row) => [
+        row.id,
+        { id: row.id, eventType: row.eventType, body: buildEnvelope(row.eventType, row.createdAt, row.payload), createdAt: row.createdAt },
+      ]),
     );
   });
 

@@ -181,6 +181,7 @@ export function createProcessor(deps: ProcessorDeps) {
       .run(() => deps.client.send({ url: endpoint.url, headers, body: event.body }))
       .finally(() => metrics.inFlight.dec());
     span.sent(outcome);
+    if (outcome.ok) metrics.publishToDelivery.observe((Date.now() - event.createdAt.getTime()) / 1000);
     metrics.attemptDuration.observe({ kind: outcome.errorKind ?? "ok" }, outcome.durationMs / 1000);
     const { "webhook-signature": _signature, ...shownHeaders } = headers;
     return span.ended(() =>
@@ -234,7 +235,10 @@ export function createProcessor(deps: ProcessorDeps) {
       )
       .then(({ opened, refill }) => {
         deps.waiters?.wake(endpoint.id);
-        if (opened) deps.logger.warn({ endpointId: endpoint.id }, "circuit opened");
+        if (opened) {
+          metrics.circuitsOpened.inc();
+          deps.logger.warn({ endpointId: endpoint.id }, "circuit opened");
+        }
         if (refill > 0) deps.refill(endpoint.id, refill);
       })
       .catch((error) => deps.logger.warn({ err: error, endpointId: endpoint.id }, "could not release the endpoint slot"));

@@ -195,7 +195,9 @@ export function createWorker(deps: WorkerDeps) {
   const reconciler = createReconciler(deps.sql, queues, logger, {
     intervalMs: config.HERALD_RECONCILE_INTERVAL,
     graceMs: config.HERALD_RECONCILE_GRACE,
+    onEnqueued: (count) => metrics.reconcilerEnqueued.inc(count),
   });
+  metrics.watchRecorder(recorder.pending);
   reconciler.start();
   scheduler.start();
 

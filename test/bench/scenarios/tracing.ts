@@ -76,7 +76,10 @@ export async function tracingComparison(options: BenchOptions, receiver: FastRec
     await collector.close();
   }
   const side = (tracing: boolean) => runs.filter((run) => run.tracing === tracing);
-  const off = { deliveriesPerSecond: median(side(false).map((r) => r.deliveriesPerSecond)), totalCpuMs: median(side(false).map((r) => r.totalCpuMs)) };
+  const off = {
+    deliveriesPerSecond: median(side(false).map((r) => r.deliveriesPerSecond)),
+    totalCpuMs: median(side(false).map((r) => r.totalCpuMs)),
+  };
   const onRuns = side(true);
   const on = {
     deliveriesPerSecond: median(onRuns.map((r) => r.deliveriesPerSecond)),

@@ -1,6 +1,14 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
+  eventually,
+  freePort,
   type Herald,
   type OtlpReceiver,
+  REPO_ROOT,
   type ReceivedSpan,
   type Receiver,
   startHerald,
@@ -8,6 +16,8 @@ import {
   startReceiver,
 } from "@herald/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// One Herald serves both halves of this file (traces, then a real Prometheus scraping it): a start-up is most of its time.
 
 // The real OTLP/HTTP exporter of each process sends to a receiver this test runs on loopback.
 let otlp: OtlpReceiver;
@@ -31,6 +41,7 @@ beforeAll(async () => {
       HERALD_SEND_TRACEPARENT: "true",
       HERALD_RETRY_SCHEDULE: "0,200ms",
       HERALD_RETRY_JITTER: "0",
+      HERALD_METRICS_PORT: "0",
     },
   });
   await herald.request("POST", "/v1/tenants", { name: "Acme", uid: "acme" });
@@ -38,6 +49,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  prometheus?.kill("SIGKILL");
+  if (prometheusDir) rmSync(prometheusDir, { recursive: true, force: true });
   await herald?.stop();
   await receiver?.close();
   await otlp?.close();
@@ -127,5 +140,101 @@ describe("OpenTelemetry traces", () => {
       `00-${TRACE_ID}-${firstHttp.spanId}-01`,
       `00-${TRACE_ID}-${secondHttp.spanId}-01`,
     ]);
+  });
+});
+
+let prometheus: ChildProcess | undefined;
+let prometheusDir: string | undefined;
+
+/** The PromQL of the alert and recording rules and of every dashboard panel, with Grafana's interval filled in. */
+function expressions(): { where: string; expr: string }[] {
+  const dashboard = JSON.parse(readFileSync(join(REPO_ROOT, "infra/grafana/herald-dashboard.json"), "utf8")) as {
+    panels: { title: string; targets?: { expr: string }[] }[];
+  };
+  return dashboard.panels.flatMap((panel) =>
+    (panel.targets ?? []).map((target) => ({
+      where: `dashboard panel "${panel.title}"`,
+      expr: target.expr.replaceAll("$__rate_interval", "1m"),
+    })),
+  );
+}
+
+async function query(base: string, expr: string) {
+  const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  return (await response.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+}
+
+describe("Prometheus rules and the Grafana dashboard against a real Prometheus scraping Herald", () => {
+  it("scrapes the API and the worker, evaluates every rule without error, and every dashboard query returns data", async () => {
+    const workerMetrics = herald.workers[0]?.output().match(/metrics on (http:\/\/[^\s]+)\/metrics/)?.[1];
+    expect(workerMetrics, "the worker prints where its metrics are").toBeDefined();
+    prometheusDir = mkdtempSync(join(tmpdir(), "herald-prometheus-"));
+    const config = join(prometheusDir, "prometheus.yml");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        global: { scrape_interval: "1s", evaluation_interval: "1s" },
+        rule_files: [join(REPO_ROOT, "infra/prometheus/rules.yml")],
+        scrape_configs: [
+          { job_name: "herald-api", static_configs: [{ targets: [new URL(herald.baseUrl).host] }] },
+          { job_name: "herald-worker", static_configs: [{ targets: [new URL(workerMetrics as string).host] }] },
+        ],
+      }),
+    );
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    prometheus = spawn(
+      "prometheus",
+      [`--config.file=${config}`, `--storage.tsdb.path=${join(prometheusDir, "data")}`, `--web.listen-address=127.0.0.1:${port}`],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let log = "";
+    prometheus.stderr?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+    });
+    const spawned = await Promise.race([once(prometheus, "spawn").then(() => true), once(prometheus, "error").then(() => false)]);
+    expect(spawned, "Debian's prometheus package must be installed (scripts/ensure-ops-tools.sh)").toBe(true);
+
+    // Both targets up, and enough samples for rates over a minute.
+    const ready = { timeoutMs: 60_000, intervalMs: 500 };
+    await eventually(
+      async () => {
+        const up = await query(base, 'count(up{job=~"herald-api|herald-worker"} == 1) == 2').catch(() => undefined);
+        return up?.data?.result.length === 1;
+      },
+      { ...ready, what: "both Herald targets up in Prometheus" },
+    ).catch((error) => {
+      throw new Error(`${error.message}\n${log.slice(-2000)}`);
+    });
+    await eventually(
+      async () => {
+        const scrapes = await query(base, 'count_over_time(up{job=~"herald-api|herald-worker"}[1m]) >= 2');
+        return scrapes.data?.result.length === 2;
+      },
+      { ...ready, what: "two scrapes of each target, for rates" },
+    );
+
+    // Every rule has been evaluated, and none failed.
+    const rules = await eventually(
+      async () => {
+        const body = (await (await fetch(`${base}/api/v1/rules`)).json()) as {
+          data: { groups: { rules: { name: string; health: string; lastError?: string; lastEvaluation: string }[] }[] };
+        };
+        const all = body.data.groups.flatMap((group) => group.rules);
+        return all.length > 0 && all.every((rule) => !rule.lastEvaluation.startsWith("0001")) && all;
+      },
+      { ...ready, what: "every rule evaluated" },
+    );
+    expect(rules.length).toBe(17);
+    expect(rules.filter((rule) => rule.health !== "ok").map((rule) => `${rule.name}: ${rule.lastError}`)).toEqual([]);
+
+    // Every dashboard query runs and returns data.
+    const failures: string[] = [];
+    for (const { where, expr } of expressions()) {
+      const result = await query(base, expr);
+      if (result.status !== "success") failures.push(`${where}: ${result.error}`);
+      else if ((result.data?.result.length ?? 0) === 0) failures.push(`${where}: no data for ${expr}`);
+    }
+    expect(failures).toEqual([]);
   });
 });
