@@ -168,6 +168,8 @@ describe("Prometheus rules and the Grafana dashboard against a real Prometheus s
   it("scrapes the API and the worker, evaluates every rule without error, and every dashboard query returns data", async () => {
     const workerMetrics = herald.workers[0]?.output().match(/metrics on (http:\/\/[^\s]+)\/metrics/)?.[1];
     expect(workerMetrics, "the worker prints where its metrics are").toBeDefined();
+    // The same port is the worker's health port (its Kubernetes probes).
+    expect((await fetch(`${workerMetrics}/healthz`)).status).toBe(200);
     prometheusDir = mkdtempSync(join(tmpdir(), "herald-prometheus-"));
     const config = join(prometheusDir, "prometheus.yml");
     writeFileSync(

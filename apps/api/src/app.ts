@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { httpInstrumentationMiddleware } from "@hono/otel";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { bearerAuth } from "./auth.ts";
@@ -40,8 +39,7 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  // Only when traced: without an SDK the middleware would still make a (no-op) span per request.
-  if (deps.tracing) app.use(httpInstrumentationMiddleware({ serviceName: "herald-api" }));
+  if (deps.tracing) app.use(deps.tracing);
   app.use(async (c, next) => {
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();

@@ -23,7 +23,9 @@ try {
     connectTimeoutMs: config.HERALD_CONNECT_TIMEOUT,
     allowPrivateTargets: config.HERALD_ALLOW_PRIVATE_TARGETS,
   });
-  const app = createApp({ config, db, sql, redis, queues, logger, deliveryClient, tracing: tracing !== undefined });
+  // Loaded, like the SDK, only when traced.
+  const tracingMiddleware = tracing && (await import("@hono/otel")).httpInstrumentationMiddleware({ serviceName: "herald-api" });
+  const app = createApp({ config, db, sql, redis, queues, logger, deliveryClient, tracing: tracingMiddleware });
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     logger.info({ port: info.port }, "listening");
     console.log(`herald api listening on http://${config.HOST}:${info.port} (docs at /docs)`);
