@@ -1,5 +1,15 @@
 import type { Outcome } from "@herald/delivery";
-import { ATTR, context, contextFromTraceparent, type Link, SpanKind, SpanStatusCode, trace, tracer } from "@herald/telemetry";
+import {
+  ATTR,
+  context,
+  contextFromTraceparent,
+  type Link,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  tracer,
+  tracingActive,
+} from "@herald/telemetry";
 
 export interface AttemptSubject {
   deliveryId: string;
@@ -12,12 +22,27 @@ export interface AttemptSubject {
   traceContext: string | null;
 }
 
+export interface AttemptSpan {
+  /** Runs the HTTP request inside the span, so the undici instrumentation's span is its child. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  sent(outcome: Outcome): void;
+  /**
+   * Records the attempt inside the span (the endpoint's Redis release is its child), then ends the span with
+   * what became of the delivery.
+   */
+  ended<T extends string>(record: () => Promise<T>): Promise<T>;
+}
+
+/** Tracing off: no span, no context switch, no allocation per attempt. */
+const UNTRACED: AttemptSpan = { run: (fn) => fn(), sent: () => {}, ended: (record) => record() };
+
 /**
  * The span of one delivery attempt: a child of the publish that made the delivery, read from the traceparent
  * stored with it, so a retry hours later or a job the reconciler enqueued again joins the same trace. The job's
- * own span (BullMQ's, when its telemetry is on) is linked. Without an SDK this is the API's no-op span.
+ * own span (BullMQ's, when its telemetry is on) is linked. Without an SDK there is no span at all.
  */
-export function startAttemptSpan(subject: AttemptSubject) {
+export function startAttemptSpan(subject: AttemptSubject): AttemptSpan {
+  if (!tracingActive()) return UNTRACED;
   const job = trace.getSpanContext(context.active());
   const links: Link[] = job ? [{ context: job }] : [];
   const span = tracer.startSpan(
@@ -38,20 +63,15 @@ export function startAttemptSpan(subject: AttemptSubject) {
   );
   const active = trace.setSpan(context.active(), span);
   return {
-    /** Runs the HTTP request inside the span, so the undici instrumentation's span is its child. */
-    run: <T>(fn: () => Promise<T>): Promise<T> => context.with(active, fn),
-    sent(outcome: Outcome): void {
+    run: (fn) => context.with(active, fn),
+    sent(outcome) {
       if (outcome.statusCode !== null) span.setAttribute(ATTR.statusCode, outcome.statusCode);
       if (outcome.errorKind) {
         span.setAttribute(ATTR.errorType, outcome.errorKind);
         span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorMessage ?? outcome.errorKind });
       }
     },
-    /**
-     * Records the attempt inside the span (the endpoint's Redis release is its child), then ends the span with
-     * what became of the delivery.
-     */
-    ended<T extends string>(record: () => Promise<T>): Promise<T> {
+    ended(record) {
       return context.with(active, record).then(
         (result) => {
           span.setAttribute(ATTR.outcome, result);

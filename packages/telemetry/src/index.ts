@@ -1,12 +1,13 @@
 /**
  * Span helpers on the OpenTelemetry API alone. Until an SDK is started (see
- * `./sdk`, loaded only when OTEL_* asks for it) every tracer here is the API's
- * no-op: a span costs an object, nothing is recorded or sent.
+ * `./sdk`, loaded only when OTEL_* asks for it) they make no span at all: the
+ * helpers below check `tracingActive()` and run their work directly.
  */
 import {
   type Attributes,
   type Context,
   context,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   type Link,
   ROOT_CONTEXT,
@@ -34,6 +35,21 @@ export const ATTR = {
 } as const;
 
 export const tracer = trace.getTracer("herald");
+
+let active = false;
+
+/** Whether this process started the SDK (see `./sdk`). Off, the helpers here cost a branch, not a span. */
+export function tracingActive(): boolean {
+  return active;
+}
+
+/** Called by `./sdk` once the SDK runs. */
+export function markTracingActive(): void {
+  active = true;
+}
+
+/** The span handed to work that runs untraced: records nothing, has no valid context. */
+export const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** Environment variables that turn tracing on: an exporter or where to send to. */
 export function tracingRequested(env: Record<string, string | undefined>): boolean {
@@ -66,6 +82,7 @@ export function contextFromTraceparent(value: string | null | undefined): Contex
 
 /** Runs `fn` in a span that ends when it settles; a rejection marks the span as an error. */
 export async function inSpan<T>(name: string, attributes: Attributes, kind: SpanKind, fn: (span: Span) => Promise<T>): Promise<T> {
+  if (!active) return fn(NO_SPAN);
   return tracer.startActiveSpan(name, { kind, attributes }, async (span) => {
     try {
       return await fn(span);

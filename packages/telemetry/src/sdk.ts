@@ -7,6 +7,7 @@
  * load the SDK into every process, traced or not.
  */
 import type { Telemetry } from "bullmq";
+import { markTracingActive } from "./index.ts";
 
 export interface TracingOptions {
   /** The service name when OTEL_SERVICE_NAME does not give one. */
@@ -44,6 +45,7 @@ export async function startTracing(env: Record<string, string | undefined>, opti
     ...(options.outgoingHttp ? { textMapPropagator: options.outgoingHttp.sendTraceparent ? new W3CTraceContextPropagator() : null } : {}),
   });
   sdk.start();
+  markTracingActive();
   // The instrumentation hooks module loading, but a bundled app imported ioredis before this ran: apply the
   // instrumentation's own patch to the loaded module (it wraps Redis.prototype, shared by every client).
   const definitions = (redisInstrumentation as unknown as { init(): { patch?: (module: unknown, version?: string) => unknown }[] }).init();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { contextFromTraceparent, trace, tracingRequested } from "./index.ts";
+import { contextFromTraceparent, inSpan, NO_SPAN, SpanKind, trace, traceparentOf, tracingActive, tracingRequested } from "./index.ts";
 
 describe("tracingRequested", () => {
   it("is on only when an exporter or an endpoint is named, and off when disabled", () => {
@@ -30,5 +30,14 @@ describe("contextFromTraceparent", () => {
     ]) {
       expect(trace.getSpanContext(contextFromTraceparent(value))).toBeUndefined();
     }
+  });
+});
+
+describe("without an SDK", () => {
+  it("runs the work with no span and stores no trace context", async () => {
+    expect(tracingActive()).toBe(false);
+    const seen = await inSpan("herald.publish", {}, SpanKind.PRODUCER, async (span) => ({ span, traceparent: traceparentOf(span) }));
+    expect(seen).toEqual({ span: NO_SPAN, traceparent: null });
+    await expect(inSpan("x", {}, SpanKind.INTERNAL, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
   });
 });
