@@ -1,15 +1,5 @@
 import type { Outcome } from "@herald/delivery";
-import {
-  ATTR,
-  context,
-  contextFromTraceparent,
-  type Link,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  tracer,
-  tracingActive,
-} from "@herald/telemetry";
+import { ATTR, context, contextFromTraceparent, SpanKind, SpanStatusCode, trace, tracer, tracingActive } from "@herald/telemetry";
 
 export interface AttemptSubject {
   deliveryId: string;
@@ -38,18 +28,15 @@ const UNTRACED: AttemptSpan = { run: (fn) => fn(), sent: () => {}, ended: (recor
 
 /**
  * The span of one delivery attempt: a child of the publish that made the delivery, read from the traceparent
- * stored with it, so a retry hours later or a job the reconciler enqueued again joins the same trace. The job's
- * own span (BullMQ's, when its telemetry is on) is linked. Without an SDK there is no span at all.
+ * stored with it, so a retry hours later or a job the reconciler enqueued again joins the same trace. Without an
+ * SDK there is no span at all.
  */
 export function startAttemptSpan(subject: AttemptSubject): AttemptSpan {
   if (!tracingActive()) return UNTRACED;
-  const job = trace.getSpanContext(context.active());
-  const links: Link[] = job ? [{ context: job }] : [];
   const span = tracer.startSpan(
     "herald.attempt",
     {
       kind: SpanKind.CONSUMER,
-      links,
       attributes: {
         [ATTR.deliveryId]: subject.deliveryId,
         [ATTR.eventId]: subject.eventId,

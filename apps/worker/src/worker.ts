@@ -38,7 +38,11 @@ export interface WorkerDeps {
   logger: Logger;
   client?: DeliveryClient;
   metrics?: WorkerMetrics;
-  /** BullMQ's tracing hook (bullmq-otel) when OpenTelemetry is on. */
+  /**
+   * BullMQ's tracing hook (bullmq-otel) when OpenTelemetry is on: spans for the scheduler's and reconciler's
+   * enqueues. Not for job processing: the attempt span says what an operator needs, and BullMQ's own spans per
+   * job (and every Redis command under them) would multiply what tracing costs per delivery.
+   */
   telemetry?: Telemetry | undefined;
 }
 
@@ -175,7 +179,6 @@ export function createWorker(deps: WorkerDeps) {
         connection: deps.redis,
         prefix,
         concurrency,
-        telemetry: deps.telemetry,
         lockDuration,
         // A dead worker's jobs are taken back within about two lock durations.
         stalledInterval: Math.min(30_000, lockDuration),

@@ -12,7 +12,6 @@ export interface ReceivedSpan {
   kind: number;
   attributes: Record<string, string | number | boolean>;
   status: { code?: number; message?: string };
-  links: { traceId: string; spanId: string }[];
 }
 
 export interface OtlpReceiver {
@@ -41,7 +40,6 @@ interface ExportRequest {
         kind: number;
         attributes?: KeyValue[];
         status?: { code?: number; message?: string };
-        links?: { traceId: string; spanId: string }[];
       }[];
     }[];
   }[];
@@ -87,7 +85,6 @@ export async function startOtlpReceiver({ keep = true }: { keep?: boolean } = {}
                 kind: raw.kind,
                 attributes: unwrap(raw.attributes),
                 status: raw.status ?? {},
-                links: (raw.links ?? []).map(({ traceId, spanId }) => ({ traceId, spanId })),
               };
               spans.push(span);
               for (const waiter of [...waiters]) if (waiter.test(span)) waiter.resolve(span);
