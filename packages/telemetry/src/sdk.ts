@@ -38,7 +38,9 @@ export async function startTracing(env: Record<string, string | undefined>, opti
       import("@opentelemetry/core"),
       import("ioredis"),
     ]);
-  const redisInstrumentation = new IORedisInstrumentation({ requireParentSpan: true });
+  // Only commands inside a span of Herald's are traced, and only their names are exported: the arguments of the
+  // guard's scripts are long (keys, ids) and would make most of each span's bytes.
+  const redisInstrumentation = new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command });
   const sdk = new NodeSDK({
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
     instrumentations: options.outgoingHttp ? [new UndiciInstrumentation(), redisInstrumentation] : [redisInstrumentation],
