@@ -269,6 +269,14 @@ export function judgeTargets(r: SuiteResults): Target[] {
       met: r.backlog ? r.backlog.drain.healthyRatio >= 0.9 : null,
     },
     {
+      target: "Tracing on (100 % sampled, exported over OTLP) ≥ 0.9 × tracing off",
+      measured: r.tracing
+        ? `${n(r.tracing.ratio, 2)}× (${n(r.tracing.on.deliveriesPerSecond)} against ${n(r.tracing.off.deliveriesPerSecond)} deliveries/s; ` +
+          `${n(r.tracing.on.totalCpuMs, 2)} against ${n(r.tracing.off.totalCpuMs, 2)} ms CPU per delivery)`
+        : "—",
+      met: check(r.tracing?.ratio, (v) => v >= 0.9),
+    },
+    {
       target: "Isolation ratio ≥ 0.9",
       measured: r.isolation ? n(r.isolation.ratio, 2) : "—",
       met: check(r.isolation?.ratio, (v) => v >= 0.9),

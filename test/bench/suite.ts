@@ -13,6 +13,7 @@ import { type IsolationResult, isolation } from "./scenarios/isolation.ts";
 import { type LatencyResult, latency } from "./scenarios/latency.ts";
 import { type SoakResult, soak } from "./scenarios/soak.ts";
 import { type ThroughputResult, throughput } from "./scenarios/throughput.ts";
+import { type TracingResult, tracingComparison } from "./scenarios/tracing.ts";
 import type { Sizes } from "./sizes.ts";
 
 /** Herald's defaults, which the reference points copy: jobs in flight per worker, sockets per origin. */
@@ -38,6 +39,7 @@ export interface SuiteResults {
   isolation?: IsolationResult;
   soak?: SoakResult;
   backlog?: BacklogResult;
+  tracing?: TracingResult;
   errors: { scenario: string; error: string }[];
 }
 
@@ -71,6 +73,7 @@ export const SCENARIOS = [
   "isolation",
   "soak",
   "backlog",
+  "tracing",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -240,6 +243,14 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       await attempt("backlog", async () => {
         results.backlog = await backlog(options, receiver, backlogSizes(sizes.mode === "full"));
         emit(results.backlog);
+      });
+    }
+
+    // Four or more Herald start-ups: not at the smoke test's tiny size (as backlog).
+    if (wanted("tracing") && sizes.mode !== "tiny") {
+      await attempt("tracing", async () => {
+        results.tracing = await tracingComparison(options, receiver, sizes);
+        emit(results.tracing);
       });
     }
   } finally {

@@ -34,6 +34,7 @@ export function createApp(deps: AppDeps) {
     },
   });
 
+  if (deps.tracing) app.use(deps.tracing);
   app.use(async (c, next) => {
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();

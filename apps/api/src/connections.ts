@@ -2,6 +2,7 @@ import type { ApiConfig } from "@herald/config";
 import { createDeliveryQueues, createRedisClient } from "@herald/queue";
 import { CHECK_TIMEOUT_MS, PRODUCER_REDIS_OPTIONS, redact, UnreachableError } from "@herald/runtime";
 import { createDatabase } from "@herald/schema/client";
+import type { Telemetry } from "bullmq";
 import type { Logger } from "pino";
 
 /**
@@ -12,7 +13,11 @@ import type { Logger } from "pino";
  * Redis: the event is stored and the worker's reconciler enqueues its
  * deliveries when Redis is back.
  */
-export async function openConnections(config: ApiConfig, logger: Logger, options: { max?: number } = {}) {
+export async function openConnections(
+  config: ApiConfig,
+  logger: Logger,
+  options: { max?: number; telemetry?: Telemetry | undefined } = {},
+) {
   const { db, sql } = createDatabase(config.DATABASE_URL, { appName: "herald-api", ...(options.max ? { max: options.max } : {}) });
   const redis = createRedisClient(config.REDIS_URL, { cluster: config.HERALD_REDIS_CLUSTER, redisOptions: PRODUCER_REDIS_OPTIONS });
   const queues = createDeliveryQueues({
@@ -20,6 +25,7 @@ export async function openConnections(config: ApiConfig, logger: Logger, options
     prefix: config.HERALD_QUEUE_PREFIX,
     shards: config.HERALD_QUEUE_SHARDS,
     endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY,
+    telemetry: options.telemetry,
   });
   const all = [...queues.queues, ...queues.backlogQueues];
   // Without a listener BullMQ prints each reconnect failure to stderr; the log says it once per attempt.

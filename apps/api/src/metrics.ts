@@ -45,19 +45,22 @@ export function createApiMetrics(deps: MetricsDeps) {
     registers: [registry],
   });
 
-  let reading: Promise<{ shards: Awaited<ReturnType<DeliveryQueues["depth"]>>; oldestDueSeconds: number }> | undefined;
+  let reading:
+    | Promise<{ shards: Awaited<ReturnType<DeliveryQueues["depth"]>>; oldestDueSeconds: number; disabledEndpoints: number }>
+    | undefined;
   let readAt = 0;
   function read() {
     if (!reading || Date.now() - readAt > cacheMs) {
       readAt = Date.now();
       reading = (async () => {
-        const [shards, [row]] = await Promise.all([
+        const [shards, [row], [disabled]] = await Promise.all([
           deps.queues.depth(QUEUE_STATES),
           deps.sql<{ age: string | number | null }[]>`
             select extract(epoch from now() - min(next_attempt_at)) as age
             from deliveries where status in ('pending', 'failed') and not parked and next_attempt_at <= now()`,
+          deps.sql<{ n: number }[]>`select count(*)::int as n from endpoints where disabled`,
         ]);
-        return { shards, oldestDueSeconds: Math.max(0, Number(row?.age ?? 0)) };
+        return { shards, oldestDueSeconds: Math.max(0, Number(row?.age ?? 0)), disabledEndpoints: disabled?.n ?? 0 };
       })();
       // A failed reading must not be cached; the next scrape tries again.
       reading.catch(() => {
@@ -105,6 +108,15 @@ export function createApiMetrics(deps: MetricsDeps) {
     registers: [registry],
     async collect() {
       this.set((await read()).oldestDueSeconds);
+    },
+  });
+
+  new Gauge({
+    name: "herald_endpoints_disabled",
+    help: "Endpoints disabled (by an operator, a 410 Gone, or failing for HERALD_DISABLE_AFTER); their deliveries are held.",
+    registers: [registry],
+    async collect() {
+      this.set((await read()).disabledEndpoints);
     },
   });
 

@@ -11,6 +11,8 @@ export interface DeliveryState {
   attempts: number;
   parked: boolean;
   nextAttemptAt: Date | null;
+  /** The publish's W3C traceparent, when it was traced. */
+  traceContext: string | null;
 }
 
 export interface EndpointTarget {
@@ -30,6 +32,7 @@ export interface EventBody {
   eventType: string;
   /** The envelope, serialised once: every delivery and retry signs these bytes. */
   body: string;
+  createdAt: Date;
 }
 
 /** How long an endpoint's settings may be stale in a worker: edits and disables apply within this. */
@@ -45,7 +48,7 @@ export function createContextLoader(sql: Sql, secretKeys?: SecretKeys) {
   const deliveries = new BatchLoader<string, DeliveryState>(async (ids) => {
     const rows = await sql<
       DeliveryState[]
-    >`select id, status, attempts, parked, next_attempt_at as "nextAttemptAt" from deliveries where id = any(${ids}::text[])`;
+    >`select id, status, attempts, parked, next_attempt_at as "nextAttemptAt", trace_context as "traceContext" from deliveries where id = any(${ids}::text[])`;
     return new Map(rows.map((row) => [row.id, row]));
   });
 
@@ -53,7 +56,10 @@ export function createContextLoader(sql: Sql, secretKeys?: SecretKeys) {
     const rows = await sql<{ id: string; eventType: string; payload: unknown; createdAt: Date }[]>`
       select id, event_type as "eventType", payload, created_at as "createdAt" from events where id = any(${ids}::text[])`;
     return new Map(
-      rows.map((row) => [row.id, { id: row.id, eventType: row.eventType, body: buildEnvelope(row.eventType, row.createdAt, row.payload) }]),
+      rows.map((row) => [
+        row.id,
+        { id: row.id, eventType: row.eventType, body: buildEnvelope(row.eventType, row.createdAt, row.payload), createdAt: row.createdAt },
+      ]),
     );
   });
 

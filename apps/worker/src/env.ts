@@ -4,3 +4,8 @@ import { parseConfig, type WorkerConfig, workerConfigSchema } from "@herald/conf
 export function loadWorkerConfig(): WorkerConfig {
   return parseConfig(workerConfigSchema, process.env);
 }
+
+/** What the OpenTelemetry SDK reads (the standard OTEL_* variables). */
+export function telemetryEnv(): Record<string, string | undefined> {
+  return process.env;
+}

@@ -2,12 +2,20 @@ import { createRedisClient, firstRedisUrl } from "@herald/queue";
 import { checkServices, createLogger, exitOnStartupError, handleProcessFailures, onShutdown } from "@herald/runtime";
 import { createSql } from "@herald/schema/client";
 import { prepareSecretsAtRest } from "@herald/schema/secrets";
-import { loadWorkerConfig } from "./env.ts";
+import { tracingRequested } from "@herald/telemetry";
+import { loadWorkerConfig, telemetryEnv } from "./env.ts";
 import { createWorkerMetrics, serveMetrics } from "./metrics.ts";
 import { createWorker } from "./worker.ts";
 
 try {
   const config = loadWorkerConfig();
+  // The SDK is loaded only when OTEL_* asks for traces; otherwise nothing of it is in the process.
+  const tracing = tracingRequested(telemetryEnv())
+    ? await (await import("@herald/telemetry/sdk")).startTracing(telemetryEnv(), {
+        serviceName: "herald-worker",
+        outgoingHttp: { sendTraceparent: config.HERALD_SEND_TRACEPARENT },
+      })
+    : undefined;
   await checkServices(config.DATABASE_URL, firstRedisUrl(config.REDIS_URL));
   const logger = createLogger(config.HERALD_LOG_LEVEL, "herald-worker");
   handleProcessFailures(logger);
@@ -22,7 +30,7 @@ try {
       ? undefined
       : await serveMetrics(metrics.registry, config.HERALD_METRICS_PORT, config.HERALD_METRICS_HOST);
   if (metricsServer) console.log(`herald worker metrics on ${metricsServer.url}`);
-  const heraldWorker = createWorker({ config, sql, redis, logger, metrics });
+  const heraldWorker = createWorker({ config, sql, redis, logger, metrics, telemetry: tracing?.bullmq });
   await heraldWorker.operational.start();
   logger.info({ concurrency: config.HERALD_WORKER_CONCURRENCY }, "worker started");
   console.log(`herald worker started (concurrency ${config.HERALD_WORKER_CONCURRENCY})`);
@@ -33,6 +41,7 @@ try {
       await heraldWorker.close();
       redis.disconnect();
       await sql.end({ timeout: 5 });
+      await tracing?.shutdown();
     },
     // In-flight deliveries get HERALD_SHUTDOWN_TIMEOUT; the last records and connections get a little more.
     config.HERALD_SHUTDOWN_TIMEOUT + 15_000,

@@ -31,7 +31,36 @@ export function createWorkerMetrics() {
     labelNames: ["reason"] as const,
     registers: [registry],
   });
-  return { registry, deliveries, attemptDuration, inFlight, delayed };
+  const publishToDelivery = new Histogram({
+    name: "herald_publish_to_delivery_seconds",
+    help: "From the event's publish to its delivery's successful attempt (retries and waits included).",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600, 3 * 24 * 3600],
+    registers: [registry],
+  });
+  const circuitsOpened = new Counter({
+    name: "herald_circuits_opened_total",
+    help: "Endpoint circuits this worker opened (consecutive failures reached HERALD_CIRCUIT_THRESHOLD).",
+    registers: [registry],
+  });
+  const reconcilerEnqueued = new Counter({
+    name: "herald_reconciler_enqueued_total",
+    help: "Overdue deliveries the reconciler found without a job in Redis and enqueued again.",
+    registers: [registry],
+  });
+  let recorderPending: () => number = () => 0;
+  new Gauge({
+    name: "herald_recorder_pending_records",
+    help: "Attempt, park and hold records waiting for the batch writer's next group commit.",
+    registers: [registry],
+    collect() {
+      this.set(recorderPending());
+    },
+  });
+  /** Reads the batch writer's backlog at scrape time. */
+  const watchRecorder = (pending: () => number) => {
+    recorderPending = pending;
+  };
+  return { registry, deliveries, attemptDuration, inFlight, delayed, publishToDelivery, circuitsOpened, reconcilerEnqueued, watchRecorder };
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
@@ -39,6 +68,12 @@ export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 /** Serves GET /metrics; answers the address it listens on. */
 export async function serveMetrics(registry: Registry, port: number, host: string): Promise<{ url: string; server: Server }> {
   const server = createServer(async (req, res) => {
+    // A liveness probe: the process and its event loop answer.
+    if (req.method === "GET" && req.url === "/healthz") {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("ok");
+      return;
+    }
     if (req.method === "GET" && req.url === "/metrics") {
       const body = await registry.metrics();
       res.writeHead(200, { "content-type": registry.contentType });

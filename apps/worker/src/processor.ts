@@ -2,6 +2,7 @@ import { buildHeaders, type DeliveryClient, interruptedOutcome, type Outcome } f
 import { type Admission, type DeliveryJob, deliveryJobSchema, type EndpointGuard } from "@herald/queue";
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
+import { startAttemptSpan } from "./attempt-span.ts";
 import type { ContextLoader, DeliveryState, EndpointTarget, EventBody } from "./delivery-context.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { OperationalEvents } from "./operational-events.ts";
@@ -165,19 +166,25 @@ export function createProcessor(deps: ProcessorDeps) {
       deps.parkAfterJob({ deliveryId: job.deliveryId, endpointId: endpoint.id, wakeAt: Date.now() + waitMs });
       return "parked";
     }
+    const span = startAttemptSpan({ ...job, eventType: event.eventType, attempt: attemptNumber, traceContext: state.traceContext });
     if (admission.interruptedAttempt >= attemptNumber) {
       // A worker died after admitting this attempt and before recording it: the receiver may have it, so the
       // log says so, it counts as an attempt, and the next one follows the retry schedule like any failure's.
-      return finish(job, endpoint, lease, attemptNumber, new Date(), interruptedOutcome(), {});
+      span.sent(interruptedOutcome());
+      return span.ended(() => finish(job, endpoint, lease, attemptNumber, new Date(), interruptedOutcome(), {}));
     }
 
     const startedAt = new Date();
     const headers = buildHeaders(event.id, event.body, endpoint.secrets, endpoint.headers, Math.floor(startedAt.getTime() / 1000));
     metrics.inFlight.inc();
-    const outcome = await deps.client.send({ url: endpoint.url, headers, body: event.body }).finally(() => metrics.inFlight.dec());
+    const outcome = await span
+      .run(() => deps.client.send({ url: endpoint.url, headers, body: event.body }))
+      .finally(() => metrics.inFlight.dec());
+    span.sent(outcome);
+    if (outcome.ok) metrics.publishToDelivery.observe((Date.now() - event.createdAt.getTime()) / 1000);
     metrics.attemptDuration.observe({ kind: outcome.errorKind ?? "ok" }, outcome.durationMs / 1000);
     // The recorder stores them through attemptFields, which redacts the signature.
-    return finish(job, endpoint, lease, attemptNumber, startedAt, outcome, headers);
+    return span.ended(() => finish(job, endpoint, lease, attemptNumber, startedAt, outcome, headers));
   }
 
   /** Records an attempt, frees the endpoint's slot, and says what becomes of the delivery. */
@@ -226,7 +233,10 @@ export function createProcessor(deps: ProcessorDeps) {
       )
       .then(({ opened, refill }) => {
         deps.waiters?.wake(endpoint.id);
-        if (opened) deps.logger.warn({ endpointId: endpoint.id }, "circuit opened");
+        if (opened) {
+          metrics.circuitsOpened.inc();
+          deps.logger.warn({ endpointId: endpoint.id }, "circuit opened");
+        }
         if (refill > 0) deps.refill(endpoint.id, refill);
       })
       .catch((error) => deps.logger.warn({ err: error, endpointId: endpoint.id }, "could not release the endpoint slot"));

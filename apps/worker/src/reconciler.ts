@@ -8,6 +8,8 @@ export interface ReconcilerOptions {
   /** How overdue a delivery must be before it is checked for a job in Redis. */
   graceMs: number;
   batchSize?: number;
+  /** Told how many deliveries each pass enqueued again (a metric). */
+  onEnqueued?: (count: number) => void;
 }
 
 export interface ReconcilePass {
@@ -65,6 +67,7 @@ export function createReconciler(sql: Sql, queues: DeliveryQueues, logger: Logge
       if (rows.length < batchSize) break;
     }
     if (pass.enqueued > 0) logger.info(pass, "reconciler re-enqueued overdue deliveries missing from Redis");
+    options.onEnqueued?.(pass.enqueued);
     return pass;
   }
 

@@ -272,6 +272,8 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
     /** Parks a delivery its endpoint cannot take now: it waits in PostgreSQL until the scheduler releases it. */
     park: (deliveryId: string) => enqueue((done) => ({ kind: "park", deliveryId, done })),
     disableEndpoint: (endpointId: string, reason: string) => enqueue((done) => ({ kind: "disable", endpointId, reason, done })),
+    /** Records waiting for the next group commit: the batch writer's backlog. */
+    pending: () => queue.length,
     /** Writes everything queued so far; used by shutdown. */
     async flush(): Promise<void> {
       closed = true;

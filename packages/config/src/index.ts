@@ -153,6 +153,8 @@ export const workerConfigSchema = z
     HERALD_METRICS_HOST: z.string().default("127.0.0.1"),
     HERALD_OPERATOR_TENANT: z.string().min(1).default("herald-operator"),
     HERALD_OPERATOR_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** With OpenTelemetry on, send W3C `traceparent` to receivers, so their spans join the delivery's trace. */
+    HERALD_SEND_TRACEPARENT: flag(false),
   })
   .superRefine((config, ctx) => {
     for (const shard of config.HERALD_WORKER_SHARDS ?? []) {

@@ -1,6 +1,7 @@
 import type { DeliveryJob, DeliveryQueues } from "@herald/queue";
 import { matchingSubscriptions, newId } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
+import { ATTR, inSpan, type Span, SpanKind, sqlSpan, traceparentOf } from "@herald/telemetry";
 import type { Logger } from "pino";
 
 export interface PublishDeps {
@@ -35,6 +36,9 @@ export class FanOutLimitError extends Error {
     this.name = "FanOutLimitError";
   }
 }
+
+/** An event on its way to storage, with the traceparent of the publish span its deliveries join. */
+type TracedEvent = Omit<PublishInput, "tenantId"> & { traceContext?: string | null };
 
 export interface StoredEvent {
   id: string;
@@ -87,7 +91,20 @@ async function recentByKeys(sql: Sql, tenantId: string, keys: string[]): Promise
  * If enqueueing fails the events are still stored, and the worker's
  * reconciler enqueues their deliveries.
  */
-export async function publishBatch(deps: PublishDeps, input: BatchInput): Promise<PublishResult[]> {
+export function publishBatch(deps: PublishDeps, input: BatchInput): Promise<PublishResult[]> {
+  const attributes = { [ATTR.tenantId]: input.tenantId, "herald.events": input.events.length };
+  return inSpan("herald.publish_batch", attributes, SpanKind.PRODUCER, async (span) => {
+    const traceContext = traceparentOf(span);
+    const results = await storeBatch(deps, { tenantId: input.tenantId, events: input.events.map((event) => ({ ...event, traceContext })) });
+    span.setAttribute(
+      ATTR.deliveries,
+      results.reduce((sum, result) => sum + result.deliveries, 0),
+    );
+    return results;
+  });
+}
+
+async function storeBatch(deps: PublishDeps, input: { tenantId: string; events: TracedEvent[] }): Promise<PublishResult[]> {
   const keys = input.events.flatMap((event) => (event.idempotencyKey ? [event.idempotencyKey] : []));
   // A concurrent publish with the same key wins the unique index; the next round then replays it.
   for (let round = 1; ; round++) {
@@ -108,10 +125,24 @@ export async function publishBatch(deps: PublishDeps, input: BatchInput): Promis
 }
 
 /** Publishes one event; see publishBatch. Concurrent publishes without an idempotency key are written together. */
-export async function publish(deps: PublishDeps, input: PublishInput): Promise<PublishResult> {
-  const { tenantId, ...event } = input;
+export function publish(deps: PublishDeps, input: PublishInput): Promise<PublishResult> {
+  const attributes = { [ATTR.tenantId]: input.tenantId, [ATTR.eventType]: input.eventType };
+  return inSpan("herald.publish", attributes, SpanKind.PRODUCER, async (span) => {
+    const result = await publishOne(deps, input, traceparentOf(span));
+    recordPublish(span, result);
+    return result;
+  });
+}
+
+function recordPublish(span: Span, result: PublishResult): void {
+  span.setAttributes({ [ATTR.eventId]: result.event.id, [ATTR.deliveries]: result.deliveries, "herald.replayed": result.replayed });
+}
+
+async function publishOne(deps: PublishDeps, input: PublishInput, traceContext: string | null): Promise<PublishResult> {
+  const { tenantId, ...rest } = input;
+  const event = { ...rest, traceContext };
   if (event.idempotencyKey) {
-    const [result] = await publishBatch(deps, { tenantId, events: [event] });
+    const [result] = await storeBatch(deps, { tenantId, events: [event] });
     return result as PublishResult;
   }
   return new Promise((resolve, reject) => coalesce(deps, { tenantId, event, resolve, reject }));
@@ -119,7 +150,7 @@ export async function publish(deps: PublishDeps, input: PublishInput): Promise<P
 
 interface Waiting {
   tenantId: string;
-  event: Omit<PublishInput, "tenantId">;
+  event: TracedEvent;
   resolve: (result: PublishResult) => void;
   reject: (error: unknown) => void;
 }
@@ -154,14 +185,14 @@ function flushCoalesced(sql: Sql): void {
   const byTenant = new Map<string, Waiting[]>();
   for (const item of waiting.items) byTenant.set(item.tenantId, [...(byTenant.get(item.tenantId) ?? []), item]);
   for (const [tenantId, items] of byTenant) {
-    publishBatch(waiting.deps, { tenantId, events: items.map((item) => item.event) }).then(
+    storeBatch(waiting.deps, { tenantId, events: items.map((item) => item.event) }).then(
       (results) => {
         for (const [i, item] of items.entries()) item.resolve(results[i] as PublishResult);
       },
       (error) => {
         if (items.length === 1) return items[0]?.reject(error);
         for (const item of items) {
-          publishBatch(waiting.deps, { tenantId, events: [item.event] }).then(
+          storeBatch(waiting.deps, { tenantId, events: [item.event] }).then(
             ([result]) => item.resolve(result as PublishResult),
             item.reject,
           );
@@ -196,7 +227,7 @@ async function admitted(deps: PublishDeps, counts: Map<string, number>): Promise
 async function storeEvents(
   deps: PublishDeps,
   tenantId: string,
-  events: (Omit<PublishInput, "tenantId"> & { id: string })[],
+  events: (TracedEvent & { id: string })[],
   maxDeliveries?: number,
 ): Promise<{ results: PublishResult[]; jobs: DeliveryJob[] }> {
   const { sql } = deps;
@@ -238,6 +269,7 @@ async function storeEvents(
   const endpointIds: string[] = [];
   const statuses: string[] = [];
   const parkedFlags: boolean[] = [];
+  const traceContexts: (string | null)[] = [];
   const jobs: DeliveryJob[] = [];
   const counts = events.map((event) => {
     const targets = targetsByType.get(event.eventType) ?? [];
@@ -252,6 +284,7 @@ async function storeEvents(
       const park = room !== null && !target.disabled && left <= 0;
       if (!target.disabled && !park) room?.set(target.id, left - 1);
       parkedFlags.push(park);
+      traceContexts.push(event.traceContext ?? null);
       if (room !== null && !target.disabled && !park) jobs.push({ deliveryId, eventId: event.id, endpointId: target.id, tenantId });
     }
     return targets.length;
@@ -269,20 +302,25 @@ async function storeEvents(
     })),
   );
   // An endpoint deleted since the lookup fails the foreign key and with it the whole statement: nothing half-stored.
-  const rows = await sql<StoredEvent[]>`
+  const rows = await sqlSpan(
+    "insert",
+    "events",
+    () => sql<StoredEvent[]>`
     with stored as (
       insert into events (id, tenant_id, event_type, payload, idempotency_key, uid)
       select v.id, ${tenantId}, v.event_type, v.payload, v.idempotency_key, v.uid
       from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload jsonb, idempotency_key text, uid text)
       returning id, tenant_id, event_type, idempotency_key, uid, created_at
     ), queued as (
-      insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked)
-      select d.id, ${tenantId}, d.event_id, d.endpoint_id, d.status, case when d.status = 'pending' then now() end, d.parked
-      from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${endpointIds}::text[], ${statuses}::text[], ${parkedFlags.map(String)}::text[]::boolean[])
-           as d(id, event_id, endpoint_id, status, parked)
+      insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked, trace_context)
+      select d.id, ${tenantId}, d.event_id, d.endpoint_id, d.status, case when d.status = 'pending' then now() end, d.parked, d.trace_context
+      from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${endpointIds}::text[], ${statuses}::text[],
+                  ${parkedFlags.map(String)}::text[]::boolean[], ${traceContexts}::text[])
+           as d(id, event_id, endpoint_id, status, parked, trace_context)
     )
     select id, tenant_id as "tenantId", event_type as "eventType", idempotency_key as "idempotencyKey", uid, created_at as "createdAt"
-    from stored`;
+    from stored`,
+  );
   const byId = new Map(rows.map((row) => [row.id, row]));
   const results = events.map((event, i) => ({ event: byId.get(event.id) as StoredEvent, deliveries: counts[i] ?? 0, replayed: false }));
   return { results, jobs };

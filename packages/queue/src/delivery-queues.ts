@@ -1,4 +1,4 @@
-import { type JobType, Queue } from "bullmq";
+import { type JobType, Queue, type Telemetry } from "bullmq";
 import { parkedWindow } from "./endpoint-guard.ts";
 import { BACKLOG_QUEUE, DELIVERY_QUEUE, type DeliveryJob, deliveryJobEntry } from "./jobs.ts";
 import { createKeys } from "./keys.ts";
@@ -15,6 +15,8 @@ export interface DeliveryQueuesOptions {
   endpointConcurrency?: number;
   /** How long an endpoint's count of jobs in the queue outlives its last change (a dead worker's jobs are forgotten). */
   queuedTtlMs?: number;
+  /** BullMQ's tracing hook (bullmq-otel) when OpenTelemetry is on. */
+  telemetry?: Telemetry | undefined;
 }
 
 // KEYS: the shard's parked set, then each endpoint's queued count. ARGV: window, count TTL ms, now ms, then each
@@ -69,8 +71,9 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
   const queuedTtlMs = options.queuedTtlMs ?? 60_000;
   const commands = redis as RedisClient & { heraldAdmit(...keysThenArgs: (string | number)[]): Promise<number[]> };
   if (!("heraldAdmit" in redis)) redis.defineCommand("heraldAdmit", { lua: ADMIT });
-  const queues = keys.prefixes.map((prefix) => new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection: redis, prefix }));
-  const backlogQueues = keys.prefixes.map((prefix) => new Queue<DeliveryJob>(BACKLOG_QUEUE, { connection: redis, prefix }));
+  const { telemetry } = options;
+  const queues = keys.prefixes.map((prefix) => new Queue<DeliveryJob>(DELIVERY_QUEUE, { connection: redis, prefix, telemetry }));
+  const backlogQueues = keys.prefixes.map((prefix) => new Queue<DeliveryJob>(BACKLOG_QUEUE, { connection: redis, prefix, telemetry }));
   const queueOf = (shard: number, backlog = false) => (backlog ? backlogQueues : queues)[shard] as Queue<DeliveryJob>;
 
   /**

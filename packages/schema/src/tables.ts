@@ -183,6 +183,11 @@ export const deliveries = pgTable(
      */
     parked: boolean("parked").notNull().default(false),
     isTest: boolean("is_test").notNull().default(false),
+    /**
+     * W3C traceparent of the publish that made this delivery, when tracing was on: every attempt, however late
+     * and whoever enqueues it, joins that trace. Null (no bytes stored) when tracing is off.
+     */
+    traceContext: text("trace_context"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

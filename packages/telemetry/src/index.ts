@@ -1,0 +1,107 @@
+/**
+ * Span helpers on the OpenTelemetry API alone. Until an SDK is started (see
+ * `./sdk`, loaded only when OTEL_* asks for it) they make no span at all: the
+ * helpers below check `tracingActive()` and run their work directly.
+ */
+import {
+  type Attributes,
+  type Context,
+  context,
+  INVALID_SPAN_CONTEXT,
+  isSpanContextValid,
+  type Link,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+
+export type { Attributes, Context, Link, Span };
+export { context, SpanKind, SpanStatusCode, trace };
+
+/** Attribute names an operator searches by; `http.response.status_code` and `error.type` are OpenTelemetry's own. */
+export const ATTR = {
+  eventId: "herald.event.id",
+  eventType: "herald.event.type",
+  tenantId: "herald.tenant.id",
+  endpointId: "herald.endpoint.id",
+  deliveryId: "herald.delivery.id",
+  deliveries: "herald.deliveries",
+  attempt: "herald.attempt.number",
+  outcome: "herald.delivery.outcome",
+  statusCode: "http.response.status_code",
+  errorType: "error.type",
+} as const;
+
+export const tracer = trace.getTracer("herald");
+
+let active = false;
+
+/** Whether this process started the SDK (see `./sdk`). Off, the helpers here cost a branch, not a span. */
+export function tracingActive(): boolean {
+  return active;
+}
+
+/** Called by `./sdk` once the SDK runs. */
+export function markTracingActive(): void {
+  active = true;
+}
+
+/** The span handed to work that runs untraced: records nothing, has no valid context. */
+export const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** Environment variables that turn tracing on: an exporter or where to send to. */
+export function tracingRequested(env: Record<string, string | undefined>): boolean {
+  if (env.OTEL_SDK_DISABLED === "true") return false;
+  const exporters = env.OTEL_TRACES_EXPORTER?.trim();
+  if (exporters === "none") return false;
+  return Boolean(exporters || env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/** The W3C traceparent of a span, to store with what it caused; null when nothing is traced. */
+export function traceparentOf(span: Span): string | null {
+  const ctx = span.spanContext();
+  if (!isSpanContextValid(ctx)) return null;
+  return `00-${ctx.traceId}-${ctx.spanId}-${(ctx.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * The context a stored traceparent names, as a remote parent. Parsed here rather than by the global
+ * propagator, which a worker leaves empty unless it sends traceparent to receivers.
+ */
+export function contextFromTraceparent(value: string | null | undefined): Context {
+  const match = value ? TRACEPARENT.exec(value) : null;
+  if (!match) return ROOT_CONTEXT;
+  const [, traceId, spanId, flags] = match as unknown as [string, string, string, string];
+  const spanContext = { traceId, spanId, traceFlags: Number.parseInt(flags, 16), isRemote: true };
+  return isSpanContextValid(spanContext) ? trace.setSpanContext(ROOT_CONTEXT, spanContext) : ROOT_CONTEXT;
+}
+
+/** Runs `fn` in a span that ends when it settles; a rejection marks the span as an error. */
+export async function inSpan<T>(name: string, attributes: Attributes, kind: SpanKind, fn: (span: Span) => Promise<T>): Promise<T> {
+  if (!active) return fn(NO_SPAN);
+  return tracer.startActiveSpan(name, { kind, attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** A PostgreSQL statement worth seeing in a trace; postgres.js has no automatic instrumentation. */
+export function sqlSpan<T>(operation: string, table: string, fn: () => Promise<T>): Promise<T> {
+  return inSpan(
+    `${operation} ${table}`,
+    { "db.system.name": "postgresql", "db.operation.name": operation, "db.collection.name": table },
+    SpanKind.CLIENT,
+    fn,
+  );
+}

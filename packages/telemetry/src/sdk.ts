@@ -1,0 +1,59 @@
+/**
+ * Starts OpenTelemetry tracing, configured by the standard OTEL_* variables
+ * (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_SERVICE_NAME,
+ * OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES…). A process imports this module
+ * only when `tracingRequested` says so, and every OpenTelemetry package is
+ * imported dynamically below: the apps are bundled, and a static import would
+ * load the SDK into every process, traced or not.
+ */
+import type { Telemetry } from "bullmq";
+import { markTracingActive } from "./index.ts";
+
+export interface TracingOptions {
+  /** The service name when OTEL_SERVICE_NAME does not give one. */
+  serviceName: string;
+  /**
+   * Outgoing HTTP (a worker's deliveries): a child span per request. Then `traceparent` goes to receivers only
+   * with `sendTraceparent`: otherwise no propagator is installed and the undici instrumentation adds no header
+   * (the worker reads its parents from PostgreSQL, not from headers). Without outgoing HTTP spans (the API) the
+   * standard propagators (OTEL_PROPAGATORS) read an incoming traceparent.
+   */
+  outgoingHttp?: { sendTraceparent: boolean };
+}
+
+export interface Tracing {
+  /** For BullMQ's `telemetry` option: queue and job spans, linked through the job's metadata. */
+  bullmq: Telemetry;
+  /** Flushes spans still buffered; call on shutdown. */
+  shutdown(): Promise<void>;
+}
+
+export async function startTracing(env: Record<string, string | undefined>, options: TracingOptions): Promise<Tracing> {
+  const [{ NodeSDK }, { UndiciInstrumentation }, { IORedisInstrumentation }, { BullMQOtel }, { W3CTraceContextPropagator }, ioredis] =
+    await Promise.all([
+      import("@opentelemetry/sdk-node"),
+      import("@opentelemetry/instrumentation-undici"),
+      import("@opentelemetry/instrumentation-ioredis"),
+      import("bullmq-otel"),
+      import("@opentelemetry/core"),
+      import("ioredis"),
+    ]);
+  // Only commands inside a span of Herald's are traced, and only their names are exported: the arguments of the
+  // guard's scripts are long (keys, ids) and would make most of each span's bytes.
+  const redisInstrumentation = new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command });
+  const sdk = new NodeSDK({
+    ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
+    instrumentations: options.outgoingHttp ? [new UndiciInstrumentation(), redisInstrumentation] : [redisInstrumentation],
+    ...(options.outgoingHttp ? { textMapPropagator: options.outgoingHttp.sendTraceparent ? new W3CTraceContextPropagator() : null } : {}),
+  });
+  sdk.start();
+  markTracingActive();
+  // The instrumentation hooks module loading, but a bundled app imported ioredis before this ran: apply the
+  // instrumentation's own patch to the loaded module (it wraps Redis.prototype, shared by every client).
+  const definitions = (redisInstrumentation as unknown as { init(): { patch?: (module: unknown, version?: string) => unknown }[] }).init();
+  for (const definition of definitions) definition.patch?.(ioredis, "5");
+  return {
+    bullmq: new BullMQOtel({ tracerName: "herald" }) as unknown as Telemetry,
+    shutdown: () => sdk.shutdown(),
+  };
+}

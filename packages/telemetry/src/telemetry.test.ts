@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { contextFromTraceparent, inSpan, NO_SPAN, SpanKind, trace, traceparentOf, tracingActive, tracingRequested } from "./index.ts";
+
+describe("tracingRequested", () => {
+  it("is on only when an exporter or an endpoint is named, and off when disabled", () => {
+    expect(tracingRequested({})).toBe(false);
+    expect(tracingRequested({ OTEL_SERVICE_NAME: "herald" })).toBe(false);
+    expect(tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" })).toBe(true);
+    expect(tracingRequested({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://collector:4318/v1/traces" })).toBe(true);
+    expect(tracingRequested({ OTEL_TRACES_EXPORTER: "console" })).toBe(true);
+    expect(tracingRequested({ OTEL_TRACES_EXPORTER: "none", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" })).toBe(false);
+    expect(tracingRequested({ OTEL_SDK_DISABLED: "true", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" })).toBe(false);
+  });
+});
+
+describe("contextFromTraceparent", () => {
+  it("makes a stored traceparent the remote parent", () => {
+    const parent = trace.getSpanContext(contextFromTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    expect(parent).toEqual({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 1, isRemote: true });
+  });
+
+  it("ignores what is missing or malformed (no parent rather than a broken one)", () => {
+    for (const value of [
+      null,
+      undefined,
+      "",
+      "garbage",
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    ]) {
+      expect(trace.getSpanContext(contextFromTraceparent(value))).toBeUndefined();
+    }
+  });
+});
+
+describe("without an SDK", () => {
+  it("runs the work with no span and stores no trace context", async () => {
+    expect(tracingActive()).toBe(false);
+    const seen = await inSpan("herald.publish", {}, SpanKind.PRODUCER, async (span) => ({ span, traceparent: traceparentOf(span) }));
+    expect(seen).toEqual({ span: NO_SPAN, traceparent: null });
+    await expect(inSpan("x", {}, SpanKind.INTERNAL, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+  });
+});

@@ -1,0 +1,97 @@
+import { startOtlpReceiver } from "@herald/testing";
+import type { BenchOptions } from "../herald-bench.ts";
+import { log, round } from "../progress.ts";
+import type { FastReceiver } from "../receiver.ts";
+import type { Sizes } from "../sizes.ts";
+import { throughput } from "./throughput.ts";
+
+export interface TracingRun {
+  tracing: boolean;
+  deliveriesPerSecond: number;
+  /** CPU of every process a delivery touches, per delivery. */
+  totalCpuMs: number;
+  workerCpuMs: number;
+  apiCpuMs: number;
+  workerPeakMiB: number;
+}
+
+export interface TracingResult {
+  scenario: "tracing";
+  pairs: number;
+  /** Medians over the runs of each side. */
+  off: { deliveriesPerSecond: number; totalCpuMs: number };
+  on: { deliveriesPerSecond: number; totalCpuMs: number; exportedBytesPerDelivery: number };
+  /** Tracing on ÷ tracing off, deliveries/s (target ≥ 0.9). */
+  ratio: number;
+  runs: TracingRun[];
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+};
+
+/**
+ * The throughput scenario with tracing off and with tracing on at 100 % sampling (every publish, attempt,
+ * HTTP request, Redis command and BullMQ job a span, exported over OTLP/HTTP protobuf to a loopback receiver
+ * that counts what it gets), side by side: pairs whose order alternates, each on a fresh Herald, medians compared.
+ */
+export async function tracingComparison(options: BenchOptions, receiver: FastReceiver, sizes: Sizes): Promise<TracingResult> {
+  const collector = await startOtlpReceiver({ keep: false });
+  const traced = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+    OTEL_TRACES_SAMPLER: "always_on",
+    OTEL_METRICS_EXPORTER: "none",
+    OTEL_LOGS_EXPORTER: "none",
+  };
+  const runs: TracingRun[] = [];
+  let exportedBytes = 0;
+  try {
+    for (let pair = 0; pair < sizes.isolationPairs; pair++) {
+      for (const tracing of pair % 2 === 0 ? [false, true] : [true, false]) {
+        const before = collector.bytes;
+        const { result, bench } = await throughput(
+          tracing ? { ...options, env: { ...options.env, ...traced } } : options,
+          receiver,
+          sizes,
+          { name: tracing ? "tracing on" : "tracing off" },
+        );
+        // Stopping flushes the exporters' last batches.
+        await bench.stop();
+        if (tracing) exportedBytes += collector.bytes - before;
+        runs.push({
+          tracing,
+          deliveriesPerSecond: result.deliveriesPerSecond,
+          totalCpuMs: result.perDelivery.totalCpuMs,
+          workerCpuMs: result.perDelivery.workerCpuMs,
+          apiCpuMs: result.perDelivery.apiCpuMs,
+          workerPeakMiB: result.memory.workerPeakMiB,
+        });
+        log(`${tracing ? "tracing on" : "tracing off"}: ${result.deliveriesPerSecond} deliveries/s`);
+      }
+    }
+  } finally {
+    await collector.close();
+  }
+  const side = (tracing: boolean) => runs.filter((run) => run.tracing === tracing);
+  const off = {
+    deliveriesPerSecond: median(side(false).map((r) => r.deliveriesPerSecond)),
+    totalCpuMs: median(side(false).map((r) => r.totalCpuMs)),
+  };
+  const onRuns = side(true);
+  const on = {
+    deliveriesPerSecond: median(onRuns.map((r) => r.deliveriesPerSecond)),
+    totalCpuMs: median(onRuns.map((r) => r.totalCpuMs)),
+    exportedBytesPerDelivery: round(exportedBytes / (onRuns.length * sizes.events * sizes.endpoints), 1),
+  };
+  return {
+    scenario: "tracing",
+    pairs: sizes.isolationPairs,
+    off,
+    on,
+    ratio: off.deliveriesPerSecond > 0 ? round(on.deliveriesPerSecond / off.deliveriesPerSecond, 3) : 0,
+    runs,
+  };
+}
