@@ -133,6 +133,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       command: postgres,
       args: ["-D", dataDir, "-p", String(port), ...settings.flatMap((setting) => ["-c", setting])],
       ready: "database system is ready to accept connections",
+      // The ready line is read in English, whatever language this machine speaks.
+      env: { LC_MESSAGES: "C", LC_ALL: "C" },
       logFile: options.logFile,
       stopSignal: "SIGINT", // fast shutdown: clients are disconnected, nothing is lost
       uid: user.uid,

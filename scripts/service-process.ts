@@ -39,6 +39,8 @@ export interface ServiceSpec {
   logFile: string;
   /** The signal of the server's clean, fast shutdown. */
   stopSignal: NodeJS.Signals;
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
   /** Run as this user and group (root starting PostgreSQL). */
   uid?: number;
   gid?: number;
@@ -56,6 +58,7 @@ export async function startServiceProcess(spec: ServiceSpec): Promise<ServicePro
   const child = spawn(spec.command, spec.args, {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
+    env: { ...process.env, ...spec.env },
     ...(spec.uid === undefined ? {} : { uid: spec.uid, gid: spec.gid }),
   });
   live.add(child);
