@@ -86,7 +86,11 @@ export async function cluster(options: BenchOptions, receiver: FastReceiver, siz
   const events = Math.max(1, Math.round((sizes.events * sizes.endpoints) / endpoints));
   const deliveries = events * endpoints;
   log(`cluster: starting a ${CLUSTER_SHARDS}-master Redis Cluster and a single redis-server`);
-  const [masters, single] = await Promise.all([startRedisCluster({ masters: CLUSTER_SHARDS }), startPrivateRedis()]);
+  const single = await startPrivateRedis();
+  const masters = await startRedisCluster({ masters: CLUSTER_SHARDS }).catch(async (error) => {
+    await single.stop();
+    throw error;
+  });
   try {
     const runs: ClusterRun[] = [];
     for (let pair = 0; pair < sizes.clusterPairs; pair++) {
