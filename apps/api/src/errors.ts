@@ -11,6 +11,7 @@ export type ProblemCode =
   | "conflict"
   | "unknown_event_type"
   | "payload_invalid"
+  | "duplicate_key"
   | "invalid_url"
   | "rate_limited"
   | "service_unavailable"
@@ -27,6 +28,7 @@ const TITLES: Record<ProblemCode, [number, string]> = {
   conflict: [409, "Conflict"],
   unknown_event_type: [422, "Unknown event type"],
   payload_invalid: [422, "The payload does not match the event type's schema"],
+  duplicate_key: [422, "An object in the body repeats a key"],
   invalid_url: [422, "The webhook URL is not allowed"],
   rate_limited: [429, "Too many requests"],
   service_unavailable: [503, "Service unavailable"],

@@ -13,6 +13,11 @@ export interface PublishInput {
   tenantId: string;
   eventType: string;
   payload: unknown;
+  /**
+   * The payload's JSON text exactly as the publisher sent it; stored and delivered byte for byte. Callers that
+   * build the payload themselves (test sends, operational events) leave it out and the payload is serialised.
+   */
+  payloadText?: string | undefined;
   idempotencyKey?: string | undefined;
 }
 
@@ -234,17 +239,23 @@ async function storeEvents(
     return targets.length;
   });
 
-  // One JSON document rather than a text array of JSON strings: no escaping of every payload inside an array
-  // literal. It is bound as text (then cast), because clients differ in how they serialise a jsonb parameter.
+  // One JSON document rather than text arrays: no escaping of every payload inside an array literal. It is bound
+  // as text (then cast), because clients differ in how they serialise a jsonb parameter. Each payload travels in
+  // it as a JSON string and comes out of jsonb_to_recordset as that exact text.
   const rowsJson = JSON.stringify(
-    events.map((e) => ({ id: e.id, event_type: e.eventType, payload: e.payload, idempotency_key: e.idempotencyKey ?? null })),
+    events.map((e) => ({
+      id: e.id,
+      event_type: e.eventType,
+      payload: e.payloadText ?? JSON.stringify(e.payload),
+      idempotency_key: e.idempotencyKey ?? null,
+    })),
   );
   // An endpoint deleted since the lookup fails the foreign key and with it the whole statement: nothing half-stored.
   const rows = await sql<StoredEvent[]>`
     with stored as (
       insert into events (id, tenant_id, event_type, payload, idempotency_key)
       select v.id, ${tenantId}, v.event_type, v.payload, v.idempotency_key
-      from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload jsonb, idempotency_key text)
+      from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload text, idempotency_key text)
       returning id, tenant_id, event_type, idempotency_key, created_at
     ), queued as (
       insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked)

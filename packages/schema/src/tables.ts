@@ -89,7 +89,8 @@ export const events = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: "cascade" }),
     eventType: text("event_type").notNull(),
-    payload: jsonb("payload").notNull(),
+    /** The payload's JSON text exactly as the publisher sent it (not jsonb, which reorders keys and rewrites numbers). */
+    payload: text("payload").notNull(),
     idempotencyKey: text("idempotency_key"),
     createdAt: createdAt(),
   },

@@ -8,17 +8,18 @@ import { validatePayload } from "./event-types.ts";
 import { forgetTenant, publishingEventTypes, publishingTenant } from "./publish-lookups.ts";
 import { resolveTenant } from "./tenants.ts";
 
+/** A publish as the route hands it over: the parsed payload for validation, and its JSON text as sent for storing. */
+export type PublishItem = EventPublish & { payloadText: string };
+
 /**
  * What only the API can check before publishing: every event type is in the
  * catalog and not archived, and every payload is within the size limit.
  * `where` names the item in errors (`events.3`) for batches.
  */
-async function checkPublishable(ctx: ServiceContext, items: EventPublish[], where: (index: number) => string): Promise<void> {
+async function checkPublishable(ctx: ServiceContext, items: PublishItem[], where: (index: number) => string): Promise<void> {
   const limit = ctx.config.HERALD_MAX_PAYLOAD_BYTES;
   const tooLarge = items.flatMap((item, index) =>
-    Buffer.byteLength(JSON.stringify(item.payload) ?? "") > limit
-      ? [{ path: `${where(index)}payload`, message: `is larger than ${limit} bytes` }]
-      : [],
+    Buffer.byteLength(item.payloadText) > limit ? [{ path: `${where(index)}payload`, message: `is larger than ${limit} bytes` }] : [],
   );
   if (tooLarge.length > 0) throw new ApiError("payload_too_large", `a payload is larger than ${limit} bytes`, tooLarge);
 
@@ -52,11 +53,17 @@ async function orTenantGone<T>(ctx: ServiceContext, tenant: Tenant, run: () => P
 }
 
 /** Publishes after checking that the tenant is visible to the caller and the event is publishable. */
-export async function publishEvent(ctx: ServiceContext, tenantIdOrUid: string, input: EventPublish): Promise<PublishResult> {
+export async function publishEvent(ctx: ServiceContext, tenantIdOrUid: string, input: PublishItem): Promise<PublishResult> {
   const tenant = await publishingTenant(ctx, tenantIdOrUid);
   await checkPublishable(ctx, [input], () => "");
   return orTenantGone(ctx, tenant, () =>
-    publish(ctx, { tenantId: tenant.id, eventType: input.eventType, payload: input.payload, idempotencyKey: input.idempotencyKey }),
+    publish(ctx, {
+      tenantId: tenant.id,
+      eventType: input.eventType,
+      payload: input.payload,
+      payloadText: input.payloadText,
+      idempotencyKey: input.idempotencyKey,
+    }),
   );
 }
 
@@ -65,7 +72,7 @@ export async function publishEvent(ctx: ServiceContext, tenantIdOrUid: string, i
  * enqueue. All or nothing: one invalid item rejects the whole batch, naming
  * its index, and nothing is stored. Results come back in input order.
  */
-export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, items: EventPublish[]): Promise<PublishResult[]> {
+export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, items: PublishItem[]): Promise<PublishResult[]> {
   const tenant = await publishingTenant(ctx, tenantIdOrUid);
   const firstWithKey = new Map<string, number>();
   const duplicates: FieldError[] = [];

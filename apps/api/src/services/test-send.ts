@@ -67,7 +67,7 @@ export async function sendTestEvent(
 ): Promise<EndpointTestResult> {
   const endpoint = await getEndpoint(ctx, tenantIdOrUid, endpointId);
   const type = await pickEventType(ctx, endpoint, input.eventType);
-  const payload = type.example ?? {};
+  const payload = JSON.stringify(type.example ?? {});
   const eventId = newId("event");
   const deliveryId = newId("delivery");
   const createdAt = new Date();
