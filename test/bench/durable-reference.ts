@@ -81,7 +81,7 @@ function createEventBodies(sql: postgres.Sql) {
   function flush(): void {
     const asked = batch;
     batch = new Map();
-    sql<{ id: string; eventType: string; payload: unknown; createdAt: Date }[]>`
+    sql<{ id: string; eventType: string; payload: string; createdAt: Date }[]>`
       select id, event_type as "eventType", payload, created_at as "createdAt" from events where id = any(${[...asked.keys()]}::text[])`.then(
       (rows) => {
         const found = new Map(rows.map((row) => [row.id, buildEnvelope(row.eventType, new Date(row.createdAt), row.payload)]));
@@ -274,7 +274,7 @@ export async function durableReference(
       await sql`
         with stored as (
           insert into events (id, tenant_id, event_type, payload)
-          select e.id, ${tenantId}, ${EVENT_TYPE}, e.payload::jsonb from unnest(${eventIds}::text[], ${payloads}::text[]) as e(id, payload)
+          select e.id, ${tenantId}, ${EVENT_TYPE}, e.payload from unnest(${eventIds}::text[], ${payloads}::text[]) as e(id, payload)
         )
         insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at)
         select d.id, ${tenantId}, d.event_id, d.endpoint_id, 'pending', now()

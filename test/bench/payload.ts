@@ -13,7 +13,7 @@ export const PAYLOAD = {
 };
 
 /** The body the reference points send: the same bytes Herald's envelope has. */
-export const ENVELOPE = buildEnvelope(EVENT_TYPE, new Date("2026-11-30T12:00:00.000Z"), PAYLOAD);
+export const ENVELOPE = buildEnvelope(EVENT_TYPE, new Date("2026-11-30T12:00:00.000Z"), JSON.stringify(PAYLOAD));
 
 export const PUBLISH_BODY = JSON.stringify({ eventType: EVENT_TYPE, payload: PAYLOAD });
 

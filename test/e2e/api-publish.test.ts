@@ -96,6 +96,49 @@ describe("size limits over real HTTP", () => {
   });
 });
 
+describe("payloads exactly as sent", () => {
+  // Key order (integer-like keys included), number spellings, big integers, escapes and whitespace that a JSON
+  // round trip (or PostgreSQL's jsonb) would all rewrite.
+  const odd = `{ "z": 1, "a": {"10": "ten", "2": "two", "1": "one"}, "f": 1.0, "e": 1e3, "neg": -0, "big": 123456789012345678901234567890,
+    "u": "caf\\u00e9 \\ud83d\\ude00 \\/", "s": "déjà 😀", "nested": [ {"y": 2.50, "x": []}, null, true ] }`;
+
+  const envelope = (eventType: string, createdAt: string, data: string) =>
+    `{"type":"${eventType}","timestamp":"${createdAt}","data":${data}}`;
+
+  it("delivers data byte for byte, for a single publish and each item of a batch", async () => {
+    const single = await post("/v1/tenants/acme/events", `{"eventType":"order.placed","payload":${odd}}`);
+    expect(single.status).toBe(202);
+    const accepted = single.body as { id: string; createdAt: string };
+    const received = await receiver.waitFor(accepted.id, { timeoutMs: 60_000 });
+    expect(Buffer.from(received.body)).toEqual(Buffer.from(envelope("order.placed", accepted.createdAt, odd)));
+
+    const items = [odd, "1.50", '"caf\\u00e9"', '{"b":1,"a":2}'];
+    const batch = await post(
+      "/v1/tenants/acme/events/batch",
+      `{"events":[${items.map((payload) => `{"payload": ${payload} ,"eventType":"order.placed"}`).join(" , ")}]}`,
+    );
+    expect(batch.status).toBe(202);
+    for (const [i, item] of ((batch.body as { data: unknown }).data as { id: string; createdAt: string }[]).entries()) {
+      const delivered = await receiver.waitFor(item.id, { timeoutMs: 60_000 });
+      expect(delivered.body).toBe(envelope("order.placed", item.createdAt, items[i] as string));
+    }
+
+    // Reading the event back still works: the API's JSON view holds the parsed payload (so `-0` reads as `0` there).
+    const shown = await herald.request("GET", `/v1/tenants/acme/events/${accepted.id}`);
+    expect(shown.body.payload).toEqual(JSON.parse(JSON.stringify(JSON.parse(odd))));
+  }, 90_000);
+
+  it("refuses a body that repeats a key, naming where, and publishes nothing", async () => {
+    const single = await post("/v1/tenants/acme/events", '{"eventType":"order.placed","payload":{"a":{"x":1,"x":2}}}');
+    expect(single).toMatchObject({ status: 422, body: { code: "duplicate_key", errors: [{ path: "payload.a.x" }] } });
+    const batch = await post(
+      "/v1/tenants/acme/events/batch",
+      '{"events":[{"eventType":"order.placed","payload":{}},{"eventType":"order.placed","payload":[{"k":1,"k":1}]}]}',
+    );
+    expect(batch).toMatchObject({ status: 422, body: { code: "duplicate_key", errors: [{ path: "events.1.payload.0.k" }] } });
+  });
+});
+
 describe("metrics over real HTTP", () => {
   it("serves /metrics without a token", async () => {
     const response = await fetch(`${herald.baseUrl}/metrics`);

@@ -13,6 +13,7 @@ export type ProblemCode =
   | "conflict"
   | "unknown_event_type"
   | "payload_invalid"
+  | "duplicate_key"
   | "invalid_url"
   | "unsupported_pattern"
   | "invalid_header"
@@ -33,6 +34,7 @@ const TITLES: Record<ProblemCode, [number, string]> = {
   conflict: [409, "Conflict"],
   unknown_event_type: [422, "Unknown event type"],
   payload_invalid: [422, "The payload does not match the event type's schema"],
+  duplicate_key: [422, "An object in the body repeats a key"],
   invalid_url: [422, "The webhook URL is not allowed"],
   unsupported_pattern: [422, "The schema holds a pattern Herald cannot run"],
   invalid_header: [422, "A custom header cannot be sent over HTTP"],

@@ -72,7 +72,13 @@ export function endpointView(row: Endpoint): EndpointView {
 }
 
 export function eventView(row: Event): EventView {
-  return { id: row.id, eventType: row.eventType, payload: row.payload, idempotencyKey: row.idempotencyKey, createdAt: iso(row.createdAt) };
+  return {
+    id: row.id,
+    eventType: row.eventType,
+    payload: JSON.parse(row.payload),
+    idempotencyKey: row.idempotencyKey,
+    createdAt: iso(row.createdAt),
+  };
 }
 
 export function deliveryView(row: Delivery): DeliveryView {

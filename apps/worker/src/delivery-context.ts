@@ -53,7 +53,7 @@ export function createContextLoader(sql: Sql, secretKeys?: SecretKeys) {
   });
 
   const events = new BatchLoader<string, EventBody>(async (ids) => {
-    const rows = await sql<{ id: string; eventType: string; payload: unknown; createdAt: Date }[]>`
+    const rows = await sql<{ id: string; eventType: string; payload: string; createdAt: Date }[]>`
       select id, event_type as "eventType", payload, created_at as "createdAt" from events where id = any(${ids}::text[])`;
     return new Map(
       rows.map((row) => [

@@ -14,6 +14,11 @@ export interface PublishInput {
   tenantId: string;
   eventType: string;
   payload: unknown;
+  /**
+   * The payload's JSON text exactly as the publisher sent it; stored and delivered byte for byte. Callers that
+   * build the payload themselves (test sends, operational events) leave it out and the payload is serialised.
+   */
+  payloadText?: string | undefined;
   idempotencyKey?: string | undefined;
   /** The publisher's own id for the event, unique within the tenant (a repeat fails the insert with 23505). */
   uid?: string | undefined;
@@ -290,13 +295,14 @@ async function storeEvents(
     return targets.length;
   });
 
-  // One JSON document rather than a text array of JSON strings: no escaping of every payload inside an array
-  // literal. It is bound as text (then cast), because clients differ in how they serialise a jsonb parameter.
+  // One JSON document rather than text arrays: no escaping of every payload inside an array literal. It is bound
+  // as text (then cast), because clients differ in how they serialise a jsonb parameter. Each payload travels in
+  // it as a JSON string and comes out of jsonb_to_recordset as that exact text.
   const rowsJson = JSON.stringify(
     events.map((e) => ({
       id: e.id,
       event_type: e.eventType,
-      payload: e.payload,
+      payload: e.payloadText ?? JSON.stringify(e.payload),
       idempotency_key: e.idempotencyKey ?? null,
       uid: e.uid ?? null,
     })),
@@ -309,7 +315,7 @@ async function storeEvents(
     with stored as (
       insert into events (id, tenant_id, event_type, payload, idempotency_key, uid)
       select v.id, ${tenantId}, v.event_type, v.payload, v.idempotency_key, v.uid
-      from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload jsonb, idempotency_key text, uid text)
+      from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload text, idempotency_key text, uid text)
       returning id, tenant_id, event_type, idempotency_key, uid, created_at
     ), queued as (
       insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked, trace_context)

@@ -140,7 +140,8 @@ export const events = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: "cascade" }),
     eventType: text("event_type").notNull(),
-    payload: jsonb("payload").notNull(),
+    /** The payload's JSON text exactly as the publisher sent it (not jsonb, which reorders keys and rewrites numbers). */
+    payload: text("payload").notNull(),
     idempotencyKey: text("idempotency_key"),
     /** The publisher's own id for the event (Svix's message `eventId`), unique within the tenant. */
     uid: text("uid"),

@@ -19,6 +19,7 @@ import type { AppEnv } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 import type { ApiMetrics } from "../metrics.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../openapi.ts";
+import { batchPayloads, payloadTexts, singlePayload } from "../payload-text.ts";
 import { getEvent, listEvents, publishEvent, publishEvents } from "../services/events.ts";
 import { deliveryView, eventView } from "../views.ts";
 import { eventParams, tenantParams } from "./params.ts";
@@ -80,8 +81,11 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
           { path: "idempotencyKey", message: "differs from the Idempotency-Key header" },
         ]);
       }
+      // The validator read the body as text before parsing it; Hono hands back that same text.
+      const [payloadText] = payloadTexts(await c.req.text(), singlePayload);
       const result = await publishEvent(c.var.ctx, c.req.valid("param").tenantId, {
         ...body,
+        payloadText: payloadText as string,
         idempotencyKey: body.idempotencyKey ?? headerKey,
       });
       count([result]);
@@ -120,8 +124,10 @@ export function eventRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
     }),
     async (c) => {
       const headerKey = c.req.valid("header")["idempotency-key"];
+      const texts = payloadTexts(await c.req.text(), batchPayloads);
       const items = c.req.valid("json").events.map((item, index) => ({
         ...item,
+        payloadText: texts[index] as string,
         idempotencyKey: item.idempotencyKey ?? (headerKey ? `${headerKey}:${index}` : undefined),
       }));
       const results = await publishEvents(c.var.ctx, c.req.valid("param").tenantId, items);

@@ -11,16 +11,20 @@ import { resolveTenant } from "./tenants.ts";
 import { timeFloor } from "./time-bounds.ts";
 
 /**
+ * A publish as the route hands it over: the parsed payload for validation, and its JSON text as sent for storing
+ * (absent from callers that build the payload themselves, such as the Svix API's: it is then serialised).
+ */
+export type PublishItem = EventPublish & { payloadText?: string | undefined };
+
+/**
  * What only the API can check before publishing: every event type is in the
  * catalog and not archived, and every payload is within the size limit.
  * `where` names the item in errors (`events.3`) for batches.
  */
-async function checkPublishable(ctx: ServiceContext, items: EventPublish[], where: (index: number) => string): Promise<void> {
+async function checkPublishable(ctx: ServiceContext, items: PublishItem[], where: (index: number) => string): Promise<void> {
   const limit = ctx.config.HERALD_MAX_PAYLOAD_BYTES;
   const tooLarge = items.flatMap((item, index) =>
-    Buffer.byteLength(JSON.stringify(item.payload) ?? "") > limit
-      ? [{ path: `${where(index)}payload`, message: `is larger than ${limit} bytes` }]
-      : [],
+    Buffer.byteLength(item.payloadText ?? JSON.stringify(item.payload) ?? "") > limit ? [{ path: `${where(index)}payload`, message: `is larger than ${limit} bytes` }] : [],
   );
   if (tooLarge.length > 0) throw new ApiError("payload_too_large", `a payload is larger than ${limit} bytes`, tooLarge);
 
@@ -53,7 +57,6 @@ async function orTenantGone<T>(ctx: ServiceContext, tenant: Tenant, run: () => P
   }
 }
 
-/** Publishes after checking that the tenant is visible to the caller and the event is publishable. */
 /**
  * Publishes after checking that the tenant is visible to the caller and the event is publishable.
  * A `uid` (the publisher's own event id) already used in the tenant is a 409.
@@ -61,7 +64,7 @@ async function orTenantGone<T>(ctx: ServiceContext, tenant: Tenant, run: () => P
 export async function publishEvent(
   ctx: ServiceContext,
   tenantIdOrUid: string,
-  input: EventPublish & { uid?: string | undefined },
+  input: PublishItem & { uid?: string | undefined },
 ): Promise<PublishResult> {
   const tenant = await publishingTenant(ctx, tenantIdOrUid);
   await checkPublishable(ctx, [input], () => "");
@@ -71,6 +74,7 @@ export async function publishEvent(
         tenantId: tenant.id,
         eventType: input.eventType,
         payload: input.payload,
+        payloadText: input.payloadText,
         idempotencyKey: input.idempotencyKey,
         uid: input.uid,
       }),
@@ -88,7 +92,7 @@ export async function publishEvent(
  * enqueue. All or nothing: one invalid item rejects the whole batch, naming
  * its index, and nothing is stored. Results come back in input order.
  */
-export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, items: EventPublish[]): Promise<PublishResult[]> {
+export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, items: PublishItem[]): Promise<PublishResult[]> {
   const tenant = await publishingTenant(ctx, tenantIdOrUid);
   const firstWithKey = new Map<string, number>();
   const duplicates: FieldError[] = [];

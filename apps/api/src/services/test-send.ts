@@ -70,7 +70,7 @@ export async function sendTestEvent(
   const endpoint = await getEndpoint(ctx, tenantIdOrUid, endpointId);
   await checkTestSendRate(ctx, await resolveTenant(ctx, endpoint.tenantId));
   const type = await pickEventType(ctx, endpoint, input.eventType);
-  const payload = type.example ?? {};
+  const payload = JSON.stringify(type.example ?? {});
   const eventId = newId("event");
   const deliveryId = newId("delivery");
   const createdAt = new Date();

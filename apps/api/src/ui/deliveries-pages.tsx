@@ -224,7 +224,7 @@ export function DeliveryPage({
   problem?: string | undefined;
 }) {
   const path = tenantPath(tenantId, `/deliveries/${encodeURIComponent(delivery.id)}`);
-  const envelope = { type: event.eventType, timestamp: event.createdAt.toISOString(), data: event.payload };
+  const envelope = { type: event.eventType, timestamp: event.createdAt.toISOString(), data: JSON.parse(event.payload) };
   return (
     <Layout page={page} title={`Delivery ${delivery.id}`} section="deliveries">
       <p>
