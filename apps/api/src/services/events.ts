@@ -24,7 +24,9 @@ export type PublishItem = EventPublish & { payloadText?: string | undefined };
 async function checkPublishable(ctx: ServiceContext, items: PublishItem[], where: (index: number) => string): Promise<void> {
   const limit = ctx.config.HERALD_MAX_PAYLOAD_BYTES;
   const tooLarge = items.flatMap((item, index) =>
-    Buffer.byteLength(item.payloadText ?? JSON.stringify(item.payload) ?? "") > limit ? [{ path: `${where(index)}payload`, message: `is larger than ${limit} bytes` }] : [],
+    Buffer.byteLength(item.payloadText ?? JSON.stringify(item.payload) ?? "") > limit
+      ? [{ path: `${where(index)}payload`, message: `is larger than ${limit} bytes` }]
+      : [],
   );
   if (tooLarge.length > 0) throw new ApiError("payload_too_large", `a payload is larger than ${limit} bytes`, tooLarge);
 
