@@ -5,6 +5,3796 @@
 // Regenerate with `npm run generate -w @herald/client`; a test fails when this file and the API differ.
 
 export interface paths {
+    "/api/v1/app": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List applications (tenants) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The `iterator` of the previous page. */
+                    iterator?: string;
+                    /** @description Page size, 1 to 250. */
+                    limit?: number;
+                    order?: "ascending" | "descending";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of applications */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SvixApplicationOut"][];
+                            done: boolean;
+                            iterator: string | null;
+                            prevIterator: string | null;
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an application (a tenant); with get_if_exists=true, answer the existing one with that uid */
+        post: {
+            parameters: {
+                query?: {
+                    get_if_exists?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixApplicationIn"];
+                };
+            };
+            responses: {
+                /** @description It existed already (get_if_exists=true) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixApplicationOut"];
+                    };
+                };
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixApplicationOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an application */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The application */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixApplicationOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        /** Update an application, or create it when there is none with this id or uid */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixApplicationIn"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixApplicationOut"];
+                    };
+                };
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixApplicationOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete an application with its endpoints, messages and attempts */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change some fields of an application */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixApplicationPatch"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixApplicationOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List an endpoint's attempts, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    after?: string;
+                    before?: string;
+                    channel?: string | null;
+                    endpoint_id?: string;
+                    event_types?: string;
+                    expanded_statuses?: string;
+                    /** @description The `iterator` of the previous page. */
+                    iterator?: string;
+                    /** @description Page size, 1 to 250. */
+                    limit?: number;
+                    /** @description 0 success, 2 fail; 1, 3 and 4 match no attempt. */
+                    status?: number | null;
+                    status_code_class?: number | null;
+                    tag?: string | null;
+                    with_content?: string;
+                    with_msg?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of attempts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SvixMessageAttemptOut"][];
+                            done: boolean;
+                            iterator: string | null;
+                            prevIterator: string | null;
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/attempt/msg/{msg_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a message's attempts, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    after?: string;
+                    before?: string;
+                    channel?: string | null;
+                    endpoint_id?: string;
+                    event_types?: string;
+                    expanded_statuses?: string;
+                    /** @description The `iterator` of the previous page. */
+                    iterator?: string;
+                    /** @description Page size, 1 to 250. */
+                    limit?: number;
+                    /** @description 0 success, 2 fail; 1, 3 and 4 match no attempt. */
+                    status?: number | null;
+                    status_code_class?: number | null;
+                    tag?: string | null;
+                    with_content?: string;
+                    with_msg?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Message (event) id or eventId */
+                    msg_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of attempts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SvixMessageAttemptOut"][];
+                            done: boolean;
+                            iterator: string | null;
+                            prevIterator: string | null;
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List an application's endpoints */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The `iterator` of the previous page. */
+                    iterator?: string;
+                    /** @description Page size, 1 to 250. */
+                    limit?: number;
+                    order?: "ascending" | "descending";
+                };
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of endpoints */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SvixEndpointOut"][];
+                            done: boolean;
+                            iterator: string | null;
+                            prevIterator: string | null;
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an endpoint */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixEndpointIn"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEndpointOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an endpoint */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The endpoint */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEndpointOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        /** Update an endpoint, or create it when there is none with this id or uid */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixEndpointUpdate"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEndpointOut"];
+                    };
+                };
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEndpointOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete an endpoint with its deliveries */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change some fields of an endpoint */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixEndpointPatch"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEndpointOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Not supported by Herald: bulk-replay (use recover) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get the endpoint's custom headers */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The headers (Herald marks none as sensitive) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEndpointHeadersOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        /** Replace the endpoint's custom headers */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixEndpointHeadersIn"];
+                };
+            };
+            responses: {
+                /** @description Replaced */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Add, change or remove some custom headers (a null value or deleteHeaders removes one) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixEndpointHeadersPatchIn"];
+                };
+            };
+            responses: {
+                /** @description Changed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the messages sent to an endpoint, newest first, with their delivery status there */
+        get: {
+            parameters: {
+                query?: {
+                    after?: string;
+                    before?: string;
+                    /** @description The `iterator` of the previous page. */
+                    iterator?: string;
+                    /** @description Page size, 1 to 250. */
+                    limit?: number;
+                    status?: number | null;
+                    with_content?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of messages */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SvixEndpointMessageOut"][];
+                            done: boolean;
+                            iterator: string | null;
+                            prevIterator: string | null;
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send again every delivery that failed since a time
+         * @description Failed, exhausted and held deliveries created in [since, until) are released at the endpoint's pace. The answer is Svix's background task; Herald has already queued the deliveries when it answers.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixRecoverIn"];
+                };
+            };
+            responses: {
+                /** @description Recovery started */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixRecoverOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Not supported by Herald: replay-missing (use recover) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get the endpoint's signing secret */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The current secret */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEndpointSecretOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate the signing secret; the old one keeps signing for the grace period */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["SvixEndpointSecretRotateIn"];
+                };
+            };
+            responses: {
+                /** @description Rotated */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send the event type's example payload to the endpoint now */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixEventExampleIn"];
+                };
+            };
+            responses: {
+                /** @description Sent; the attempt is in the log */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixMessageOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Count the endpoint's deliveries by status (default: the 28 days before until, or before now) */
+        get: {
+            parameters: {
+                query?: {
+                    since?: string;
+                    until?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Endpoint id or uid */
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deliveries by status */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEndpointStats"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/endpoint/{endpoint_id}/transformation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Not supported by Herald: transformations */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Not supported by Herald: transformations */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                    endpoint_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/msg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List an application's messages, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    after?: string;
+                    before?: string;
+                    channel?: string;
+                    event_types?: string;
+                    /** @description The `iterator` of the previous page. */
+                    iterator?: string;
+                    /** @description Page size, 1 to 250. */
+                    limit?: number;
+                    tag?: string;
+                    with_content?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of messages */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SvixMessageOut"][];
+                            done: boolean;
+                            iterator: string | null;
+                            prevIterator: string | null;
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Send a message: publish an event to every subscribed endpoint of the application
+         * @description The SDKs send an `idempotency-key` with every POST; a repeat within 24 hours answers the first message again. An `eventId` already used in the application is a 409.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    with_content?: string;
+                };
+                header?: {
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixMessageIn"];
+                };
+            };
+            responses: {
+                /** @description Stored; deliveries queued */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixMessageOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/msg/{msg_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a message by its id or its eventId */
+        get: {
+            parameters: {
+                query?: {
+                    with_content?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Message (event) id or eventId */
+                    msg_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The message */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixMessageOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one attempt of a message */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    attempt_id: string;
+                    /** @description Message (event) id or eventId */
+                    msg_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The attempt */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixMessageAttemptOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Not supported by Herald: expunging attempt content */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                    attempt_id: string;
+                    msg_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/msg/{msg_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Not supported by Herald: expunging message content (HERALD_RETENTION removes old events) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                    msg_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/msg/{msg_id}/endpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the endpoints a message went to, with its delivery status at each */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The `iterator` of the previous page. */
+                    iterator?: string;
+                    /** @description Page size, 1 to 250. */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    /** @description Message (event) id or eventId */
+                    msg_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of endpoints */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SvixMessageEndpointOut"][];
+                            done: boolean;
+                            iterator: string | null;
+                            prevIterator: string | null;
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a message to one endpoint again now */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Application (tenant) id or uid */
+                    app_id: string;
+                    endpoint_id: string;
+                    /** @description Message (event) id or eventId */
+                    msg_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Queued */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": Record<string, never>;
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/msg/expunge-all-contents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Not supported by Herald: expunging message content (HERALD_RETENTION removes old events) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/app/{app_id}/msg/precheck/active": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Not supported by Herald: message precheck */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/app-portal-access/{app_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Not supported by Herald: Svix's app portal (use Herald's portal links) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/dashboard-access/{app_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Not supported by Herald: Svix's app portal (use Herald's portal links) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    app_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/event-type": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List event types, by name */
+        get: {
+            parameters: {
+                query?: {
+                    include_archived?: string;
+                    /** @description The `iterator` of the previous page. */
+                    iterator?: string;
+                    /** @description Page size, 1 to 250. */
+                    limit?: number;
+                    /** @description Event types are listed by name, ascending only. */
+                    order?: "ascending";
+                    with_content?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of event types */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["SvixEventTypeOut"][];
+                            done: boolean;
+                            iterator: string | null;
+                            prevIterator: string | null;
+                        };
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an event type */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixEventTypeIn"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEventTypeOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/event-type/{event_type_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an event type */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Event type name */
+                    event_type_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The event type */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEventTypeOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        /** Update an event type, or create it when there is none with this name */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Event type name */
+                    event_type_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixEventTypeUpdate"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEventTypeOut"];
+                    };
+                };
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEventTypeOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Archive an event type (it stays in the catalog, marked archived, and can no longer be published) */
+        delete: {
+            parameters: {
+                query?: {
+                    expunge?: string;
+                };
+                header?: never;
+                path: {
+                    /** @description Event type name */
+                    event_type_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Archived */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change some fields of an event type */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Event type name */
+                    event_type_name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SvixEventTypePatch"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixEventTypeOut"];
+                    };
+                };
+                /** @description Missing or invalid bearer token (`authentication_failed`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description A tenant API key asked for something only the admin token may do */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Not found (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Conflict: a uid or eventId already in use (`conflict`) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+                /** @description Validation errors, each with its location */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixValidationError"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable; try again after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/event-type/import/openapi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Not supported by Herald: importing event types from OpenAPI */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Health: PostgreSQL and Redis answer */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Healthy */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHealth"];
+                    };
+                };
+                /** @description PostgreSQL or Redis does not answer */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHealth"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/usage/app": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Not supported by Herald: usage statistics */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/usage/event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Not supported by Herald: usage statistics */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Herald does not offer this Svix operation */
+                501: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SvixHttpError"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -440,6 +4230,176 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/v1/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List open console sessions (admin only) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The `nextCursor` of the previous page. */
+                    cursor?: string;
+                    /** @description Page size, 1 to 250. */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of open sessions, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["ConsoleSession"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description The request is not valid */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Understood but not acceptable */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable (`service_unavailable`); try again after the `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End a console session now (admin only) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sessionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Ended: every copy of its cookie stops working */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description The request is not valid */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Understood but not acceptable */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description PostgreSQL or Redis is unavailable (`service_unavailable`); try again after the `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/tenants": {
@@ -2717,6 +6677,30 @@ export interface components {
             startedAt: string;
             statusCode: number | null;
         };
+        ConsoleSession: {
+            address: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            expiresAt: string;
+            /** @example ses_01jdz3k5q8e6f0a1b2c3d4e5f6 */
+            id: string;
+            /** @description The key signed in with, or the key that minted the portal link. */
+            keyId: string | null;
+            /**
+             * @description admin, tenant (signed in with a tenant key) or portal (opened from a portal link).
+             * @enum {string}
+             */
+            kind: "admin" | "tenant" | "portal";
+            tenantId: string | null;
+            userAgent: string | null;
+        };
         Delivery: {
             attempts: number;
             /**
@@ -2823,6 +6807,7 @@ export interface components {
                 succeeded: number;
             };
             tenantId: string;
+            uid: string | null;
             /**
              * Format: date-time
              * @example 2026-11-30T12:00:00.000Z
@@ -2840,7 +6825,7 @@ export interface components {
              */
             eventTypes?: string[];
             /**
-             * @description Extra headers sent with every delivery.
+             * @description Extra headers sent with every delivery (at most 20; names are case-insensitive).
              * @example {
              *       "x-customer": "acme"
              *     }
@@ -2865,6 +6850,11 @@ export interface components {
             rateLimit?: number | null;
             /** @description A `whsec_` secret to use; one is generated when omitted. */
             secret?: string;
+            /**
+             * @description Your own id for this endpoint, unique within the tenant; usable in place of the endpoint id.
+             * @example billing
+             */
+            uid?: string;
             /** @example https://example.com/webhooks/herald */
             url: string;
         };
@@ -2962,7 +6952,7 @@ export interface components {
              */
             eventTypes?: string[];
             /**
-             * @description Extra headers sent with every delivery.
+             * @description Extra headers sent with every delivery (at most 20; names are case-insensitive).
              * @example {
              *       "x-customer": "acme"
              *     }
@@ -2985,6 +6975,11 @@ export interface components {
             name?: string;
             /** @description Deliveries per second at most; null for no limit. */
             rateLimit?: number | null;
+            /**
+             * @description Your own id for this endpoint, unique within the tenant; usable in place of the endpoint id.
+             * @example billing
+             */
+            uid?: string | null;
             /** @example https://example.com/webhooks/herald */
             url?: string;
         };
@@ -3253,6 +7248,558 @@ export interface components {
             /** @description The new `whsec_` secret; one is generated when omitted. */
             secret?: string;
         };
+        SvixApplicationIn: {
+            /**
+             * @description Free-form string pairs for your own bookkeeping.
+             * @example {
+             *       "plan": "pro"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @example Acme Inc. */
+            name: string;
+            rateLimit?: number | null;
+            throttleRate?: number | null;
+            /**
+             * @description Your own id for this customer; usable in place of the tenant id in paths.
+             * @example acme
+             */
+            uid?: string | null;
+        };
+        SvixApplicationOut: {
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            createdAt: string;
+            /** @example ten_01jdz3k5q8e6f0a1b2c3d4e5f6 */
+            id: string;
+            metadata: {
+                [key: string]: string;
+            };
+            name: string;
+            rateLimit: null;
+            throttleRate: null;
+            uid: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            updatedAt: string;
+        };
+        SvixApplicationPatch: {
+            /**
+             * @description Free-form string pairs for your own bookkeeping.
+             * @example {
+             *       "plan": "pro"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @example Acme Inc. */
+            name?: string;
+            rateLimit?: number | null;
+            throttleRate?: number | null;
+            /**
+             * @description Your own id for this customer; usable in place of the tenant id in paths.
+             * @example acme
+             */
+            uid?: string | null;
+        };
+        SvixEndpointHeadersIn: {
+            /**
+             * @description Extra headers sent with every delivery (at most 20; names are case-insensitive).
+             * @example {
+             *       "x-customer": "acme"
+             *     }
+             */
+            headers: {
+                [key: string]: string;
+            };
+        };
+        /**
+         * @example {
+         *       "headers": {
+         *         "x-team": "billing"
+         *       },
+         *       "sensitive": []
+         *     }
+         */
+        SvixEndpointHeadersOut: {
+            headers: {
+                [key: string]: string;
+            };
+            sensitive: string[];
+        };
+        /**
+         * @example {
+         *       "headers": {
+         *         "x-team": "billing"
+         *       },
+         *       "deleteHeaders": [
+         *         "x-old"
+         *       ]
+         *     }
+         */
+        SvixEndpointHeadersPatchIn: {
+            deleteHeaders?: string[];
+            headers: {
+                [key: string]: string | null;
+            };
+        };
+        SvixEndpointIn: {
+            channels?: string[] | null;
+            /** @description Herald's endpoint name; the URL when empty. */
+            description?: string;
+            disabled?: boolean;
+            /** @description Subscribed event types; null or empty means all. */
+            filterTypes?: string[] | null;
+            /**
+             * @description Extra headers sent with every delivery (at most 20; names are case-insensitive).
+             * @example {
+             *       "x-customer": "acme"
+             *     }
+             */
+            headers?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * @description Free-form string pairs for your own bookkeeping.
+             * @example {
+             *       "plan": "pro"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @description Deliveries per second at most. */
+            rateLimit?: number | null;
+            /** @description A `whsec_` secret; one is generated when omitted. */
+            secret?: string | null;
+            /** @description Svix's newer name for rateLimit. */
+            throttleRate?: number | null;
+            /**
+             * @description Your own id for this endpoint, unique within the tenant; usable in place of the endpoint id.
+             * @example billing
+             */
+            uid?: string | null;
+            /** @example https://example.com/webhooks */
+            url: string;
+            /** @description Deprecated in Svix; ignored. */
+            version?: number | null;
+        };
+        SvixEndpointMessageOut: {
+            channels: null;
+            deliverAt: null;
+            eventId: string | null;
+            eventType: string;
+            /** @example evt_01jdz3k5q8e6f0a1b2c3d4e5f6 */
+            id: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            nextAttempt: string | null;
+            payload?: unknown;
+            status: 0 | 1 | 2 | 3 | 4;
+            /** @enum {string} */
+            statusText: "success" | "pending" | "fail" | "sending" | "canceled";
+            tags: null;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            timestamp: string;
+        };
+        SvixEndpointOut: {
+            channels: null;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            createdAt: string;
+            description: string;
+            disabled: boolean;
+            filterTypes: string[] | null;
+            /** @example ep_01jdz3k5q8e6f0a1b2c3d4e5f6 */
+            id: string;
+            metadata: {
+                [key: string]: string;
+            };
+            rateLimit: number | null;
+            throttleRate: number | null;
+            uid: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            updatedAt: string;
+            url: string;
+            /** @enum {number} */
+            version: 1;
+        };
+        SvixEndpointPatch: {
+            channels?: string[] | null;
+            /** @description Herald's endpoint name; the URL when empty. */
+            description?: string;
+            disabled?: boolean;
+            /** @description Subscribed event types; null or empty means all. */
+            filterTypes?: string[] | null;
+            /**
+             * @description Free-form string pairs for your own bookkeeping.
+             * @example {
+             *       "plan": "pro"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @description Deliveries per second at most. */
+            rateLimit?: number | null;
+            /** @description Replaces the secret at once (no grace period). */
+            secret?: string | null;
+            /** @description Svix's newer name for rateLimit. */
+            throttleRate?: number | null;
+            /**
+             * @description Your own id for this endpoint, unique within the tenant; usable in place of the endpoint id.
+             * @example billing
+             */
+            uid?: string | null;
+            /** @example https://example.com/webhooks */
+            url?: string;
+            /** @description Deprecated in Svix; ignored. */
+            version?: number | null;
+        };
+        /**
+         * @example {
+         *       "key": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+         *     }
+         */
+        SvixEndpointSecretOut: {
+            key: string;
+        };
+        /**
+         * @example {
+         *       "gracePeriodSeconds": 86400
+         *     }
+         */
+        SvixEndpointSecretRotateIn: {
+            /** @description How long the old secret keeps signing; default HERALD_SECRET_GRACE_PERIOD (24h). */
+            gracePeriodSeconds?: number | null;
+            key?: string | null;
+        };
+        /**
+         * @example {
+         *       "success": 120,
+         *       "pending": 2,
+         *       "sending": 1,
+         *       "fail": 0,
+         *       "canceled": 0
+         *     }
+         */
+        SvixEndpointStats: {
+            canceled: number;
+            fail: number;
+            pending: number;
+            sending: number;
+            success: number;
+        };
+        SvixEndpointUpdate: {
+            channels?: string[] | null;
+            /** @description Herald's endpoint name; the URL when empty. */
+            description?: string;
+            disabled?: boolean;
+            /** @description Subscribed event types; null or empty means all. */
+            filterTypes?: string[] | null;
+            /**
+             * @description Free-form string pairs for your own bookkeeping.
+             * @example {
+             *       "plan": "pro"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @description Deliveries per second at most. */
+            rateLimit?: number | null;
+            /** @description Svix's newer name for rateLimit. */
+            throttleRate?: number | null;
+            /**
+             * @description Your own id for this endpoint, unique within the tenant; usable in place of the endpoint id.
+             * @example billing
+             */
+            uid?: string | null;
+            /** @example https://example.com/webhooks */
+            url: string;
+            /** @description Deprecated in Svix; ignored. */
+            version?: number | null;
+        };
+        SvixEventExampleIn: {
+            /** @example payment.received */
+            eventType: string;
+            exampleIndex?: number;
+        };
+        SvixEventTypeIn: {
+            archived?: boolean;
+            deprecated?: boolean;
+            description: string;
+            featureFlag?: string | null;
+            featureFlags?: string[] | null;
+            groupName?: string | null;
+            /** @example payment.received */
+            name: string;
+            /** @description Svix's versioned schemas, `{"1": <JSON Schema>}`. Herald keeps one; its `examples[0]` becomes the catalog example. */
+            schemas?: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            } | null;
+        };
+        SvixEventTypeOut: {
+            archived: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            createdAt: string;
+            /** @enum {boolean} */
+            deprecated: false;
+            description: string;
+            featureFlag: null;
+            featureFlags: null;
+            groupName: null;
+            name: string;
+            schemas: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            updatedAt: string;
+        };
+        /**
+         * @example {
+         *       "description": "An invoice was paid"
+         *     }
+         */
+        SvixEventTypePatch: {
+            archived?: boolean;
+            deprecated?: boolean;
+            description?: string;
+            featureFlag?: string | null;
+            featureFlags?: string[] | null;
+            groupName?: string | null;
+            /** @description Svix's versioned schemas, `{"1": <JSON Schema>}`. Herald keeps one; its `examples[0]` becomes the catalog example. */
+            schemas?: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            } | null;
+        };
+        /**
+         * @example {
+         *       "description": "An invoice was paid",
+         *       "archived": false
+         *     }
+         */
+        SvixEventTypeUpdate: {
+            archived?: boolean;
+            deprecated?: boolean;
+            description: string;
+            featureFlag?: string | null;
+            featureFlags?: string[] | null;
+            groupName?: string | null;
+            /** @description Svix's versioned schemas, `{"1": <JSON Schema>}`. Herald keeps one; its `examples[0]` becomes the catalog example. */
+            schemas?: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            } | null;
+        };
+        /**
+         * @example {
+         *       "database": {
+         *         "status": "OK"
+         *       },
+         *       "queue": {
+         *         "status": "OK"
+         *       },
+         *       "cache": {
+         *         "status": "OK"
+         *       }
+         *     }
+         */
+        SvixHealth: {
+            cache: {
+                /** @enum {string} */
+                status: "OK" | "ERROR";
+            };
+            database: {
+                /** @enum {string} */
+                status: "OK" | "ERROR";
+            };
+            queue: {
+                /** @enum {string} */
+                status: "OK" | "ERROR";
+            };
+        };
+        /** @description Svix's error body: a stable code and a human-readable detail. */
+        SvixHttpError: {
+            code: string;
+            detail: string;
+        };
+        SvixMessageAttemptOut: {
+            endpointId: string;
+            /** @example att_01jdz3k5q8e6f0a1b2c3d4e5f6 */
+            id: string;
+            msgId: string;
+            response: string;
+            responseDurationMs: number;
+            /** @description 0 when the receiver did not answer (a timeout or a connection error). */
+            responseStatusCode: number;
+            status: 0 | 1 | 2 | 3 | 4;
+            /** @enum {string} */
+            statusText: "success" | "pending" | "fail" | "sending" | "canceled";
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            timestamp: string;
+            /** @description 0 scheduled; 1 manual (a send-example). */
+            triggerType: 0 | 1;
+            url: string;
+        };
+        SvixMessageEndpointOut: {
+            channels: null;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            createdAt: string;
+            description: string;
+            disabled: boolean;
+            filterTypes: string[] | null;
+            /** @example ep_01jdz3k5q8e6f0a1b2c3d4e5f6 */
+            id: string;
+            metadata: {
+                [key: string]: string;
+            };
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            nextAttempt: string | null;
+            rateLimit: number | null;
+            status: 0 | 1 | 2 | 3 | 4;
+            /** @enum {string} */
+            statusText: "success" | "pending" | "fail" | "sending" | "canceled";
+            throttleRate: number | null;
+            uid: string | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            updatedAt: string;
+            url: string;
+            /** @enum {number} */
+            version: 1;
+        };
+        SvixMessageIn: {
+            /** @description Creates the application named in the path when it does not exist yet. */
+            application?: {
+                /**
+                 * @description Free-form string pairs for your own bookkeeping.
+                 * @example {
+                 *       "plan": "pro"
+                 *     }
+                 */
+                metadata?: {
+                    [key: string]: string;
+                };
+                /** @example Acme Inc. */
+                name: string;
+                /**
+                 * @description Your own id for this customer; usable in place of the tenant id in paths.
+                 * @example acme
+                 */
+                uid?: string | null;
+            } | null;
+            /** @description Ignored: no Herald endpoint has channels. */
+            channels?: string[] | null;
+            deliverAt?: string | null;
+            /** @description Your own id for the message, unique within the application (409 when repeated). */
+            eventId?: string | null;
+            /** @example payment.received */
+            eventType: string;
+            /** @description Any JSON value, nested at most 64 levels deep. */
+            payload: unknown;
+            /** @description Ignored: HERALD_RETENTION applies to every event. */
+            payloadRetentionHours?: number | null;
+            /** @description Ignored: HERALD_RETENTION applies to every event. */
+            payloadRetentionPeriod?: number | null;
+            /** @description Ignored: Herald does not keep message tags. */
+            tags?: string[] | null;
+            /** @description Ignored: Herald has no transformations. */
+            transformationsParams?: unknown;
+        };
+        SvixMessageOut: {
+            channels: null;
+            deliverAt: null;
+            eventId: string | null;
+            eventType: string;
+            /** @example evt_01jdz3k5q8e6f0a1b2c3d4e5f6 */
+            id: string;
+            payload?: unknown;
+            tags: null;
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            timestamp: string;
+        };
+        /**
+         * @example {
+         *       "since": "2026-11-30T00:00:00Z"
+         *     }
+         */
+        SvixRecoverIn: {
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until?: string | null;
+        };
+        SvixRecoverOut: {
+            id: string;
+            /** @enum {string} */
+            status: "running" | "finished" | "failed";
+            /** @enum {string} */
+            task: "endpoint.recover";
+            /**
+             * Format: date-time
+             * @example 2026-11-30T12:00:00.000Z
+             */
+            updatedAt: string;
+        };
+        /** @description Svix's 422 body: every field that is wrong and why. */
+        SvixValidationError: {
+            detail: {
+                /**
+                 * @description Where: `body`, `query`, `path` or `header`, then the field.
+                 * @example [
+                 *       "body",
+                 *       "url"
+                 *     ]
+                 */
+                loc: string[];
+                msg: string;
+                /** @example value_error */
+                type: string;
+            }[];
+        };
         Tenant: {
             /**
              * Format: date-time
@@ -3261,6 +7808,7 @@ export interface components {
             createdAt: string;
             /** @example ten_01jdz3k5q8e6f0a1b2c3d4e5f6 */
             id: string;
+            limits: components["schemas"]["TenantLimits"];
             metadata: {
                 [key: string]: string;
             };
@@ -3273,6 +7821,7 @@ export interface components {
             updatedAt: string;
         };
         TenantCreate: {
+            limits?: components["schemas"]["TenantLimitsInput"];
             /**
              * @description Free-form string pairs for your own bookkeeping.
              * @example {
@@ -3290,7 +7839,23 @@ export interface components {
              */
             uid?: string;
         };
+        /** @description The limits in force for this tenant: its overrides, else the deployment's defaults. */
+        TenantLimits: {
+            maxDeliveriesPerPublish: number;
+            maxEndpoints: number;
+            testSendsPerMinute: number;
+        };
+        /** @description Admin only: this tenant's own limits, overriding the deployment's defaults. */
+        TenantLimitsInput: {
+            /** @description Deliveries one batch publish may create (default HERALD_TENANT_MAX_DELIVERIES_PER_PUBLISH). null returns it to the default. */
+            maxDeliveriesPerPublish?: number | null;
+            /** @description Endpoints the tenant may have (default HERALD_TENANT_MAX_ENDPOINTS). null returns it to the default. */
+            maxEndpoints?: number | null;
+            /** @description Test sends per minute (default HERALD_TENANT_TEST_SENDS_PER_MINUTE). null returns it to the default. */
+            testSendsPerMinute?: number | null;
+        };
         TenantUpdate: {
+            limits?: components["schemas"]["TenantLimitsInput"];
             /**
              * @description Free-form string pairs for your own bookkeeping.
              * @example {
@@ -3302,7 +7867,7 @@ export interface components {
             };
             name?: string;
             /**
-             * @description Your own id for this customer; usable in place of the tenant id in paths.
+             * @description Admin only: changing a uid changes where publishes go.
              * @example acme
              */
             uid?: string | null;
