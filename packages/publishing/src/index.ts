@@ -100,7 +100,11 @@ export function publishBatch(deps: PublishDeps, input: BatchInput): Promise<Publ
   const attributes = { [ATTR.tenantId]: input.tenantId, "herald.events": input.events.length };
   return inSpan("herald.publish_batch", attributes, SpanKind.PRODUCER, async (span) => {
     const traceContext = traceparentOf(span);
-    const results = await storeBatch(deps, { tenantId: input.tenantId, events: input.events.map((event) => ({ ...event, traceContext })) });
+    const results = await storeBatch(deps, {
+      tenantId: input.tenantId,
+      events: input.events.map((event) => ({ ...event, traceContext })),
+      maxDeliveries: input.maxDeliveries,
+    });
     span.setAttribute(
       ATTR.deliveries,
       results.reduce((sum, result) => sum + result.deliveries, 0),
@@ -109,7 +113,10 @@ export function publishBatch(deps: PublishDeps, input: BatchInput): Promise<Publ
   });
 }
 
-async function storeBatch(deps: PublishDeps, input: { tenantId: string; events: TracedEvent[] }): Promise<PublishResult[]> {
+async function storeBatch(
+  deps: PublishDeps,
+  input: { tenantId: string; events: TracedEvent[]; maxDeliveries?: number | undefined },
+): Promise<PublishResult[]> {
   const keys = input.events.flatMap((event) => (event.idempotencyKey ? [event.idempotencyKey] : []));
   // A concurrent publish with the same key wins the unique index; the next round then replays it.
   for (let round = 1; ; round++) {

@@ -15,6 +15,7 @@ const SVIX_ERRORS: Record<ProblemCode, [number, string | null]> = {
   payload_invalid: [422, null],
   invalid_url: [422, null],
   unsupported_pattern: [422, null],
+  duplicate_key: [422, null],
   invalid_header: [422, null],
   time_out_of_range: [422, null],
   limit_exceeded: [422, "limit_exceeded"],
