@@ -1,3 +1,4 @@
+import { createKeys } from "@herald/queue";
 import { type Receiver, respondWith, startReceiver } from "@herald/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, expectProblem, type TestApp } from "./test-app.ts";
@@ -30,7 +31,7 @@ const endpoint = (tenant: string, token?: string) =>
 describe("per-tenant limits", () => {
   it("shows the tenant's effective limits", async () => {
     const tenant = await t.call("GET", "/v1/tenants/acme", { token: acmeKey });
-    expect(tenant.body.limits).toEqual({ maxEndpoints: 3, testSendsPerMinute: 2, maxDeliveriesPerPublish: 5 });
+    expect(tenant.body.limits).toEqual({ maxEndpoints: 3, testSendsPerMinute: 2, maxDeliveriesPerPublish: 5, publishPerSecond: null });
   });
 
   it("refuses an endpoint past the tenant's maximum with a 422 naming the limit", async () => {
@@ -67,7 +68,7 @@ describe("per-tenant limits", () => {
     expectProblem(denied, 403, "forbidden");
     const raised = await t.call("PATCH", "/v1/tenants/acme", { body: { limits: { maxEndpoints: 4, testSendsPerMinute: 5 } } });
     expect(raised.status).toBe(200);
-    expect(raised.body.limits).toEqual({ maxEndpoints: 4, testSendsPerMinute: 5, maxDeliveriesPerPublish: 5 });
+    expect(raised.body.limits).toEqual({ maxEndpoints: 4, testSendsPerMinute: 5, maxDeliveriesPerPublish: 5, publishPerSecond: null });
     expect((await endpoint("acme", acmeKey)).status).toBe(201);
     expectProblem(await endpoint("acme", acmeKey), 422, "limit_exceeded");
     const [first] = (await t.call("GET", "/v1/tenants/acme/endpoints")).body.data;
@@ -76,5 +77,38 @@ describe("per-tenant limits", () => {
     const reset = await t.call("PATCH", "/v1/tenants/acme", { body: { limits: { maxEndpoints: null } } });
     expect(reset.body.limits.maxEndpoints).toBe(3);
     expectProblem(await t.call("PATCH", "/v1/tenants/acme", { body: { limits: { maxEndpoints: 0 } } }), 400, "validation_failed");
+  });
+
+  it("holds a tenant to a publish rate when the admin sets one, counted across API processes, with a 429 and Retry-After", async () => {
+    await t.call("POST", "/v1/tenants", { body: { name: "Gamma", uid: "gamma" } });
+    const set = await t.call("PATCH", "/v1/tenants/gamma", { body: { limits: { publishPerSecond: 3 } } });
+    expect(set.body.limits.publishPerSecond).toBe(3);
+    const gamma = set.body.id as string;
+    const publish = () => t.call("POST", "/v1/tenants/gamma/events", { body: { eventType: "limit.test", payload: {} } });
+    const batch = (n: number) =>
+      t.call("POST", "/v1/tenants/gamma/events/batch", {
+        body: { events: Array.from({ length: n }, () => ({ eventType: "limit.test", payload: {} })) },
+      });
+    // More than a second's worth in one request can never pass.
+    const tooBig = await batch(4);
+    expectProblem(tooBig, 422, "limit_exceeded");
+    expect(tooBig.body.detail).toContain("4 events");
+    // Other API processes used up this second and the next ones (the count lives in Redis): refused, nothing stored.
+    const keys = createKeys(t.prefix, 1);
+    const second = Math.floor(Date.now() / 1000);
+    const seconds = Array.from({ length: 30 }, (_, i) => keys.published(gamma, second + i));
+    for (const key of seconds) await t.redis.set(key, "3", "EX", 60);
+    const refused = await publish();
+    expectProblem(refused, 429, "rate_limited");
+    expect(Number(refused.headers.get("retry-after"))).toBe(1);
+    expect((await t.call("GET", "/v1/tenants/gamma/events")).body.data).toEqual([]);
+    // A fresh second: a full second's worth passes, and is counted.
+    await t.redis.del(...seconds);
+    expect((await batch(3)).status).toBe(202);
+    const counted = await Promise.all(seconds.map((key) => t.redis.get(key)));
+    expect(counted.reduce((sum, value) => sum + Number(value ?? 0), 0)).toBe(3);
+    // Other tenants have no rate unless one is set.
+    for (let i = 0; i < 5; i++)
+      expect((await t.call("POST", "/v1/tenants/beta/events", { body: { eventType: "limit.test", payload: {} } })).status).toBe(202);
   });
 });

@@ -121,6 +121,8 @@ export const apiConfigSchema = z.object({
   HERALD_TENANT_TEST_SENDS_PER_MINUTE: int(20, 1),
   /** Deliveries one batch publish may create (events times subscribed endpoints); a larger batch is refused. */
   HERALD_TENANT_MAX_DELIVERIES_PER_PUBLISH: int(10_000, 1),
+  /** Events a tenant may publish per second, across every API process (0: no limit); a publish past it answers 429. */
+  HERALD_TENANT_PUBLISH_RATE: int(0, 0),
   /** Failed console sign-ins per address, and per token prefix, within HERALD_SIGN_IN_WINDOW before sign-in is refused (429). */
   HERALD_SIGN_IN_MAX_FAILURES: int(10, 1),
   HERALD_SIGN_IN_WINDOW: duration("15m"),

@@ -217,9 +217,25 @@ export function createDeliveryQueues(options: DeliveryQueuesOptions) {
     }
   }
 
+  /**
+   * Counts `n` events published by a tenant against `perSecond`, in a window of
+   * one second shared by every API process. Answers 0 when they fit (and are
+   * counted), else how many milliseconds until the next window.
+   */
+  async function takePublishes(tenantId: string, n: number, perSecond: number): Promise<number> {
+    const now = Date.now();
+    const key = keys.published(tenantId, Math.floor(now / 1000));
+    const [[, count] = [null, 0]] = ((await redis.multi().incrby(key, n).pexpire(key, 2_000).exec()) ?? []) as [unknown, number][];
+    if (count <= perSecond) return 0;
+    // Refused: these events are not counted, so a tenant that retries after the window gets its full rate.
+    await redis.decrby(key, n);
+    return 1000 - (now % 1000);
+  }
+
   return {
     shards: options.shards,
     shardFor: keys.shardFor,
+    takePublishes,
     /** The BullMQ queue of each shard, and each shard's backlog queue. */
     queues,
     backlogQueues,

@@ -22,6 +22,8 @@ export function createKeys(prefix: string, shards: number) {
     parked: (shard: number) => `${prefixes[shard]}:parked`,
     /** Deliveries an operator asked to send now while their job was running, to enqueue once it is gone. */
     again: (shard: number) => `${prefixes[shard]}:again`,
+    /** Events a tenant published in one second (the per-tenant publish rate, when one is set). */
+    published: (tenantId: string, second: number) => `${prefixes[shardOf(tenantId, shards)]}:published:${tenantId}:${second}`,
     /** Keys that are not per shard (locks, the scheduler's cursor) live in shard 0. */
     global: (name: string) => `${prefixes[0]}:${name}`,
   };

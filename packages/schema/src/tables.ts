@@ -21,6 +21,7 @@ export interface TenantLimitOverrides {
   maxEndpoints?: number;
   testSendsPerMinute?: number;
   maxDeliveriesPerPublish?: number;
+  publishPerSecond?: number;
 }
 
 export const apiKeys = pgTable(

@@ -6,7 +6,7 @@ import { ApiError, type FieldError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
 import { validatePayload } from "./event-types.ts";
 import { forgetTenant, publishingEventTypes, publishingTenant } from "./publish-lookups.ts";
-import { tenantLimits } from "./tenant-limits.ts";
+import { checkPublishRate, tenantLimits } from "./tenant-limits.ts";
 import { resolveTenant } from "./tenants.ts";
 import { timeFloor } from "./time-bounds.ts";
 
@@ -70,6 +70,7 @@ export async function publishEvent(
 ): Promise<PublishResult> {
   const tenant = await publishingTenant(ctx, tenantIdOrUid);
   await checkPublishable(ctx, [input], () => "");
+  await checkPublishRate(ctx, tenant, 1);
   try {
     return await orTenantGone(ctx, tenant, () =>
       publish(ctx, {
@@ -108,6 +109,7 @@ export async function publishEvents(ctx: ServiceContext, tenantIdOrUid: string, 
     throw new ApiError("validation_failed", duplicates.map((e) => `${e.path}: ${e.message}`).join("; "), duplicates);
   }
   await checkPublishable(ctx, items, (index) => `events.${index}.`);
+  await checkPublishRate(ctx, tenant, items.length);
   const { maxDeliveriesPerPublish } = tenantLimits(ctx.config, tenant);
   try {
     return await orTenantGone(ctx, tenant, () =>

@@ -7843,6 +7843,8 @@ export interface components {
         TenantLimits: {
             maxDeliveriesPerPublish: number;
             maxEndpoints: number;
+            /** @description Events per second the tenant may publish; null: no limit. */
+            publishPerSecond: number | null;
             testSendsPerMinute: number;
         };
         /** @description Admin only: this tenant's own limits, overriding the deployment's defaults. */
@@ -7851,6 +7853,8 @@ export interface components {
             maxDeliveriesPerPublish?: number | null;
             /** @description Endpoints the tenant may have (default HERALD_TENANT_MAX_ENDPOINTS). null returns it to the default. */
             maxEndpoints?: number | null;
+            /** @description Events the tenant may publish per second (default HERALD_TENANT_PUBLISH_RATE, 0: no limit). null returns it to the default. */
+            publishPerSecond?: number | null;
             /** @description Test sends per minute (default HERALD_TENANT_TEST_SENDS_PER_MINUTE). null returns it to the default. */
             testSendsPerMinute?: number | null;
         };

@@ -24,12 +24,18 @@ export const tenantLimitsInputSchema = z
     maxEndpoints: limitOverride("Endpoints the tenant may have (default HERALD_TENANT_MAX_ENDPOINTS)."),
     testSendsPerMinute: limitOverride("Test sends per minute (default HERALD_TENANT_TEST_SENDS_PER_MINUTE)."),
     maxDeliveriesPerPublish: limitOverride("Deliveries one batch publish may create (default HERALD_TENANT_MAX_DELIVERIES_PER_PUBLISH)."),
+    publishPerSecond: limitOverride("Events the tenant may publish per second (default HERALD_TENANT_PUBLISH_RATE, 0: no limit)."),
   })
   .meta({ id: "TenantLimitsInput", description: "Admin only: this tenant's own limits, overriding the deployment's defaults." });
 export type TenantLimitsInput = z.infer<typeof tenantLimitsInputSchema>;
 
 export const tenantLimitsSchema = z
-  .object({ maxEndpoints: z.number().int(), testSendsPerMinute: z.number().int(), maxDeliveriesPerPublish: z.number().int() })
+  .object({
+    maxEndpoints: z.number().int(),
+    testSendsPerMinute: z.number().int(),
+    maxDeliveriesPerPublish: z.number().int(),
+    publishPerSecond: z.number().int().nullable().meta({ description: "Events per second the tenant may publish; null: no limit." }),
+  })
   .meta({ id: "TenantLimits", description: "The limits in force for this tenant: its overrides, else the deployment's defaults." });
 export type TenantLimits = z.infer<typeof tenantLimitsSchema>;
 
