@@ -41,7 +41,11 @@ export async function startProcess(
   let output = "";
   const exited = once(child, "exit").then(([code]) => code as number | null);
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${app} did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Not left running behind the failed test: nobody else holds its handle.
+      child.kill("SIGKILL");
+      reject(new Error(`${app} did not start within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const found = output.match(readyPattern);
