@@ -39,7 +39,7 @@ import { getEvent } from "../services/events.ts";
 import { recoverEndpoint } from "../services/recover.ts";
 import { sendTestEvent } from "../services/test-send.ts";
 import { appParams, endpointParams, svixErrorResponses, svixJson, svixTags } from "./openapi.ts";
-import { endpointOut, listOut, messageOut } from "./views.ts";
+import { endpointOut, listOut, messageOut, storedPayload } from "./views.ts";
 
 const tags = svixTags.endpoint;
 const base = "/api/v1/app/{app_id}/endpoint";
@@ -345,7 +345,7 @@ export function endpointRoutes(app: OpenAPIHono<AppEnv>) {
       const { app_id, endpoint_id } = c.req.valid("param");
       const result = await sendTestEvent(c.var.ctx, app_id, endpoint_id, { eventType: c.req.valid("json").eventType });
       const { event } = await getEvent(c.var.ctx, app_id, result.eventId);
-      return c.json(messageOut(event, event.payload), 202);
+      return c.json(messageOut(event, storedPayload(event)), 202);
     },
   );
 

@@ -16,7 +16,7 @@ import { endpointsByIds } from "../services/endpoints.ts";
 import { getEvent, listEvents, publishEvent } from "../services/events.ts";
 import { createTenant, findTenant } from "../services/tenants.ts";
 import { appParams, idempotencyHeader, msgParams, svixErrorResponses, svixJson, svixTags } from "./openapi.ts";
-import { listOut, messageEndpointOut, messageOut } from "./views.ts";
+import { listOut, messageEndpointOut, messageOut, storedPayload } from "./views.ts";
 
 const tags = svixTags.message;
 const base = "/api/v1/app/{app_id}/msg";
@@ -121,7 +121,7 @@ export function messageRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
       const withContent = query.with_content ?? true;
       return c.json(
         listOut(
-          rows.map((row) => messageOut(row, withContent ? row.payload : {})),
+          rows.map((row) => messageOut(row, withContent ? storedPayload(row) : {})),
           nextCursor,
         ),
         200,
@@ -142,7 +142,7 @@ export function messageRoutes(app: OpenAPIHono<AppEnv>, metrics: ApiMetrics) {
     async (c) => {
       const { app_id, msg_id } = c.req.valid("param");
       const { event } = await getEvent(c.var.ctx, app_id, msg_id);
-      return c.json(messageOut(event, (c.req.valid("query").with_content ?? true) ? event.payload : {}), 200);
+      return c.json(messageOut(event, (c.req.valid("query").with_content ?? true) ? storedPayload(event) : {}), 200);
     },
   );
 

@@ -49,6 +49,11 @@ export function endpointOut(row: Endpoint): SvixEndpointOut {
   };
 }
 
+/** A stored event's payload, kept as the JSON text the publisher sent, as a value for a Svix body. */
+export function storedPayload(event: Pick<Event, "payload">): unknown {
+  return JSON.parse(event.payload);
+}
+
 export function messageOut(row: Pick<Event, "id" | "uid" | "eventType" | "createdAt">, payload: unknown): SvixMessageOut {
   return {
     id: row.id,
@@ -107,7 +112,7 @@ export function listOut<T>(data: T[], nextCursor: string | null) {
 
 export function endpointMessageOut(event: Event, delivery: Delivery, withContent: boolean) {
   return {
-    ...messageOut(event, withContent ? event.payload : {}),
+    ...messageOut(event, withContent ? storedPayload(event) : {}),
     ...deliveryStatus(delivery.status),
     nextAttempt: delivery.nextAttemptAt ? iso(delivery.nextAttemptAt) : null,
   };
