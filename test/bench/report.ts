@@ -451,8 +451,9 @@ export function renderReport(
       "backlog",
       `${n(b.throughputRatio, 2)}× healthy throughput, ${n(b.idle.redisCommandsPerSecond, 1)} Redis commands/s idle`,
       `${n(b.stuck)} deliveries stuck behind ${b.deadEndpoints} dead endpoints (loaded into PostgreSQL and settled in ${n(b.loadSeconds, 1)} s) beside ${b.healthyEndpoints} healthy ones: ` +
-        `${n(b.withBacklog.deliveriesPerSecond)} healthy deliveries/s with them against ${n(b.clean.deliveriesPerSecond)}/s on a clean Herald, ` +
-        `p99 ${n(b.withBacklog.p99Ms, 1)} ms against ${n(b.clean.p99Ms, 1)} ms at half that rate; ` +
+        `${n(b.withBacklog.deliveriesPerSecond)} healthy deliveries/s with them against ${n(b.clean.deliveriesPerSecond)}/s on a clean Herald beside it, ` +
+        `p99 ${n(b.withBacklog.p99Ms, 1)} ms against ${n(b.clean.p99Ms, 1)} ms at half that rate (medians of ${b.runs.length / 2} alternating pairs: ` +
+        `${b.runs.map((run) => `${run.kind} ${n(run.deliveriesPerSecond)}/s p99 ${n(run.p99Ms, 1)} ms`).join(", ")}); ` +
         `PostgreSQL wrote ${n(b.withBacklog.walBytesPerDelivery)} bytes of WAL (${n(b.withBacklog.fullPageImagesPerDelivery, 2)} full-page images) per healthy delivery with them ` +
         `against ${n(b.clean.walBytesPerDelivery)} (${n(b.clean.fullPageImagesPerDelivery, 2)}), ${n(b.withBacklog.checkpoints)} and ${n(b.clean.checkpoints)} checkpoints during the runs; ` +
         `idle for ${n(b.idle.seconds)} s: ${n(b.idle.redisCommandsPerSecond, 1)} Redis commands/s, ${n(b.idle.redisBytesPerStuckDelivery, 1)} bytes of Redis per stuck delivery, ` +

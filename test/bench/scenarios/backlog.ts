@@ -10,6 +10,7 @@ import { log, now, pollUntil, round, waitForReceived } from "../progress.ts";
 import type { FastReceiver } from "../receiver.ts";
 import { processCpuSeconds, redisDelta, redisSnapshot } from "../service-stats.ts";
 import type { Sizes } from "../sizes.ts";
+import { median } from "./durable.ts";
 import { latency } from "./latency.ts";
 
 const DEAD_ENDPOINTS = 10;
@@ -25,13 +26,15 @@ export interface BacklogSizes {
   events: number;
   idleSeconds: number;
   latencySeconds: number;
+  /** Clean / backlog pairs of healthy runs, alternating which goes first; the ratios are of their medians. */
+  pairs: number;
   timeoutMs: number;
 }
 
 export const backlogSizes = (full: boolean): BacklogSizes =>
   full
-    ? { stuck: 1_000_000, events: 2_000, idleSeconds: 30, latencySeconds: 20, timeoutMs: 180_000 }
-    : { stuck: 100_000, events: 1_000, idleSeconds: 10, latencySeconds: 10, timeoutMs: 120_000 };
+    ? { stuck: 1_000_000, events: 2_000, idleSeconds: 30, latencySeconds: 20, pairs: 3, timeoutMs: 180_000 }
+    : { stuck: 100_000, events: 1_000, idleSeconds: 10, latencySeconds: 10, pairs: 2, timeoutMs: 120_000 };
 
 interface HealthyRun {
   deliveriesPerSecond: number;
@@ -64,9 +67,12 @@ export interface BacklogResult {
   deadEndpoints: number;
   healthyEndpoints: number;
   loadSeconds: number;
+  /** Medians of the clean runs and of the runs beside the backlog. */
   clean: HealthyRun;
   withBacklog: HealthyRun;
-  /** withBacklog ÷ clean, deliveries/s and p99. */
+  /** Every healthy run, in the order they ran. */
+  runs: (HealthyRun & { kind: "clean" | "with backlog" })[];
+  /** withBacklog ÷ clean (medians), deliveries/s and p99. */
   throughputRatio: number;
   latencyRatio: number;
   idle: {
@@ -110,22 +116,17 @@ async function redisMemory(url: string): Promise<number> {
 
 /**
  * A million deliveries stuck behind ten dead endpoints must cost nothing while
- * they wait and must not slow the healthy endpoints. Runs, each on a fresh
- * Herald: clean (five healthy endpoints: throughput, then latency at half of
- * it), then with the backlog: the rows are loaded straight into PostgreSQL as
+ * they wait and must not slow the healthy endpoints. On a Herald with five
+ * healthy endpoints, the backlog's rows are loaded straight into PostgreSQL as
  * Herald leaves them (parked first attempts, parked failed ones, failed ones
- * whose retry is hours away) and the dead endpoints put in the parked set, then
- * the idle cost is measured, then the same healthy runs, then the dead
- * endpoints come back (answering after REVIVED_LATENCY_MS) and drain while the
- * healthy endpoints keep publishing.
+ * whose retry is hours away) and the dead endpoints put in the parked set; the
+ * idle cost is measured; then healthy runs (throughput, then latency at half
+ * of it) alternate in pairs with the same runs on a clean Herald started
+ * beside it; then the dead endpoints come back (answering after
+ * REVIVED_LATENCY_MS) and drain while the healthy endpoints keep publishing.
  */
 export async function backlog(options: BenchOptions, receiver: FastReceiver, sizes: BacklogSizes): Promise<BacklogResult> {
   const latencySizes = { endpoints: HEALTHY_ENDPOINTS, latencySeconds: sizes.latencySeconds, timeoutMs: sizes.timeoutMs } as Sizes;
-  const clean = await withHerald(async (bench) => {
-    const tenantId = await healthyTenant(bench);
-    return healthyRun(bench, tenantId, "clean");
-  });
-
   return withHerald(async (bench) => {
     const tenantId = await healthyTenant(bench);
     const deadPort = await freePort();
@@ -174,21 +175,42 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
     };
     log(`backlog idle: ${JSON.stringify(idle)}`);
 
-    const withBacklog = await healthyRun(bench, tenantId, "with backlog");
+    // The healthy runs alternate between this Herald and a clean one started beside it now (clean first, then
+    // backlog first, …), and the ratios are of their medians: whatever else the machine does during one pair, it
+    // does to both sides.
+    const runs = await withHerald(async (cleanBench) => {
+      const cleanTenant = await healthyTenant(cleanBench);
+      const done: BacklogResult["runs"] = [];
+      for (let pair = 1; pair <= sizes.pairs; pair++) {
+        const order = pair % 2 === 1 ? (["clean", "with backlog"] as const) : (["with backlog", "clean"] as const);
+        for (const kind of order) {
+          const run =
+            kind === "clean"
+              ? await healthyRun(cleanBench, cleanTenant, `clean ${pair}`)
+              : await healthyRun(bench, tenantId, `with backlog ${pair}`);
+          done.push({ kind, ...run });
+        }
+      }
+      return done;
+    });
+    const clean = medianRun(runs.filter((run) => run.kind === "clean"));
+    const withBacklog = medianRun(runs.filter((run) => run.kind === "with backlog"));
 
     // The dead endpoints come back: once each one's next probe has succeeded they drain at their cap, measured
     // while the healthy endpoints keep publishing.
     let revived = 0;
-    let firstRevived: (() => void) | undefined;
+    const answered = new Set<string>();
+    let allRevived: (() => void) | undefined;
     const probed = new Promise<void>((resolve) => {
-      firstRevived = resolve;
+      allRevived = resolve;
     });
     const server: Server = createServer((req, res) => {
       req.resume();
       req.on("end", () =>
         setTimeout(() => {
           revived++;
-          if (revived >= DEAD_ENDPOINTS) firstRevived?.();
+          answered.add(req.url ?? "");
+          if (answered.size >= DEAD_ENDPOINTS) allRevived?.();
           res.writeHead(200);
           res.end();
         }, REVIVED_LATENCY_MS),
@@ -196,7 +218,8 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
     });
     server.listen(deadPort, "127.0.0.1");
     await once(server, "listening");
-    // The probes come when the circuits' cool-downs (30 s) end.
+    // The probes come when the circuits' cool-downs (30 s) end, which the circuits reached at different moments:
+    // the drain is measured once every dead endpoint has answered its probe, so that all of them are draining.
     await probed;
     const drainedBefore = revived;
     // The healthy endpoints get half the clean throughput, open loop, as in the latency runs: do they keep up, and
@@ -230,6 +253,7 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
       loadSeconds: round(loadSeconds, 1),
       clean,
       withBacklog,
+      runs,
       throughputRatio: round(withBacklog.deliveriesPerSecond / clean.deliveriesPerSecond, 3),
       latencyRatio: round(withBacklog.p99Ms / clean.p99Ms, 3),
       idle,
@@ -277,6 +301,19 @@ export async function backlog(options: BenchOptions, receiver: FastReceiver, siz
     log(`backlog, ${label}: ${round(deliveriesPerSecond)} deliveries/s, p99 ${timed.p99Ms} ms, ${JSON.stringify(wal)}`);
     return { deliveriesPerSecond: round(deliveriesPerSecond), p50Ms: timed.p50Ms, p99Ms: timed.p99Ms, ...wal };
   }
+}
+
+/** Each figure's median over the runs. */
+function medianRun(runs: HealthyRun[]): HealthyRun {
+  const mid = (pick: (run: HealthyRun) => number, digits = 1) => round(median(runs.map(pick)), digits);
+  return {
+    deliveriesPerSecond: mid((run) => run.deliveriesPerSecond, 0),
+    p50Ms: mid((run) => run.p50Ms),
+    p99Ms: mid((run) => run.p99Ms),
+    walBytesPerDelivery: mid((run) => run.walBytesPerDelivery, 0),
+    fullPageImagesPerDelivery: mid((run) => run.fullPageImagesPerDelivery, 2),
+    checkpoints: mid((run) => run.checkpoints, 0),
+  };
 }
 
 async function jobsInRedis(redis: Redis, prefix: string): Promise<number> {
