@@ -26,6 +26,9 @@ const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 /** Builds the whole HTTP API from its dependencies; opens nothing itself. */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AppEnv>({
+    // `/api/v1/app/` is `/api/v1/app`: Svix's documentation writes its paths with a trailing slash, and so do
+    // clients built from it.
+    strict: false,
     defaultHook: (result) => {
       if (!result.success) {
         const errors = fieldErrors(result.error.issues, result.target === "json" ? undefined : result.target);

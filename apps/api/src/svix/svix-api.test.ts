@@ -87,6 +87,17 @@ describe("Svix's shapes for what is not Svix's happy path", () => {
   });
 });
 
+describe("paths as Svix's documentation writes them", () => {
+  it("takes a trailing slash, as in Svix's curl examples (POST /api/v1/app/)", async () => {
+    const created = await t.call("POST", "/api/v1/app/", { body: { name: "Hooli", uid: "hooli" } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ uid: "hooli", name: "Hooli" });
+    const listed = await t.call("GET", "/api/v1/app/hooli/endpoint/");
+    expect(listed.status).toBe(200);
+    expect(listed.body).toMatchObject({ data: [], done: true });
+  });
+});
+
 describe("Svix's update semantics", () => {
   it("PUT creates what is missing and replaces what exists; PATCH changes only what it names", async () => {
     const created = await t.call("PUT", "/api/v1/app/umbrella", { body: { name: "Umbrella", uid: "umbrella", metadata: { a: "1" } } });
