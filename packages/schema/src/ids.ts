@@ -77,6 +77,14 @@ export function idFloor(kind: IdKind, time: Date): string {
   return `${ID_PREFIXES[kind]}_${encodeTime(time.getTime())}${"0".repeat(16)}`;
 }
 
+/** When an id was made: the time its first ten characters after the prefix encode. */
+export function idTime(id: string): Date {
+  const encoded = id.slice(id.indexOf("_") + 1, id.indexOf("_") + 11);
+  let ms = 0;
+  for (const char of encoded) ms = ms * 32 + ALPHABET.indexOf(char);
+  return new Date(ms);
+}
+
 export function hasPrefix(kind: IdKind, id: string): boolean {
   return id.startsWith(`${ID_PREFIXES[kind]}_`) && id.length === ID_PREFIXES[kind].length + 27;
 }

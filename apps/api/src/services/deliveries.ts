@@ -1,4 +1,13 @@
-import { type Attempt, attempts, type Delivery, type DeliveryListQuery, type DeliveryRetry, deliveries, endpoints } from "@herald/schema";
+import {
+  type Attempt,
+  attempts,
+  type Delivery,
+  type DeliveryListQuery,
+  type DeliveryRetry,
+  deliveries,
+  endpoints,
+  events,
+} from "@herald/schema";
 import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -86,6 +95,10 @@ export async function retryDelivery(
   if (found.delivery.status === "succeeded" && !input.force) {
     throw new ApiError("conflict", `delivery ${deliveryId} already succeeded; send {"force": true} to send it again`);
   }
+  // Its event may be past the retention already (an event published just before midnight has its deliveries in
+  // the next day's partition, kept a day longer): there is nothing left to send.
+  const [event] = await ctx.db.select({ id: events.id }).from(events).where(eq(events.id, found.delivery.eventId)).limit(1);
+  if (!event) throw new ApiError("conflict", `the event of delivery ${deliveryId} is past the retention; it cannot be sent again`);
   const [updated] = await ctx.db
     .update(deliveries)
     .set({ status: "pending", parked: false, nextAttemptAt: new Date(), updatedAt: new Date() })
