@@ -129,6 +129,16 @@ export async function maintainPartitions(sql: Sql, options: MaintenanceOptions):
     }
   }
 
+  // A pass killed between a partition's detach and its drop left a table no parent lists: drop it now.
+  const leftovers = await sql<{ name: string }[]>`
+    select relname as name from pg_class
+    where relkind = 'r' and not relispartition and relnamespace = current_schema()::regnamespace
+      and relname ~ '^(events|deliveries|attempts)_p(0|[0-9]{8})$'`;
+  for (const { name } of leftovers) {
+    await sql.unsafe(`drop table if exists "${name}"`);
+    report.dropped.push(name);
+  }
+
   report.expiredKeys = await deleteExpiredKeys(sql);
   report.expiredUids = await deleteExpiredUids(sql);
   return report;
@@ -233,7 +243,7 @@ async function deleteExpiredUids(sql: Sql): Promise<number> {
   for (;;) {
     const rows = await sql`
       delete from event_uids where ctid = any(array(
-        select ctid from event_uids where created_at < ${oldest.from} and event_id < ${floor} limit 5000))
+        select ctid from event_uids where created_at < ${oldest.from.toISOString()}::timestamptz and event_id < ${floor} limit 5000))
       returning 1`;
     deleted += rows.length;
     if (rows.length < 5000) return deleted;
