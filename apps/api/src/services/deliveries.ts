@@ -7,6 +7,9 @@ import {
   deliveries,
   endpoints,
   events,
+  hasPrefix,
+  idFloor,
+  idTime,
 } from "@herald/schema";
 import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
@@ -36,6 +39,8 @@ export async function listDeliveries(
         input.status ? eq(deliveries.status, input.status) : undefined,
         input.endpointId ? eq(deliveries.endpointId, input.endpointId) : undefined,
         input.eventId ? eq(deliveries.eventId, input.eventId) : undefined,
+        // An event's deliveries are made after it: the partitions of the days before it are skipped.
+        input.eventId && hasPrefix("event", input.eventId) ? gte(deliveries.id, idFloor("delivery", idTime(input.eventId))) : undefined,
         // Ids start with their creation time, so a time range is an id range.
         input.after ? gte(deliveries.id, timeFloor("delivery", "after", input.after)) : undefined,
         input.before ? lt(deliveries.id, timeFloor("delivery", "before", input.before)) : undefined,
