@@ -6,7 +6,7 @@ import { drizzle } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { idFloor, newId } from "./ids.ts";
+import { idBounds, idFloor, newId } from "./ids.ts";
 import { MIGRATIONS_FOLDER, runMigrations } from "./migrate.ts";
 import { createDayPartitions, DAY_MS, listPartitions, maintainPartitions } from "./partitions.ts";
 
@@ -174,6 +174,21 @@ describe("migrating a populated database to partitioned tables", () => {
       `select id from deliveries where endpoint_id = 'ep_1' and parked and status in ('pending', 'failed') order by id limit 10`,
     );
     expect(parked).toMatch(/deliveries_p0_parked_idx/);
+
+    // The worker's batched lookups and updates (a prepared statement, an array of ids): the array alone reaches
+    // every partition; with the ids' bounds (idBounds) the others are removed before the statement runs.
+    const ids = [id, newId("delivery")];
+    const [lo, hi] = idBounds(ids);
+    await sql.unsafe("set plan_cache_mode = force_generic_plan");
+    await sql.unsafe("prepare by_ids(text[]) as select id from deliveries where id = any($1)");
+    await sql.unsafe("prepare by_bounded_ids(text[], text, text) as select id from deliveries where id = any($1) and id between $2 and $3");
+    const unbounded = await plan(`execute by_ids('{${ids.join(",")}}')`);
+    const bounded = await plan(`execute by_bounded_ids('{${ids.join(",")}}', '${lo}', '${hi}')`);
+    const partitionCount = (await listPartitions(sql)).filter((p) => p.table === "deliveries").length;
+    expect(unbounded).not.toMatch(/Subplans Removed/);
+    // An id of long ago (the first partition) and one of today: the days ahead are removed.
+    expect(bounded).toMatch(new RegExp(`Subplans Removed: ${partitionCount - 1}|Subplans Removed: ${partitionCount - 2}`));
+    await sql.unsafe("reset plan_cache_mode");
     console.log(["by id", byId, "newest page", newest, "due scan", due, "parked", parked].join("\n"));
   });
 
