@@ -119,14 +119,14 @@ describe("benchmark suite at tiny size", () => {
     ]) {
       expect(report).toContain(label);
     }
-    // Every target is judged, except the 10,000-endpoint fan-out, the backlog (loading a backlog takes longer
-    // than a smoke test should) and tracing (four Herald start-ups), which tiny size does not run (and batch
-    // while it is missing), and the cluster, left out above.
+    // Every target is judged, except the 10,000-endpoint fan-out, the backlog and the history (loading a backlog
+    // or weeks of history takes longer than a smoke test should) and tracing (four Herald start-ups), which tiny
+    // size does not run (and batch while it is missing), and the cluster, left out above.
     const unjudged = judgeTargets(results).filter((target) => target.met === null);
     expect(
       unjudged
         .map((target) => target.target)
-        .filter((name) => !/^Fan-out to 10,000|^Batch publish|^Backlog|^Redis Cluster|^Tracing/.test(name)),
+        .filter((name) => !/^Fan-out to 10,000|^Batch publish|^Backlog|^Redis Cluster|^Tracing|^History/.test(name)),
     ).toEqual([]);
     expect(barChart("t", "u", chartBars(results))).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
   });

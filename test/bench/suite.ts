@@ -8,6 +8,7 @@ import { type ClusterResult, cluster } from "./scenarios/cluster.ts";
 import { type CommandsResult, commands } from "./scenarios/commands.ts";
 import { type DurableComparisonResult, durableComparison } from "./scenarios/durable.ts";
 import { type FanoutResult, fanout } from "./scenarios/fanout.ts";
+import { type HistoryResult, history, historySizes } from "./scenarios/history.ts";
 import { type IngestRow, ingest } from "./scenarios/ingest.ts";
 import { type IsolationResult, isolation } from "./scenarios/isolation.ts";
 import { type LatencyResult, latency } from "./scenarios/latency.ts";
@@ -40,6 +41,7 @@ export interface SuiteResults {
   soak?: SoakResult;
   backlog?: BacklogResult;
   tracing?: TracingResult;
+  history?: HistoryResult;
   errors: { scenario: string; error: string }[];
 }
 
@@ -74,6 +76,7 @@ export const SCENARIOS = [
   "soak",
   "backlog",
   "tracing",
+  "history",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -236,6 +239,14 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       await attempt("soak", async () => {
         results.soak = await soak(options, receiver, sizes);
         emit(results.soak);
+      });
+    }
+
+    // Not at tiny size: loading weeks of history is the point of the scenario, and takes too long for the smoke run.
+    if (wanted("history") && sizes.mode !== "tiny") {
+      await attempt("history", async () => {
+        results.history = await history(options, receiver, sizes, historySizes(sizes.mode === "full"));
+        emit(results.history);
       });
     }
 

@@ -273,6 +273,18 @@ describe("retry", () => {
     );
     expectProblem(await t.call("POST", `/v1/tenants/acme/deliveries/${newId("delivery")}/retry`), 404, "not_found");
   });
+
+  it("refuses a delivery whose event is past the retention, which would have nothing to send", async () => {
+    // An event published just before midnight has its deliveries in the next day's partition: its own day can be
+    // dropped first. (A DELETE stands in for that drop here.)
+    const delivery = await deliveryTo(hookId);
+    await setState(delivery.id, "exhausted");
+    await t.sql`delete from events where id = ${delivery.eventId}`;
+    const refused = await t.call("POST", `/v1/tenants/acme/deliveries/${delivery.id}/retry`);
+    expectProblem(refused, 409, "conflict");
+    expect(refused.body.detail).toContain("past the retention");
+    expect(await status(delivery.id)).toBe("exhausted");
+  });
 });
 
 describe("recover", () => {
@@ -312,6 +324,13 @@ describe("recover", () => {
     expect(await status(oldId)).toBe("exhausted");
     // Nothing is left to recover.
     expect((await t.call("POST", `/v1/tenants/acme/endpoints/${endpointId}/recover`, { body: { since } })).body).toEqual({ queued: 0 });
+  });
+
+  it("leaves a delivery whose event is past the retention", async () => {
+    await t.sql`delete from events where id = (select event_id from deliveries where id = ${made.exhausted as string})`;
+    const response = await t.call("POST", `/v1/tenants/acme/endpoints/${endpointId}/recover`, { body: { since: "2020-01-01T00:00:00Z" } });
+    expect(response.body).toEqual({ queued: 2 });
+    expect(await status(made.exhausted as string)).toBe("exhausted");
   });
 
   it("leaves other endpoints' deliveries alone", async () => {

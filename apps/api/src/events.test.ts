@@ -150,15 +150,15 @@ describe("idempotency", () => {
     const first = await t.call("POST", "/v1/tenants/acme/events", {
       body: { eventType: "invoice.paid", payload: {}, idempotencyKey: "old-key" },
     });
-    await t.sql`update events set created_at = now() - interval '24 hours 1 minute' where id = ${first.body.id}`;
+    await t.sql`update idempotency_keys set created_at = now() - interval '24 hours 1 minute' where event_id = ${first.body.id}`;
     const again = await t.call("POST", "/v1/tenants/acme/events", {
       body: { eventType: "invoice.paid", payload: {}, idempotencyKey: "old-key" },
     });
     expect(again.status).toBe(202);
     expect(again.body.id).not.toBe(first.body.id);
-    // The old event keeps its payload but gave up the key.
+    // The old event still shows the key it was published with; the key now answers with the new event.
     const old = await t.call("GET", `/v1/tenants/acme/events/${first.body.id}`);
-    expect(old.body.idempotencyKey).toBeNull();
+    expect(old.body.idempotencyKey).toBe("old-key");
     const third = await t.call("POST", "/v1/tenants/acme/events", {
       body: { eventType: "invoice.paid", payload: {}, idempotencyKey: "old-key" },
     });
@@ -170,7 +170,7 @@ describe("idempotency", () => {
     const first = await t.call("POST", "/v1/tenants/acme/events", {
       body: { eventType: "invoice.paid", payload: {}, idempotencyKey: "young-key" },
     });
-    await t.sql`update events set created_at = now() - interval '23 hours 59 minutes' where id = ${first.body.id}`;
+    await t.sql`update idempotency_keys set created_at = now() - interval '23 hours 59 minutes' where event_id = ${first.body.id}`;
     const again = await t.call("POST", "/v1/tenants/acme/events", {
       body: { eventType: "invoice.paid", payload: {}, idempotencyKey: "young-key" },
     });

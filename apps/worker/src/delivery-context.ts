@@ -1,6 +1,6 @@
 import { buildEnvelope } from "@herald/delivery";
 import { TtlCache } from "@herald/runtime";
-import type { DeliveryStatus } from "@herald/schema";
+import { type DeliveryStatus, idBounds } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
 import { openSecret, type SecretKeys } from "@herald/schema/secrets";
 import { BatchLoader } from "./batch-loader.ts";
@@ -46,15 +46,18 @@ const EVENT_CACHE_MS = 60_000;
  */
 export function createContextLoader(sql: Sql, secretKeys?: SecretKeys) {
   const deliveries = new BatchLoader<string, DeliveryState>(async (ids) => {
-    const rows = await sql<
-      DeliveryState[]
-    >`select id, status, attempts, parked, next_attempt_at as "nextAttemptAt", trace_context as "traceContext" from deliveries where id = any(${ids}::text[])`;
+    const [lo, hi] = idBounds(ids);
+    const rows = await sql<DeliveryState[]>`
+      select id, status, attempts, parked, next_attempt_at as "nextAttemptAt", trace_context as "traceContext" from deliveries
+      where id = any(${ids}::text[]) and id between ${lo} and ${hi}`;
     return new Map(rows.map((row) => [row.id, row]));
   });
 
   const events = new BatchLoader<string, EventBody>(async (ids) => {
+    const [lo, hi] = idBounds(ids);
     const rows = await sql<{ id: string; eventType: string; payload: string; createdAt: Date }[]>`
-      select id, event_type as "eventType", payload, created_at as "createdAt" from events where id = any(${ids}::text[])`;
+      select id, event_type as "eventType", payload, created_at as "createdAt" from events
+      where id = any(${ids}::text[]) and id between ${lo} and ${hi}`;
     return new Map(
       rows.map((row) => [
         row.id,

@@ -60,7 +60,38 @@ export function createWorkerMetrics() {
   const watchRecorder = (pending: () => number) => {
     recorderPending = pending;
   };
-  return { registry, deliveries, attemptDuration, inFlight, delayed, publishToDelivery, circuitsOpened, reconcilerEnqueued, watchRecorder };
+  const storageBytes = new Gauge({
+    name: "herald_storage_bytes",
+    help: "Bytes on disk of a partitioned table (all partitions, indexes and TOAST), as of the last maintenance pass.",
+    labelNames: ["table"] as const,
+    registers: [registry],
+  });
+  const storagePartitions = new Gauge({
+    name: "herald_storage_partitions",
+    help: "Partitions of a table, as of the last maintenance pass.",
+    labelNames: ["table"] as const,
+    registers: [registry],
+  });
+  const oldestRowAge = new Gauge({
+    name: "herald_storage_oldest_age_seconds",
+    help: "Age of the oldest row of a table (from its id): what the oldest partition holds. Stays under the retention plus a day while retention runs.",
+    labelNames: ["table"] as const,
+    registers: [registry],
+  });
+  return {
+    registry,
+    deliveries,
+    attemptDuration,
+    inFlight,
+    delayed,
+    publishToDelivery,
+    circuitsOpened,
+    reconcilerEnqueued,
+    watchRecorder,
+    storageBytes,
+    storagePartitions,
+    oldestRowAge,
+  };
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -1,5 +1,5 @@
 import { type AttemptFields, attemptFields, type Outcome, storableText } from "@herald/delivery";
-import { newId } from "@herald/schema";
+import { idBounds, newId } from "@herald/schema";
 import type { Sql } from "@herald/schema/client";
 import type { Logger } from "pino";
 import type { DisabledEndpoint } from "./operational-events.ts";
@@ -182,7 +182,10 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
 
   /** Deliveries whose endpoint could not take them now wait in PostgreSQL, no longer in Redis. */
   async function writeParks(tx: Sql, ids: string[]): Promise<void> {
-    await tx`update deliveries set parked = true, updated_at = now() where id = any(${ids}::text[]) and status in ('pending', 'failed')`;
+    const [lo, hi] = idBounds(ids);
+    await tx`
+      update deliveries set parked = true, updated_at = now()
+      where id = any(${ids}::text[]) and id between ${lo} and ${hi} and status in ('pending', 'failed')`;
   }
 
   /**
@@ -219,6 +222,7 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
     const ids = sorted([...perEndpoint.keys()]);
     const stats = ids.map((id) => perEndpoint.get(id) as NonNullable<ReturnType<typeof perEndpoint.get>>);
     const iso = (date: Date | null) => date?.toISOString() ?? null;
+    const deliveryBounds = idBounds(records.map((r) => r.deliveryId));
     await tx`
       with recorded as (
         insert into attempts (id, delivery_id, endpoint_id, attempt_number, started_at, duration_ms, status_code,
@@ -243,7 +247,8 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
         from unnest(${col((r) => r.deliveryId)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.outcome.statusCode)}::int[],
                     ${col((r) => storableText(r.outcome.errorMessage))}::text[], ${col((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[])
              as v(id, status, code, error, next)
-        where d.id = v.id
+        -- The bounds let PostgreSQL reach only the days these deliveries were made in (see idBounds).
+        where d.id = v.id and d.id between ${deliveryBounds[0]} and ${deliveryBounds[1]}
       ),
       locked as materialized (
         select id from endpoints where id = any(${ids}::text[]) order by id for update

@@ -20,6 +20,7 @@ import { createOperationalEvents } from "./operational-events.ts";
 import { createProcessor, RetryLaterError, SHORT_RETRY_MS } from "./processor.ts";
 import { createReconciler } from "./reconciler.ts";
 import { createRecorder } from "./recorder.ts";
+import { createRetention } from "./retention.ts";
 import { createScheduler } from "./scheduler.ts";
 import { SlotWaiters } from "./slot-waiters.ts";
 
@@ -201,8 +202,14 @@ export function createWorker(deps: WorkerDeps) {
     onEnqueued: (count) => metrics.reconcilerEnqueued.inc(count),
   });
   metrics.watchRecorder(recorder.pending);
+  const retention = createRetention(deps.sql, queues, logger, metrics, {
+    retentionMs: config.HERALD_RETENTION,
+    aheadDays: config.HERALD_PARTITIONS_AHEAD,
+    intervalMs: config.HERALD_MAINTENANCE_INTERVAL,
+  });
   reconciler.start();
   scheduler.start();
+  retention.start();
 
   /**
    * Stops taking jobs, lets the ones in flight finish and record, and flushes.
@@ -210,7 +217,7 @@ export function createWorker(deps: WorkerDeps) {
    * lapse and another worker takes them (at-least-once, never lost).
    */
   async function close(): Promise<void> {
-    await Promise.all([reconciler.stop(), scheduler.stop()]);
+    await Promise.all([reconciler.stop(), scheduler.stop(), retention.stop()]);
     const graceful = Promise.all(workers.map((worker) => worker.close()));
     const timedOut = await Promise.race([
       graceful.then(() => false),
@@ -227,7 +234,7 @@ export function createWorker(deps: WorkerDeps) {
     if (!deps.client) await client.close();
   }
 
-  return { workers, queues, guard, reconciler, scheduler, recorder, operational, metrics, close };
+  return { workers, queues, guard, reconciler, scheduler, retention, recorder, operational, metrics, close };
 }
 
 export type HeraldWorker = ReturnType<typeof createWorker>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { apiConfigSchema, ConfigError, parseConfig, parseDuration, workerConfigSchema } from "./index.ts";
+import { apiConfigSchema, ConfigError, minimumRetentionMs, parseConfig, parseDuration, workerConfigSchema } from "./index.ts";
 
 describe("configuration", () => {
   it("parses durations", () => {
@@ -34,6 +34,16 @@ describe("configuration", () => {
     expect(config.HERALD_METRICS_PORT).toBeUndefined();
     expect(() => parseConfig(workerConfigSchema, { HERALD_OPERATOR_WEBHOOK_URL: "ftp://ops" })).toThrow(/HERALD_OPERATOR_WEBHOOK_URL/);
     expect(() => parseConfig(workerConfigSchema, { HERALD_ENDPOINT_CONCURRENCY: "0" })).toThrow(/HERALD_ENDPOINT_CONCURRENCY/);
+  });
+
+  it("keeps 30 days by default and refuses a retention shorter than the retry schedule plus a day", () => {
+    const config = parseConfig(workerConfigSchema, {});
+    expect(config).toMatchObject({ HERALD_RETENTION: 30 * 86_400_000, HERALD_PARTITIONS_AHEAD: 7, HERALD_MAINTENANCE_INTERVAL: 3_600_000 });
+    // The default schedule spans 75 h 35 min; at 20 % jitter that is 90.7 h, plus a day: 115 h.
+    expect(minimumRetentionMs(config)).toBe(115 * 3_600_000);
+    expect(() => parseConfig(workerConfigSchema, { HERALD_RETENTION: "4d" })).toThrow(/HERALD_RETENTION: must be at least 115h/);
+    expect(parseConfig(workerConfigSchema, { HERALD_RETENTION: "115h" }).HERALD_RETENTION).toBe(115 * 3_600_000);
+    expect(parseConfig(workerConfigSchema, { HERALD_RETENTION: "2d", HERALD_RETRY_SCHEDULE: "0,1h" }).HERALD_RETENTION).toBe(172_800_000);
   });
 
   it("names every bad variable in one error", () => {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
 import { parseEncryptionKeys } from "./encryption-keys.ts";
 
 export { formatDuration, parseDuration } from "./duration.ts";
@@ -157,8 +157,22 @@ export const workerConfigSchema = z
     HERALD_OPERATOR_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
     /** With OpenTelemetry on, send W3C `traceparent` to receivers, so their spans join the delivery's trace. */
     HERALD_SEND_TRACEPARENT: flag(false),
+    /** How long events, deliveries and attempts are kept; a day's partitions are dropped whole once past it. */
+    HERALD_RETENTION: duration("30d"),
+    /** Days after today whose partitions are made ahead of time. */
+    HERALD_PARTITIONS_AHEAD: int(7, 1),
+    /** How often one worker runs the storage maintenance pass (make partitions, drop expired ones). */
+    HERALD_MAINTENANCE_INTERVAL: duration("1h"),
   })
   .superRefine((config, ctx) => {
+    const minimum = minimumRetentionMs(config);
+    if (config.HERALD_RETENTION < minimum) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["HERALD_RETENTION"],
+        message: `must be at least ${formatDuration(minimum)}: the retry schedule with its jitter, plus a day, so that no delivery is cut short`,
+      });
+    }
     for (const shard of config.HERALD_WORKER_SHARDS ?? []) {
       if (shard >= config.HERALD_QUEUE_SHARDS) {
         ctx.addIssue({
@@ -169,6 +183,15 @@ export const workerConfigSchema = z
       }
     }
   });
+
+/**
+ * The longest a delivery can keep retrying (every delay of the schedule at its full jitter), plus a day of
+ * margin, in whole hours: the shortest retention that never drops a delivery still on its schedule.
+ */
+export function minimumRetentionMs(config: { HERALD_RETRY_SCHEDULE: number[]; HERALD_RETRY_JITTER: number }): number {
+  const span = config.HERALD_RETRY_SCHEDULE.reduce((sum, delay) => sum + delay * (1 + config.HERALD_RETRY_JITTER), 0);
+  return Math.ceil((span + 86_400_000) / 3_600_000) * 3_600_000;
+}
 
 export type ApiConfig = z.infer<typeof apiConfigSchema>;
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;

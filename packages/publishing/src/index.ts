@@ -20,7 +20,7 @@ export interface PublishInput {
    */
   payloadText?: string | undefined;
   idempotencyKey?: string | undefined;
-  /** The publisher's own id for the event, unique within the tenant (a repeat fails the insert with 23505). */
+  /** The publisher's own id for the event, unique within the tenant (a repeat fails the insert: EVENT_UID_CONSTRAINT). */
   uid?: string | undefined;
 }
 
@@ -65,19 +65,22 @@ export interface PublishResult {
 /** How long an idempotency key answers with the first result; after that it may be used again. */
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
+/** The constraint a repeated event uid violates (event_uids' primary key: see @herald/schema's eventUids). */
+export const EVENT_UID_CONSTRAINT = "event_uids_pkey";
+
 /** Another publish took the same idempotency key first (a repeated event uid is the caller's conflict, not a race). */
 const isKeyRace = (error: unknown) =>
-  (error as { code?: string })?.code === "23505" && (error as { constraint_name?: string }).constraint_name !== "events_tenant_uid_idx";
+  (error as { code?: string })?.code === "23505" && (error as { constraint_name?: string }).constraint_name !== EVENT_UID_CONSTRAINT;
 
 /** Events published with these keys inside the window, by key. */
 async function recentByKeys(sql: Sql, tenantId: string, keys: string[]): Promise<Map<string, PublishResult>> {
   if (keys.length === 0) return new Map();
   const rows = await sql<(StoredEvent & { deliveries: number })[]>`
-    select e.id, e.tenant_id as "tenantId", e.event_type as "eventType", e.idempotency_key as "idempotencyKey",
+    select e.id, e.tenant_id as "tenantId", e.event_type as "eventType", k.key as "idempotencyKey",
            e.uid, e.created_at as "createdAt", (select count(*)::int from deliveries d where d.event_id = e.id) as deliveries
-    from events e
-    where e.tenant_id = ${tenantId} and e.idempotency_key = any(${keys}::text[])
-      and e.created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
+    from idempotency_keys k join events e on e.id = k.event_id
+    where k.tenant_id = ${tenantId} and k.key = any(${keys}::text[])
+      and k.created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
   return new Map(rows.map(({ deliveries, ...event }) => [event.idempotencyKey as string, { event, deliveries, replayed: true }]));
 }
 
@@ -89,9 +92,10 @@ async function recentByKeys(sql: Sql, tenantId: string, keys: string[]): Promise
  * none is. The caller has checked the tenant and the event types.
  *
  * An event whose idempotency key was used within the last 24 hours is not
- * stored again; its result is the original one, marked `replayed`. An older
- * event keeps its payload but gives up its key, so the unique index on
- * (tenant, key) only ever holds keys still inside the window.
+ * stored again; its result is the original one, marked `replayed`. The keys
+ * live in idempotency_keys, whose primary key (tenant, key) settles a race
+ * between two publishes; a key past its window is deleted on reuse (and by
+ * the workers' maintenance pass), and its event keeps showing the key.
  *
  * If enqueueing fails the events are still stored, and the worker's
  * reconciler enqueues their deliveries.
@@ -245,10 +249,10 @@ async function storeEvents(
   const { sql } = deps;
   const keys = events.flatMap((event) => (event.idempotencyKey ? [event.idempotencyKey] : []));
   if (keys.length > 0) {
-    // Keys past the window are free to be used again. Clearing them is harmless even if the insert below fails.
+    // Keys past the window are free to be used again. Deleting them is harmless even if the insert below fails.
     await sql`
-      update events set idempotency_key = null
-      where tenant_id = ${tenantId} and idempotency_key = any(${keys}::text[])
+      delete from idempotency_keys
+      where tenant_id = ${tenantId} and key = any(${keys}::text[])
         and created_at <= now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS})`;
   }
 
@@ -324,6 +328,12 @@ async function storeEvents(
       select v.id, ${tenantId}, v.event_type, v.payload, v.idempotency_key, v.uid
       from jsonb_to_recordset(${rowsJson}::text::jsonb) as v(id text, event_type text, payload text, idempotency_key text, uid text)
       returning id, tenant_id, event_type, idempotency_key, uid, created_at
+    ), keyed as (
+      insert into idempotency_keys (tenant_id, key, event_id, created_at)
+      select tenant_id, idempotency_key, id, created_at from stored where idempotency_key is not null
+    ), named as (
+      insert into event_uids (tenant_id, uid, event_id, created_at)
+      select tenant_id, uid, id, created_at from stored where uid is not null
     ), queued as (
       insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked, trace_context)
       select d.id, ${tenantId}, d.event_id, d.endpoint_id, d.status, case when d.status = 'pending' then now() end, d.parked, d.trace_context

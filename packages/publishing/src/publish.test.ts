@@ -129,7 +129,10 @@ describe("publish", () => {
     }
   });
 
-  it("has every job of an inline fan-out in Redis before answering, though it enqueues in several bulk calls", async () => {
+  // Thousands of deliveries and jobs: more than vitest's default 5 s on a busy machine.
+  it("has every job of an inline fan-out in Redis before answering, though it enqueues in several bulk calls", {
+    timeout: 60_000,
+  }, async () => {
     const tenantId = await tenantWith(INLINE_ENQUEUE_LIMIT);
     const waitingBefore = await queue.getWaitingCount();
     const result = await publish(deps(), { tenantId, eventType: "order.paid", payload: { amount: 3 } });
@@ -137,7 +140,7 @@ describe("publish", () => {
     expect((await queue.getWaitingCount()) - waitingBefore).toBe(INLINE_ENQUEUE_LIMIT);
   });
 
-  it("answers a fan-out above the inline limit once stored, and enqueues every delivery after", async () => {
+  it("answers a fan-out above the inline limit once stored, and enqueues every delivery after", { timeout: 60_000 }, async () => {
     const endpoints = INLINE_ENQUEUE_LIMIT + 500;
     const tenantId = await tenantWith(endpoints);
     const waitingBefore = await queue.getWaitingCount();

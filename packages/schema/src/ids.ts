@@ -77,6 +77,29 @@ export function idFloor(kind: IdKind, time: Date): string {
   return `${ID_PREFIXES[kind]}_${encodeTime(time.getTime())}${"0".repeat(16)}`;
 }
 
+/**
+ * The smallest and largest of some ids of one kind. Ids start with their creation time, so `id between lo and
+ * hi` next to `id = any(ids)` lets PostgreSQL skip the partitions of other days (it cannot prune on an array
+ * parameter alone); a batch of today's ids reaches today's partition only.
+ */
+export function idBounds(ids: readonly string[]): [string, string] {
+  let lo = ids[0] ?? "";
+  let hi = ids[0] ?? "";
+  for (const id of ids) {
+    if (id < lo) lo = id;
+    if (id > hi) hi = id;
+  }
+  return [lo, hi];
+}
+
+/** When an id was made: the time its first ten characters after the prefix encode. */
+export function idTime(id: string): Date {
+  const encoded = id.slice(id.indexOf("_") + 1, id.indexOf("_") + 11);
+  let ms = 0;
+  for (const char of encoded) ms = ms * 32 + ALPHABET.indexOf(char);
+  return new Date(ms);
+}
+
 export function hasPrefix(kind: IdKind, id: string): boolean {
   return id.startsWith(`${ID_PREFIXES[kind]}_`) && id.length === ID_PREFIXES[kind].length + 27;
 }

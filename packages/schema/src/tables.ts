@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
@@ -133,6 +133,11 @@ export const endpoints = pgTable(
   (t) => [index("endpoints_tenant_idx").on(t.tenantId, t.id), uniqueIndex("endpoints_tenant_uid_idx").on(t.tenantId, t.uid)],
 );
 
+/*
+ * events, deliveries and attempts are range-partitioned by id, a day per partition (migration 0007 and
+ * partitions.ts): ids start with their creation time, so the id is the time key. They have no foreign keys
+ * between them, so a day's partition can be dropped whole without checks against the others; see partitions.ts.
+ */
 export const events = pgTable(
   "events",
   {
@@ -144,7 +149,10 @@ export const events = pgTable(
     /** The payload's JSON text exactly as the publisher sent it (not jsonb, which reorders keys and rewrites numbers). */
     payload: text("payload").notNull(),
     idempotencyKey: text("idempotency_key"),
-    /** The publisher's own id for the event (Svix's message `eventId`), unique within the tenant. */
+    /**
+     * The publisher's own id for the event (Svix's message `eventId`), unique within the tenant: event_uids holds
+     * that uniqueness (a unique index here would have to contain the partition key, the id).
+     */
     uid: text("uid"),
     createdAt: createdAt(),
   },
@@ -152,11 +160,42 @@ export const events = pgTable(
     index("events_tenant_idx").on(t.tenantId, t.id),
     // The event list's type filter, newest first.
     index("events_tenant_type_idx").on(t.tenantId, t.eventType, t.id),
-    // Keys older than 24 hours are cleared on reuse, so this only holds keys inside the idempotency window.
-    uniqueIndex("events_idempotency_idx").on(t.tenantId, t.idempotencyKey),
-    // Partial: most events have no uid, and publishing should not pay for an index entry it never reads.
-    uniqueIndex("events_tenant_uid_idx").on(t.tenantId, t.uid).where(sql`uid is not null`),
   ],
+);
+
+/**
+ * Idempotency keys inside their 24-hour window, each with the event it published. A plain table (a unique index
+ * on the partitioned events table would have to include the id); the maintenance pass deletes expired keys.
+ */
+export const idempotencyKeys = pgTable(
+  "idempotency_keys",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    eventId: text("event_id").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
+);
+
+/**
+ * Event uids (Svix's `eventId`), one per tenant, each with its event. A plain table for the same reason as
+ * idempotency_keys; written in the statement that stores the event, and expired by the maintenance pass with the
+ * retention (a row outlives its event by at most one pass).
+ */
+export const eventUids = pgTable(
+  "event_uids",
+  {
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    uid: text("uid").notNull(),
+    eventId: text("event_id").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ name: "event_uids_pkey", columns: [t.tenantId, t.uid] }), index("event_uids_created_idx").on(t.createdAt)],
 );
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "exhausted", "held"] as const;
@@ -167,9 +206,7 @@ export const deliveries = pgTable(
   {
     id: text("id").primaryKey(),
     tenantId: text("tenant_id").notNull(),
-    eventId: text("event_id")
-      .notNull()
-      .references(() => events.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
     endpointId: text("endpoint_id")
       .notNull()
       .references(() => endpoints.id, { onDelete: "cascade" }),
@@ -203,6 +240,9 @@ export const deliveries = pgTable(
     index("deliveries_due_idx").on(t.nextAttemptAt).where(sql`status in ('pending', 'failed') and not parked`),
     // An endpoint's parked backlog, oldest first; also how the scheduler finds endpoints with one.
     index("deliveries_parked_idx").on(t.endpointId, t.id).where(sql`parked`),
+    // Deliveries held for a disabled endpoint: what the retention pass must not drop with their day (small: held
+    // deliveries are few, and the index costs nothing to the others).
+    index("deliveries_held_idx").on(t.endpointId, t.id).where(sql`status = 'held'`),
   ],
 );
 
@@ -210,9 +250,7 @@ export const attempts = pgTable(
   "attempts",
   {
     id: text("id").primaryKey(),
-    deliveryId: text("delivery_id")
-      .notNull()
-      .references(() => deliveries.id, { onDelete: "cascade" }),
+    deliveryId: text("delivery_id").notNull(),
     endpointId: text("endpoint_id").notNull(),
     attemptNumber: integer("attempt_number").notNull(),
     startedAt: at("started_at").notNull(),

@@ -71,6 +71,8 @@ export interface ThroughputRunOptions {
   redisNodes?: string[];
   /** Called just inside the measured window, e.g. to watch every Redis command of it. */
   window?: { start(): Promise<void>; stop(pids: HeraldPids): Promise<void> };
+  /** Runs after the endpoints exist and before anything is measured (the history scenario loads its history here). */
+  prepare?: (bench: BenchHerald, tenantId: string, endpointIds: string[]) => Promise<void>;
 }
 
 /**
@@ -82,14 +84,15 @@ export async function throughput(
   options: BenchOptions,
   receiver: FastReceiver,
   sizes: Sizes,
-  { workers = 1, name = "throughput", env = {}, redisNodes = [options.redisUrl], window }: ThroughputRunOptions = {},
+  { workers = 1, name = "throughput", env = {}, redisNodes = [options.redisUrl], window, prepare }: ThroughputRunOptions = {},
 ): Promise<{ result: ThroughputResult; bench: BenchHerald; tenantId: string }> {
   const bench = await startBenchHerald(options, { workers, env });
   const tenantId = await bench.createTenant("bench");
-  await bench.addEndpoints(
+  const endpointIds = await bench.addEndpoints(
     tenantId,
     Array.from({ length: sizes.endpoints }, (_, i) => `${receiver.url}/e/${i}`),
   );
+  await prepare?.(bench, tenantId, endpointIds);
   const total = sizes.events * sizes.endpoints;
   const pids = { api: bench.herald.api.child.pid ?? 0, workers: bench.herald.workers.map((w) => w.child.pid ?? 0) };
   const startMemory = { api: processMemory(pids.api).rssMiB, worker: Math.max(...pids.workers.map((pid) => processMemory(pid).rssMiB)) };

@@ -1,4 +1,4 @@
-import { type Attempt, attempts, type DeliveryStatus, deliveries, endpoints, idFloor } from "@herald/schema";
+import { type Attempt, attempts, type DeliveryStatus, deliveries, endpoints, idFloor, idTime } from "@herald/schema";
 import { and, between, desc, eq, gte, isNotNull, isNull, lt, sql } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { notFound } from "../errors.ts";
@@ -44,6 +44,9 @@ export async function listAttempts(
       and(
         eq(deliveries.tenantId, tenant.id),
         eventId ? eq(deliveries.eventId, eventId) : undefined,
+        // An event's deliveries and their attempts are made after it: older days' partitions are skipped.
+        eventId ? gte(deliveries.id, idFloor("delivery", idTime(eventId))) : undefined,
+        eventId ? gte(attempts.id, idFloor("attempt", idTime(eventId))) : undefined,
         endpointId ? eq(attempts.endpointId, endpointId) : undefined,
         input.outcome === "succeeded" ? isNull(attempts.errorKind) : undefined,
         input.outcome === "failed" ? isNotNull(attempts.errorKind) : undefined,

@@ -1,4 +1,16 @@
-import { type Attempt, attempts, type Delivery, type DeliveryListQuery, type DeliveryRetry, deliveries, endpoints } from "@herald/schema";
+import {
+  type Attempt,
+  attempts,
+  type Delivery,
+  type DeliveryListQuery,
+  type DeliveryRetry,
+  deliveries,
+  endpoints,
+  events,
+  hasPrefix,
+  idFloor,
+  idTime,
+} from "@herald/schema";
 import { and, asc, desc, eq, gte, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, notFound } from "../errors.ts";
@@ -27,6 +39,8 @@ export async function listDeliveries(
         input.status ? eq(deliveries.status, input.status) : undefined,
         input.endpointId ? eq(deliveries.endpointId, input.endpointId) : undefined,
         input.eventId ? eq(deliveries.eventId, input.eventId) : undefined,
+        // An event's deliveries are made after it: the partitions of the days before it are skipped.
+        input.eventId && hasPrefix("event", input.eventId) ? gte(deliveries.id, idFloor("delivery", idTime(input.eventId))) : undefined,
         // Ids start with their creation time, so a time range is an id range.
         input.after ? gte(deliveries.id, timeFloor("delivery", "after", input.after)) : undefined,
         input.before ? lt(deliveries.id, timeFloor("delivery", "before", input.before)) : undefined,
@@ -86,6 +100,10 @@ export async function retryDelivery(
   if (found.delivery.status === "succeeded" && !input.force) {
     throw new ApiError("conflict", `delivery ${deliveryId} already succeeded; send {"force": true} to send it again`);
   }
+  // Its event may be past the retention already (an event published just before midnight has its deliveries in
+  // the next day's partition, kept a day longer): there is nothing left to send.
+  const [event] = await ctx.db.select({ id: events.id }).from(events).where(eq(events.id, found.delivery.eventId)).limit(1);
+  if (!event) throw new ApiError("conflict", `the event of delivery ${deliveryId} is past the retention; it cannot be sent again`);
   const [updated] = await ctx.db
     .update(deliveries)
     .set({ status: "pending", parked: false, nextAttemptAt: new Date(), updatedAt: new Date() })

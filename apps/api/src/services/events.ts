@@ -1,6 +1,17 @@
-import { FanOutLimitError, type PublishResult, publish, publishBatch } from "@herald/publishing";
-import { type Delivery, deliveries, type Event, type EventPublish, type EventType, events, type Tenant } from "@herald/schema";
-import { and, asc, desc, eq, gte, inArray, lt, or } from "drizzle-orm";
+import { EVENT_UID_CONSTRAINT, FanOutLimitError, type PublishResult, publish, publishBatch } from "@herald/publishing";
+import {
+  type Delivery,
+  deliveries,
+  type Event,
+  type EventPublish,
+  type EventType,
+  events,
+  eventUids,
+  idFloor,
+  idTime,
+  type Tenant,
+} from "@herald/schema";
+import { and, asc, desc, eq, gte, inArray, lt } from "drizzle-orm";
 import type { ServiceContext } from "../deps.ts";
 import { ApiError, type FieldError, notFound } from "../errors.ts";
 import { page } from "../pagination.ts";
@@ -83,7 +94,7 @@ export async function publishEvent(
       }),
     );
   } catch (error) {
-    if ((error as { constraint_name?: string })?.constraint_name === "events_tenant_uid_idx") {
+    if ((error as { constraint_name?: string })?.constraint_name === EVENT_UID_CONSTRAINT) {
       throw new ApiError("conflict", `an event with uid ${input.uid} already exists in this tenant`);
     }
     throw error;
@@ -127,18 +138,29 @@ export async function getEvent(
   eventId: string,
 ): Promise<{ event: Event; deliveries: Delivery[] }> {
   const tenant = await resolveTenant(ctx, tenantIdOrUid);
+  // A uid is looked up in event_uids, then the event by its id: events has no index on uid (it would be one
+  // per partition, every one of them searched).
+  let id = eventId;
+  if (!eventId.startsWith("evt_")) {
+    const [named] = await ctx.db
+      .select({ eventId: eventUids.eventId })
+      .from(eventUids)
+      .where(and(eq(eventUids.tenantId, tenant.id), eq(eventUids.uid, eventId)));
+    if (named) id = named.eventId;
+  }
   const [event] = await ctx.db
     .select()
     .from(events)
-    .where(
-      and(
-        eq(events.tenantId, tenant.id),
-        eventId.startsWith("evt_") ? eq(events.id, eventId) : or(eq(events.uid, eventId), eq(events.id, eventId)),
-      ),
-    )
+    .where(and(eq(events.tenantId, tenant.id), eq(events.id, id)))
     .limit(1);
   if (!event) throw notFound(`event ${eventId}`);
-  const rows = await ctx.db.select().from(deliveries).where(eq(deliveries.eventId, event.id)).orderBy(asc(deliveries.id));
+  // An event's deliveries are made after it, so their ids are not below the event's time: the partitions of
+  // older days are skipped.
+  const rows = await ctx.db
+    .select()
+    .from(deliveries)
+    .where(and(eq(deliveries.eventId, event.id), gte(deliveries.id, idFloor("delivery", idTime(event.id)))))
+    .orderBy(asc(deliveries.id));
   return { event, deliveries: rows };
 }
 

@@ -35,6 +35,8 @@ export async function recoverEndpoint(
       update deliveries set status = 'pending', parked = true, next_attempt_at = now(), updated_at = now()
       where endpoint_id = ${endpoint.id} and tenant_id = ${endpoint.tenantId}
         and status in ('failed', 'exhausted', 'held') and id >= ${floor} ${beforeUntil}
+        -- Not one whose event is past the retention (made just before the midnight of an expired day): nothing to send.
+        and exists (select 1 from events e where e.id = deliveries.event_id)
       returning 1
     )
     select count(*)::int as count from recovered`;
