@@ -147,6 +147,22 @@ export function unavailableDependency(error: unknown): Dependency | null {
 }
 
 /**
+ * The table PostgreSQL found no partition of for a new row (SQLSTATE 23514,
+ * "no partition of relation … found for row"), if that is what the error says:
+ * today's partitions are missing because no worker has run for longer than
+ * HERALD_PARTITIONS_AHEAD days (workers make them ahead; so does db:migrate).
+ */
+export function missingPartition(error: unknown): string | null {
+  for (let current = error, i = 0; current && i < 4; current = (current as { cause?: unknown }).cause, i++) {
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (code !== "23514" || typeof message !== "string") continue;
+    const table = message.match(/^no partition of relation "(\w+)" found for row/)?.[1];
+    if (table) return table;
+  }
+  return null;
+}
+
+/**
  * The caller's fault, as an ApiError: one thrown by a service, a request Hono
  * could not parse, or a value PostgreSQL refused. Undefined for anything else.
  * Forms use it to show the problem next to the input rather than on an error page.
@@ -179,6 +195,14 @@ export function errorAnswer(error: unknown, logger: Logger, where: { requestId: 
     if (!(error instanceof ApiError) && !(error instanceof HTTPException))
       logger.warn({ err: error, ...where }, "value refused by the database");
     return refused;
+  }
+  const table = missingPartition(error);
+  if (table) {
+    logger.error({ err: error, ...where }, `no partition of ${table} for today: is any worker running?`);
+    return new ApiError(
+      "service_unavailable",
+      `no partition of ${table} covers now: workers make each day's partitions ahead (HERALD_PARTITIONS_AHEAD), and none has run for that long; start a worker or run npm run db:migrate (request id ${where.requestId})`,
+    );
   }
   const unavailable = unavailableDependency(error);
   if (unavailable) {

@@ -2,6 +2,10 @@ import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { createDayPartitions, DAY_MS } from "./partitions.ts";
+
+/** Days after today whose partitions a migration makes (the workers' default HERALD_PARTITIONS_AHEAD). */
+const MIGRATE_DAYS_AHEAD = 7;
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../drizzle", import.meta.url));
 
@@ -14,6 +18,13 @@ export async function runMigrations(url: string): Promise<void> {
   try {
     await sql`select pg_advisory_lock(7283461)`;
     await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER });
+    // Today's and the next days' partitions, which the workers' maintenance pass otherwise keeps ahead: a
+    // database whose workers were all stopped for longer than that takes writes again after a migrate.
+    const today = Date.now() - (Date.now() % DAY_MS);
+    await createDayPartitions(
+      sql,
+      Array.from({ length: MIGRATE_DAYS_AHEAD + 1 }, (_, n) => new Date(today + n * DAY_MS)),
+    );
   } finally {
     await sql.end({ timeout: 5 });
   }
