@@ -131,21 +131,21 @@ async function recordedAttempts(database: TestDatabase, eventId: string) {
 }
 
 describe("a signal to the npm process an operator started stops everything gracefully", { timeout: 180_000 }, () => {
-  it("npm start, SIGTERM: the API and the worker exit, the port is free, the in-flight delivery is recorded", async () => {
-    const { env, database } = await freshEnv();
-    const command = run(["start"], env);
-    const [api] = await Promise.all([command.waitFor(API_STARTED), command.waitFor(WORKER_STARTED)]);
-    const baseUrl = api[1] as string;
-    const inFlight = await deliveryInFlight(baseUrl);
-
-    await signalAndWait(command, { signal: "SIGTERM", app: "worker", apps: 2 }, inFlight.answer);
-
-    expect(await portIsFree(Number(new URL(baseUrl).port))).toBe(true);
-    expect(command.output()).toMatch(/"name":"herald-api"[^\n]*"signal":"SIGTERM"[^\n]*"msg":"shutting down"/);
-    expect(await recordedAttempts(database, inFlight.eventId)).toEqual([{ status_code: 200, status: "succeeded" }]);
-  });
-
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`npm start, ${signal}: the API and the worker exit, the port is free, the in-flight delivery is recorded`, async () => {
+      const { env, database } = await freshEnv();
+      const command = run(["start"], env);
+      const [api] = await Promise.all([command.waitFor(API_STARTED), command.waitFor(WORKER_STARTED)]);
+      const baseUrl = api[1] as string;
+      const inFlight = await deliveryInFlight(baseUrl);
+
+      await signalAndWait(command, { signal, app: "worker", apps: 2 }, inFlight.answer);
+
+      expect(await portIsFree(Number(new URL(baseUrl).port))).toBe(true);
+      expect(command.output()).toMatch(new RegExp(`"name":"herald-api"[^\\n]*"signal":"${signal}"[^\\n]*"msg":"shutting down"`));
+      expect(await recordedAttempts(database, inFlight.eventId)).toEqual([{ status_code: 200, status: "succeeded" }]);
+    });
+
     it(`npm run start:api, ${signal}: the API exits and the port is free`, async () => {
       const { env } = await freshEnv();
       const command = run(["run", "start:api"], env);
@@ -157,18 +157,18 @@ describe("a signal to the npm process an operator started stops everything grace
 
       expect(await portIsFree(port)).toBe(true);
     });
+
+    it(`npm run start:worker, ${signal}: the worker exits once the in-flight delivery is recorded`, async () => {
+      // The API that publishes runs from the harness; only the worker runs through npm.
+      const herald: Herald = await startHerald({ workers: 0 });
+      cleanups.push(() => herald.stop());
+      const command = run(["run", "start:worker"], herald.env);
+      await command.waitFor(WORKER_STARTED);
+      const inFlight = await deliveryInFlight(herald.baseUrl);
+
+      await signalAndWait(command, { signal, app: "worker" }, inFlight.answer);
+
+      expect(await recordedAttempts(herald.database, inFlight.eventId)).toEqual([{ status_code: 200, status: "succeeded" }]);
+    });
   }
-
-  it("npm run start:worker, SIGTERM: the worker exits once the in-flight delivery is recorded", async () => {
-    // The API that publishes runs from the harness; only the worker runs through npm.
-    const herald: Herald = await startHerald({ workers: 0 });
-    cleanups.push(() => herald.stop());
-    const command = run(["run", "start:worker"], herald.env);
-    await command.waitFor(WORKER_STARTED);
-    const inFlight = await deliveryInFlight(herald.baseUrl);
-
-    await signalAndWait(command, { signal: "SIGTERM", app: "worker" }, inFlight.answer);
-
-    expect(await recordedAttempts(herald.database, inFlight.eventId)).toEqual([{ status_code: 200, status: "succeeded" }]);
-  });
 });
