@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --full] [--only=throughput,latency] [--profile=<dir>] [--env NAME=value ...]
- *  [--soak-seconds=60] [--soak-rate=600]`
+ *  [--soak-seconds=60] [--soak-rate=600] [--soak-faults=2]`
  *
  * Runs the reference points and every Herald scenario against real
  * processes, prints one JSON line per scenario on stdout (progress goes to
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     "no-write": { type: "boolean", default: false },
     "soak-seconds": { type: "string" },
     "soak-rate": { type: "string" },
+    /** Faults per minute of soak. */
+    "soak-faults": { type: "string" },
   },
 });
 
@@ -51,6 +53,7 @@ const sizes = {
   ...base,
   soakSeconds: positive("soak-seconds", values["soak-seconds"]) ?? base.soakSeconds,
   soakRate: positive("soak-rate", values["soak-rate"]) ?? base.soakRate,
+  soakFaultsPerMinute: positive("soak-faults", values["soak-faults"]) ?? base.soakFaultsPerMinute,
 };
 const env = Object.fromEntries((values.env ?? []).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]));
 const profileDir = values.profile ? resolve(values.profile) : undefined;
@@ -85,6 +88,7 @@ try {
       only ? `--only=${only.join(",")}` : "",
       values["soak-seconds"] ? `--soak-seconds=${values["soak-seconds"]}` : "",
       values["soak-rate"] ? `--soak-rate=${values["soak-rate"]}` : "",
+      values["soak-faults"] ? `--soak-faults=${values["soak-faults"]}` : "",
       ...(values.env ?? []).map((pair) => `--env ${pair}`),
     ];
     const report = renderReport(results, machine, {

@@ -35,6 +35,8 @@ export interface Sizes {
   /** How long the soak publishes, and at how many deliveries per second (six endpoints, so a sixth of that in events). */
   soakSeconds: number;
   soakRate: number;
+  /** Faults the soak injects per minute of publishing, the kinds in turn (at least one of each kind whatever the rate). */
+  soakFaultsPerMinute: number;
   /** The longest a scenario waits for its deliveries before it reports what it got. */
   timeoutMs: number;
 }
@@ -55,6 +57,7 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     commandsEndpoints: [20],
     soakSeconds: 60,
     soakRate: 600,
+    soakFaultsPerMinute: 2,
     timeoutMs: 90_000,
   },
   full: {
@@ -72,6 +75,7 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     commandsEndpoints: [20, 1],
     soakSeconds: 240,
     soakRate: 600,
+    soakFaultsPerMinute: 2,
     timeoutMs: 180_000,
   },
   // The smoke test's size: proves every scenario still produces its numbers, measures nothing.
@@ -90,6 +94,7 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     commandsEndpoints: [20],
     soakSeconds: 12,
     soakRate: 120,
+    soakFaultsPerMinute: 2,
     timeoutMs: 30_000,
   },
 };

@@ -58,8 +58,8 @@ async function freshEnv(): Promise<{ env: Record<string, string>; database: Test
   return { env, database };
 }
 
-function run(args: string[], env: Record<string, string>): OperatorCommand {
-  const command = runNpm(args, env);
+function run(args: string[], env: Record<string, string>, options: { ownGroup?: boolean } = {}): OperatorCommand {
+  const command = runNpm(args, env, options);
   // Whatever a failing test leaves running is killed, so it leaks no process.
   cleanups.push(() => killAll([...processTree(command.pid), ...seen]));
   return command;
@@ -68,14 +68,16 @@ function run(args: string[], env: Record<string, string>): OperatorCommand {
 /** Signals the npm process and waits until every process of its tree, as it was just before, has exited. */
 async function signalAndWait(
   command: OperatorCommand,
-  { signal, app, apps = 1 }: { signal: NodeJS.Signals; app: "api" | "worker"; apps?: number },
+  { signal, app, apps = 1, group = false }: { signal: NodeJS.Signals; app: "api" | "worker"; apps?: number; group?: boolean },
   whileStopping = () => {},
 ) {
   const tree = processTree(command.pid);
   seen.push(...tree);
   // The tree really holds the apps (node running a bundle): a check of npm's pid alone would pass with them orphaned.
   expect(tree.filter((entry) => /^\S*node \S*dist\/main\.mjs$/.test(entry.command))).toHaveLength(apps);
-  process.kill(command.pid, signal);
+  // To npm alone (kill <pid>), or to its whole process group as a terminal's Ctrl-C does: then every
+  // process of the tree gets the signal at once, Node directly and once more through npm.
+  process.kill(group ? -command.pid : command.pid, signal);
   // The app's own log line: the signal reached Node and its graceful shutdown began.
   await command.waitFor(new RegExp(`"name":"herald-${app}"[^\\n]*"signal":"${signal}"[^\\n]*"msg":"shutting down"`), 30_000);
   whileStopping();
@@ -131,21 +133,21 @@ async function recordedAttempts(database: TestDatabase, eventId: string) {
 }
 
 describe("a signal to the npm process an operator started stops everything gracefully", { timeout: 180_000 }, () => {
-  it("npm start, SIGTERM: the API and the worker exit, the port is free, the in-flight delivery is recorded", async () => {
-    const { env, database } = await freshEnv();
-    const command = run(["start"], env);
-    const [api] = await Promise.all([command.waitFor(API_STARTED), command.waitFor(WORKER_STARTED)]);
-    const baseUrl = api[1] as string;
-    const inFlight = await deliveryInFlight(baseUrl);
-
-    await signalAndWait(command, { signal: "SIGTERM", app: "worker", apps: 2 }, inFlight.answer);
-
-    expect(await portIsFree(Number(new URL(baseUrl).port))).toBe(true);
-    expect(command.output()).toMatch(/"name":"herald-api"[^\n]*"signal":"SIGTERM"[^\n]*"msg":"shutting down"/);
-    expect(await recordedAttempts(database, inFlight.eventId)).toEqual([{ status_code: 200, status: "succeeded" }]);
-  });
-
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`npm start, ${signal}: the API and the worker exit, the port is free, the in-flight delivery is recorded`, async () => {
+      const { env, database } = await freshEnv();
+      const command = run(["start"], env);
+      const [api] = await Promise.all([command.waitFor(API_STARTED), command.waitFor(WORKER_STARTED)]);
+      const baseUrl = api[1] as string;
+      const inFlight = await deliveryInFlight(baseUrl);
+
+      await signalAndWait(command, { signal, app: "worker", apps: 2 }, inFlight.answer);
+
+      expect(await portIsFree(Number(new URL(baseUrl).port))).toBe(true);
+      expect(command.output()).toMatch(new RegExp(`"name":"herald-api"[^\\n]*"signal":"${signal}"[^\\n]*"msg":"shutting down"`));
+      expect(await recordedAttempts(database, inFlight.eventId)).toEqual([{ status_code: 200, status: "succeeded" }]);
+    });
+
     it(`npm run start:api, ${signal}: the API exits and the port is free`, async () => {
       const { env } = await freshEnv();
       const command = run(["run", "start:api"], env);
@@ -157,18 +159,35 @@ describe("a signal to the npm process an operator started stops everything grace
 
       expect(await portIsFree(port)).toBe(true);
     });
+
+    it(`npm run start:worker, ${signal}: the worker exits once the in-flight delivery is recorded`, async () => {
+      // The API that publishes runs from the harness; only the worker runs through npm.
+      const herald: Herald = await startHerald({ workers: 0 });
+      cleanups.push(() => herald.stop());
+      const command = run(["run", "start:worker"], herald.env);
+      await command.waitFor(WORKER_STARTED);
+      const inFlight = await deliveryInFlight(herald.baseUrl);
+
+      await signalAndWait(command, { signal, app: "worker" }, inFlight.answer);
+
+      expect(await recordedAttempts(herald.database, inFlight.eventId)).toEqual([{ status_code: 200, status: "succeeded" }]);
+    });
   }
 
-  it("npm run start:worker, SIGTERM: the worker exits once the in-flight delivery is recorded", async () => {
-    // The API that publishes runs from the harness; only the worker runs through npm.
-    const herald: Herald = await startHerald({ workers: 0 });
-    cleanups.push(() => herald.stop());
-    const command = run(["run", "start:worker"], herald.env);
-    await command.waitFor(WORKER_STARTED);
-    const inFlight = await deliveryInFlight(herald.baseUrl);
+  it("npm start, Ctrl-C (SIGINT to the whole process group): everything exits once, the in-flight delivery is recorded", async () => {
+    const { env, database } = await freshEnv();
+    const command = run(["start"], env, { ownGroup: true });
+    const [api] = await Promise.all([command.waitFor(API_STARTED), command.waitFor(WORKER_STARTED)]);
+    const baseUrl = api[1] as string;
+    const inFlight = await deliveryInFlight(baseUrl);
 
-    await signalAndWait(command, { signal: "SIGTERM", app: "worker" }, inFlight.answer);
+    await signalAndWait(command, { signal: "SIGINT", app: "worker", apps: 2, group: true }, inFlight.answer);
 
-    expect(await recordedAttempts(herald.database, inFlight.eventId)).toEqual([{ status_code: 200, status: "succeeded" }]);
+    expect(await portIsFree(Number(new URL(baseUrl).port))).toBe(true);
+    // Each app got SIGINT twice (from the terminal's group signal and from its parent) and shut down once.
+    for (const name of ["herald-api", "herald-worker"]) {
+      expect(command.output().match(new RegExp(`"name":"${name}"[^\\n]*"msg":"shutting down"`, "g")), name).toHaveLength(1);
+    }
+    expect(await recordedAttempts(database, inFlight.eventId)).toEqual([{ status_code: 200, status: "succeeded" }]);
   });
 });

@@ -23,12 +23,18 @@ export interface OperatorCommand {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-/** `npm <args>` in the repository root, with only PATH, HOME and `env` in its environment. */
-export function runNpm(args: string[], env: Record<string, string>): OperatorCommand {
+/**
+ * `npm <args>` in the repository root, with only PATH, HOME and `env` in its
+ * environment. With `ownGroup`, npm leads a process group of its own, as a
+ * terminal's foreground job does, so the test can signal the whole group the
+ * way Ctrl-C does.
+ */
+export function runNpm(args: string[], env: Record<string, string>, { ownGroup = false } = {}): OperatorCommand {
   const child = spawn("npm", args, {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: ownGroup,
   });
   if (child.pid === undefined) throw new Error(`npm ${args.join(" ")} did not start`);
   let output = "";

@@ -1,4 +1,4 @@
-import { startTcpProxy, type TcpProxy } from "@herald/testing";
+import { eventually, startTcpProxy, type TcpProxy } from "@herald/testing";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, expectProblem, type TestApp } from "./test-app.ts";
@@ -61,43 +61,50 @@ describe("a PostgreSQL outage", () => {
       }
     });
     const unavailableSoFar = () => answers.filter((answer) => answer.status === 503).length;
+    const wrongSoFar = () => answers.filter((answer) => answer.status !== 202 && answer.status !== 503);
+    /** Waits while publishers run; a wrong answer (a 500, say) ends the wait, so the test fails on it rather than hanging. */
+    const publishUntil = (done: () => boolean, what: string) =>
+      eventually(async () => done() || wrongSoFar().length > 0, { intervalMs: 10, timeoutMs: 30_000, what });
 
-    await proxy.cut();
-    cut = true;
-    // The cut lasts until the API has said so to publishers a few times and to readiness.
-    for (;;) {
-      const ready = await timed(() => t.call("GET", "/readyz"));
-      expect(ready.ms).toBeLessThan(READY_BOUND_MS * SLACK);
-      if (ready.result.status === 503) {
-        expect(ready.result.body).toEqual({ status: "unavailable", postgres: "unreachable", redis: "ok" });
-        break;
-      }
-    }
-    const listed = await t.call("GET", "/v1/tenants/acme/events");
-    expectProblem(listed, 503, "service_unavailable");
-    while (unavailableSoFar() < 20) await new Promise((resolve) => setImmediate(resolve));
-
-    await proxy.restore();
-    const restored = performance.now();
     let readyAfterMs = 0;
-    for (;;) {
-      const ready = await t.call("GET", "/readyz");
-      if (ready.status === 200) {
-        readyAfterMs = performance.now() - restored;
-        break;
+    try {
+      await proxy.cut();
+      cut = true;
+      // The cut lasts until the API has said so to publishers a few times and to readiness.
+      for (;;) {
+        const ready = await timed(() => t.call("GET", "/readyz"));
+        expect(ready.ms).toBeLessThan(READY_BOUND_MS * SLACK);
+        if (ready.result.status === 503) {
+          expect(ready.result.body).toEqual({ status: "unavailable", postgres: "unreachable", redis: "ok" });
+          break;
+        }
       }
+      const listed = await t.call("GET", "/v1/tenants/acme/events");
+      expectProblem(listed, 503, "service_unavailable");
+      await publishUntil(() => unavailableSoFar() >= 20, "20 publishes answered 503 during the cut");
+      expect(wrongSoFar().map((answer) => [answer.status, answer.body])).toEqual([]);
+
+      await proxy.restore();
+      const restored = performance.now();
+      for (;;) {
+        const ready = await t.call("GET", "/readyz");
+        if (ready.status === 200) {
+          readyAfterMs = performance.now() - restored;
+          break;
+        }
+      }
+      cut = false;
+      // Publishers see the database again too.
+      const before = answers.length;
+      await publishUntil(() => answers.slice(before).some((answer) => !answer.during && answer.status === 202), "a 202 after the cut");
+    } finally {
+      // Even when the test fails midway, the publishers stop, so nothing outlives it.
+      running = false;
+      await Promise.allSettled(publishers);
     }
-    cut = false;
-    // Publishers see the database again too.
-    const before = answers.length;
-    while (!answers.slice(before).some((answer) => !answer.during && answer.status === 202)) {
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    running = false;
-    await Promise.all(publishers);
 
     expect(readyAfterMs).toBeLessThan(READY_BOUND_MS * SLACK);
-    expect(answers.map((answer) => answer.status).filter((status) => status !== 202 && status !== 503)).toEqual([]);
+    expect(wrongSoFar().map((answer) => [answer.status, answer.body])).toEqual([]);
     for (const answer of answers.filter((a) => a.status === 503)) {
       expect(answer.body).toMatchObject({ status: 503, code: "service_unavailable" });
       expect(String(answer.body.detail)).toContain("PostgreSQL");

@@ -32,6 +32,11 @@ async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; result: T 
 
 const publish = () => t.call("POST", "/v1/tenants/acme/events", { body: { eventType: "invoice.paid", payload: { amount: 1 } } });
 
+/** With HERALD_OUTAGE_FIGURES set, the latencies measured go to the output, for the README and the issue's figures. */
+const figure = (what: string, ms: number) => {
+  if (process.env.HERALD_OUTAGE_FIGURES) console.info(JSON.stringify({ [what]: Math.round(ms) }));
+};
+
 /** The event is in PostgreSQL with a pending delivery due now: what the worker's reconciler enqueues. */
 async function expectStoredForReconciler(eventId: string) {
   const rows = await t.sql<{ status: string; nextAttemptAt: Date | null }[]>`
@@ -61,6 +66,8 @@ describe("a Redis outage does not hang the API", () => {
       expect(ready.result.status).toBe(503);
       expect(ready.result.body).toEqual({ status: "unavailable", postgres: "ok", redis: "unreachable" });
       expect(ready.ms).toBeLessThan(READY_BOUND_MS * SLACK);
+      figure("publishWhileRedisHangsMs", ms);
+      figure("readyzWhileRedisHangsMs", ready.ms);
     } finally {
       redis.thaw();
     }
@@ -80,6 +87,8 @@ describe("a Redis outage does not hang the API", () => {
     expect(ready.result.status).toBe(503);
     expect(ready.result.body.redis).toBe("unreachable");
     expect(ready.ms).toBeLessThan(READY_BOUND_MS * SLACK);
+    figure("publishWhileRedisIsGoneMs", ms);
+    figure("readyzWhileRedisIsGoneMs", ready.ms);
 
     // A request that needs Redis itself (retrying a delivery enqueues it) is a 503 with Retry-After, not a 500.
     const [delivery] = await t.sql<{ id: string }[]>`select id from deliveries where event_id = ${result.body.id}`;
@@ -117,6 +126,7 @@ describe("start-up against a Redis that accepts connections and never answers", 
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(new RegExp(`^herald: Redis is not answering at redis://127\\.0\\.0\\.1:${silent.port} \\(no answer within`));
       expect(elapsed).toBeLessThan(10_000 * SLACK);
+      figure("startUpAgainstSilentRedisMs", elapsed);
     } finally {
       await silent.close();
     }

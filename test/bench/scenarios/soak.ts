@@ -58,6 +58,8 @@ export interface SoakResult {
   scenario: "soak";
   seconds: number;
   targetDeliveriesPerSecond: number;
+  /** The fault rate asked for (`--soak-faults`); `faults` lists the ones injected. */
+  faultsPerMinute: number;
   endpoints: number;
   workers: number;
   env: Record<string, string>;
@@ -112,10 +114,13 @@ export interface SoakResult {
   convergeSecondsAfterPublishing: number | null;
 }
 
-/** Fault times: each kind once per two minutes of soak (at least once), evenly spread over the publishing. */
-export function faultSchedule(seconds: number): { kind: FaultKind; atSeconds: number }[] {
-  const rounds = Math.max(1, Math.round(seconds / 120));
-  const count = FAULT_KINDS.length * rounds;
+/**
+ * Fault times: `perMinute` faults a minute (2 by default: each kind once per
+ * two minutes), the kinds in turn, at least one of each kind, evenly spread
+ * over the publishing.
+ */
+export function faultSchedule(seconds: number, perMinute = 2): { kind: FaultKind; atSeconds: number }[] {
+  const count = Math.max(FAULT_KINDS.length, Math.round((seconds / 60) * perMinute));
   const every = seconds / (count + 1);
   return Array.from({ length: count }, (_, i) => ({
     kind: FAULT_KINDS[i % FAULT_KINDS.length] as FaultKind,
@@ -249,7 +254,7 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
     const pgBefore = await pgSnapshot(sql, herald.database.name);
     const eventsPerSecond = sizes.soakRate / ENDPOINT_PATHS.length;
     const totalEvents = Math.round(eventsPerSecond * sizes.soakSeconds);
-    const schedule = faultSchedule(sizes.soakSeconds);
+    const schedule = faultSchedule(sizes.soakSeconds, sizes.soakFaultsPerMinute);
     log(
       `soak: ${round(eventsPerSecond, 1)} events/s × ${ENDPOINT_PATHS.length} endpoints for ${sizes.soakSeconds} s, ` +
         `${WORKERS} workers, faults at ${schedule.map((f) => `${f.atSeconds} s`).join(", ")}`,
@@ -396,6 +401,7 @@ export async function soak(options: BenchOptions, receiver: FastReceiver, sizes:
       scenario: "soak",
       seconds: sizes.soakSeconds,
       targetDeliveriesPerSecond: sizes.soakRate,
+      faultsPerMinute: sizes.soakFaultsPerMinute,
       endpoints: ENDPOINT_PATHS.length,
       workers: WORKERS,
       env,
