@@ -96,6 +96,15 @@ export async function inSpan<T>(name: string, attributes: Attributes, kind: Span
   });
 }
 
+/**
+ * Runs `fn` with no span active: for work that a span's code sets off but that is not part of it (a worker's
+ * backlog refill after an attempt), so neither its Redis commands nor BullMQ's enqueue become the span's children.
+ * With the ioredis instrumentation requiring a parent span, such work then makes no span at all.
+ */
+export function outsideSpans<T>(fn: () => T): T {
+  return active ? context.with(ROOT_CONTEXT, fn) : fn();
+}
+
 /** A PostgreSQL statement worth seeing in a trace; postgres.js has no automatic instrumentation. */
 export function sqlSpan<T>(operation: string, table: string, fn: () => Promise<T>): Promise<T> {
   return inSpan(
