@@ -59,6 +59,19 @@ export function tracingRequested(env: Record<string, string | undefined>): boole
   return Boolean(exporters || env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
+/**
+ * The batch span processor's sizes Herald uses where the operator set none (OTEL_BSP_*): OpenTelemetry's defaults
+ * (a queue of 2,048 spans, batches of 512, one export in flight) drop spans once a worker ends more than about
+ * 2,048 spans in one export's round trip, a few thousand deliveries per second at three spans each. A deeper
+ * queue rides out a slow collector; larger batches mean fewer export requests.
+ */
+export const BATCH_DEFAULTS = { OTEL_BSP_MAX_QUEUE_SIZE: "8192", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "1024" } as const;
+
+/** The OTEL_BSP_* variables to add to `env`: Herald's batch sizes, each only where `env` sets none. */
+export function batchDefaults(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(BATCH_DEFAULTS).filter(([name]) => !env[name]?.trim()));
+}
+
 /** The W3C traceparent of a span, to store with what it caused; null when nothing is traced. */
 export function traceparentOf(span: Span): string | null {
   const ctx = span.spanContext();

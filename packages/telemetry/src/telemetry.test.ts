@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { contextFromTraceparent, inSpan, NO_SPAN, SpanKind, trace, traceparentOf, tracingActive, tracingRequested } from "./index.ts";
+import {
+  BATCH_DEFAULTS,
+  batchDefaults,
+  contextFromTraceparent, inSpan, NO_SPAN, SpanKind, trace, traceparentOf, tracingActive, tracingRequested } from "./index.ts";
 
 describe("tracingRequested", () => {
   it("is on only when an exporter or an endpoint is named, and off when disabled", () => {
@@ -39,5 +42,15 @@ describe("without an SDK", () => {
     const seen = await inSpan("herald.publish", {}, SpanKind.PRODUCER, async (span) => ({ span, traceparent: traceparentOf(span) }));
     expect(seen).toEqual({ span: NO_SPAN, traceparent: null });
     await expect(inSpan("x", {}, SpanKind.INTERNAL, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+  });
+});
+
+describe("batchDefaults", () => {
+  it("gives Herald's batch sizes where the operator set none, and never overrides one that is set", () => {
+    expect(batchDefaults({})).toEqual(BATCH_DEFAULTS);
+    expect(Number(BATCH_DEFAULTS.OTEL_BSP_MAX_QUEUE_SIZE)).toBeGreaterThan(2048);
+    expect(batchDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100" })).toEqual({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "1024" });
+    expect(batchDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "50" })).toEqual({});
+    expect(batchDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: " " })).toEqual(BATCH_DEFAULTS);
   });
 });
