@@ -49,8 +49,8 @@ describe("batchDefaults", () => {
   it("gives Herald's batch sizes where the operator set none, and never overrides one that is set", () => {
     expect(batchDefaults({})).toEqual(BATCH_DEFAULTS);
     expect(Number(BATCH_DEFAULTS.OTEL_BSP_MAX_QUEUE_SIZE)).toBeGreaterThan(2048);
-    expect(batchDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100" })).toEqual({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "1024" });
-    expect(batchDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "50" })).toEqual({});
+    expect(batchDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100" })).toEqual({});
+    expect(batchDefaults({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "50" })).toEqual(BATCH_DEFAULTS);
     expect(batchDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: " " })).toEqual(BATCH_DEFAULTS);
   });
 });
