@@ -1,6 +1,6 @@
 import { buildHeaders, type DeliveryClient, interruptedOutcome, type Outcome } from "@herald/delivery";
-import { outsideSpans } from "@herald/telemetry";
 import { type Admission, type DeliveryJob, deliveryJobSchema, type EndpointGuard } from "@herald/queue";
+import { outsideSpans } from "@herald/telemetry";
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import { startAttemptSpan } from "./attempt-span.ts";

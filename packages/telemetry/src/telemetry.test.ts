@@ -2,7 +2,15 @@ import { describe, expect, it } from "vitest";
 import {
   BATCH_DEFAULTS,
   batchDefaults,
-  contextFromTraceparent, inSpan, NO_SPAN, SpanKind, trace, traceparentOf, tracingActive, tracingRequested } from "./index.ts";
+  contextFromTraceparent,
+  inSpan,
+  NO_SPAN,
+  SpanKind,
+  trace,
+  traceparentOf,
+  tracingActive,
+  tracingRequested,
+} from "./index.ts";
 
 describe("tracingRequested", () => {
   it("is on only when an exporter or an endpoint is named, and off when disabled", () => {

@@ -104,7 +104,10 @@ export function countProtobufSpans(buf: Buffer, counts: Map<string, number>): vo
           let value = "";
           eachField(buf, from, to, (field, from, to) => {
             if (field === 1) key = buf.toString("utf8", from, to);
-            if (field === 2) eachField(buf, from, to, (field, from, to) => field === 1 && (value = buf.toString("utf8", from, to)));
+            if (field === 2)
+              eachField(buf, from, to, (field, from, to) => {
+                if (field === 1) value = buf.toString("utf8", from, to);
+              });
           });
           if (key === "service.name") service = value;
         });
