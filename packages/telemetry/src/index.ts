@@ -60,17 +60,24 @@ export function tracingRequested(env: Record<string, string | undefined>): boole
 }
 
 /**
- * The batch span processor's queue where the operator set none (OTEL_BSP_MAX_QUEUE_SIZE). OpenTelemetry's 2,048
- * spans, with one export in flight at a time, drop spans once a worker ends more than that during one export's
- * round trip: a few thousand deliveries per second at three spans each, or a slow collector. 8,192 spans are a few
- * MiB at most. The batch size stays OpenTelemetry's 512: larger batches made no measurable difference to CPU per
- * delivery, and the spans wait longer in memory before they go.
+ * What Herald sets where the operator set nothing, each variable on its own:
+ * - OTEL_BSP_MAX_QUEUE_SIZE: OpenTelemetry's 2,048 spans, with one export in flight at a time, drop spans once a
+ *   worker ends more than that during one export's round trip (a few thousand deliveries per second at three
+ *   spans each, or a slow collector); 8,192 spans are a few MiB at most. The batch size stays OpenTelemetry's 512:
+ *   larger or smaller batches made no measurable difference to CPU per delivery.
+ * - OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER: "none". Herald's metrics are Prometheus's and its logs go to
+ *   stdout; the SDK's default (otlp) would only add the instrumentations' own metrics (a histogram record per
+ *   outgoing request) and an empty log pipeline. An operator who wants them sets these variables.
  */
-export const BATCH_DEFAULTS = { OTEL_BSP_MAX_QUEUE_SIZE: "8192" } as const;
+export const SDK_DEFAULTS = {
+  OTEL_BSP_MAX_QUEUE_SIZE: "8192",
+  OTEL_METRICS_EXPORTER: "none",
+  OTEL_LOGS_EXPORTER: "none",
+} as const;
 
-/** The OTEL_BSP_* variables to add to `env`: Herald's batch sizes, each only where `env` sets none. */
-export function batchDefaults(env: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(BATCH_DEFAULTS).filter(([name]) => !env[name]?.trim()));
+/** The OTEL_* variables to add to `env`: Herald's defaults, each only where `env` sets none. */
+export function sdkDefaults(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(SDK_DEFAULTS).filter(([name]) => !env[name]?.trim()));
 }
 
 /** The W3C traceparent of a span, to store with what it caused; null when nothing is traced. */

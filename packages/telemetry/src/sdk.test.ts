@@ -1,7 +1,8 @@
 import { freshQueuePrefix, type OtlpReceiver, startOtlpReceiver, TEST_REDIS_URL } from "@herald/testing";
+import { metrics } from "@opentelemetry/api";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BATCH_DEFAULTS, inSpan, outsideSpans, SpanKind, traceparentOf } from "./index.ts";
+import { inSpan, outsideSpans, SDK_DEFAULTS, SpanKind, traceparentOf } from "./index.ts";
 import { startTracing, type Tracing } from "./sdk.ts";
 
 // The real SDK and exporter, sending OTLP/HTTP JSON to a receiver on loopback, and a real Redis.
@@ -17,10 +18,8 @@ beforeAll(async () => {
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     OTEL_BSP_SCHEDULE_DELAY: "50",
     OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "64",
-    OTEL_METRICS_EXPORTER: "none",
-    OTEL_LOGS_EXPORTER: "none",
   });
-  delete process.env.OTEL_BSP_MAX_QUEUE_SIZE;
+  for (const name of ["OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"]) delete process.env[name];
   tracing = await startTracing(process.env, { serviceName: "herald-telemetry-test" });
   redis = new Redis(TEST_REDIS_URL);
 });
@@ -32,12 +31,12 @@ afterAll(async () => {
 });
 
 describe("startTracing", () => {
-  it("sizes the batch span processor where OTEL_BSP_* does not, and leaves what the operator set", () => {
-    expect(process.env.OTEL_BSP_MAX_QUEUE_SIZE).toBe(BATCH_DEFAULTS.OTEL_BSP_MAX_QUEUE_SIZE);
+  it("applies Herald's defaults where OTEL_* does not say, and leaves what the operator set", () => {
+    expect(process.env.OTEL_BSP_MAX_QUEUE_SIZE).toBe(SDK_DEFAULTS.OTEL_BSP_MAX_QUEUE_SIZE);
     expect(process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE).toBe("64");
   });
 
-  it("makes Redis commands children of Herald's spans, and nothing of work run outsideSpans", async () => {
+  it("makes Redis commands children of Herald's spans, nothing of work run outsideSpans, and exports traces only", async () => {
     const key = `${freshQueuePrefix()}:k`;
     let parentTraceparent: string | null = null;
     let detachedTraceparent: string | null = null;
@@ -54,7 +53,10 @@ describe("startTracing", () => {
     });
     // A command with no span around it makes none either (requireParentSpan).
     await redis.del(key);
+    // A metric recorded through the API goes nowhere: no metrics exporter unless OTEL_METRICS_EXPORTER asks for one.
+    metrics.getMeter("herald-test").createCounter("herald_test_total").add(1);
     await tracing.shutdown();
+    expect([...otlp.requestsByPath.keys()]).toEqual(["/v1/traces"]);
 
     const parent = await otlp.waitForSpan((s) => s.name === "test.parent", { what: "parent span" });
     expect(parentTraceparent).toContain(parent.spanId);

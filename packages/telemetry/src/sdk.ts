@@ -7,7 +7,7 @@
  * load the SDK into every process, traced or not.
  */
 import type { Telemetry } from "bullmq";
-import { batchDefaults, markTracingActive } from "./index.ts";
+import { markTracingActive, sdkDefaults } from "./index.ts";
 
 export interface TracingOptions {
   /** The service name when OTEL_SERVICE_NAME does not give one. */
@@ -41,9 +41,9 @@ export async function startTracing(env: Record<string, string | undefined>, opti
   // Only commands inside a span of Herald's are traced, and only their names are exported: the arguments of the
   // guard's scripts are long (keys, ids) and would make most of each span's bytes.
   const redisInstrumentation = new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command });
-  // The SDK reads OTEL_BSP_* from process.env when it builds its batch span processor, so Herald's sizes go
-  // there, each only where the operator set none.
-  Object.assign(process.env, batchDefaults(env));
+  // The SDK reads OTEL_* from process.env when it builds its pipelines, so Herald's defaults go there, each
+  // only where the operator set none.
+  Object.assign(process.env, sdkDefaults(env));
   const sdk = new NodeSDK({
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
     instrumentations: options.outgoingHttp ? [new UndiciInstrumentation(), redisInstrumentation] : [redisInstrumentation],

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
-  BATCH_DEFAULTS,
-  batchDefaults,
   contextFromTraceparent,
   inSpan,
   NO_SPAN,
+  SDK_DEFAULTS,
   SpanKind,
+  sdkDefaults,
   trace,
   traceparentOf,
   tracingActive,
@@ -53,12 +53,12 @@ describe("without an SDK", () => {
   });
 });
 
-describe("batchDefaults", () => {
-  it("gives Herald's batch sizes where the operator set none, and never overrides one that is set", () => {
-    expect(batchDefaults({})).toEqual(BATCH_DEFAULTS);
-    expect(Number(BATCH_DEFAULTS.OTEL_BSP_MAX_QUEUE_SIZE)).toBeGreaterThan(2048);
-    expect(batchDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100" })).toEqual({});
-    expect(batchDefaults({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "50" })).toEqual(BATCH_DEFAULTS);
-    expect(batchDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: " " })).toEqual(BATCH_DEFAULTS);
+describe("sdkDefaults", () => {
+  it("gives Herald's defaults where the operator set none, and never overrides one that is set", () => {
+    expect(sdkDefaults({})).toEqual(SDK_DEFAULTS);
+    expect(Number(SDK_DEFAULTS.OTEL_BSP_MAX_QUEUE_SIZE)).toBeGreaterThan(2048);
+    expect(sdkDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_METRICS_EXPORTER: "otlp" })).toEqual({ OTEL_LOGS_EXPORTER: "none" });
+    expect(sdkDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_METRICS_EXPORTER: "otlp", OTEL_LOGS_EXPORTER: "console" })).toEqual({});
+    expect(sdkDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: " " })).toEqual(SDK_DEFAULTS);
   });
 });

@@ -21,6 +21,8 @@ export interface OtlpReceiver {
   /** Export requests answered, of any signal (traces, metrics, logs), and the bytes they carried. */
   requests: number;
   bytes: number;
+  /** Export requests answered, by path (/v1/traces, /v1/metrics, /v1/logs). */
+  requestsByPath: Map<string, number>;
   /** Trace spans received (counted from protobuf or JSON exports, kept or not), by "service: span name". */
   spanCounts: Map<string, number>;
   /** Resolves with the first span matching `test`, waiting for exports that have not arrived yet. */
@@ -136,11 +138,13 @@ export async function startOtlpReceiver({ keep = true }: { keep?: boolean } = {}
   const waiters = new Set<{ test: (span: ReceivedSpan) => boolean; resolve: (span: ReceivedSpan) => void }>();
   let requests = 0;
   const spanCounts = new Map<string, number>();
+  const requestsByPath = new Map<string, number>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       requests++;
+      requestsByPath.set(req.url ?? "", (requestsByPath.get(req.url ?? "") ?? 0) + 1);
       for (const chunk of chunks) bytes += chunk.length;
       const type = req.headers["content-type"] ?? "";
       if (req.url === "/v1/traces" && type.startsWith("application/x-protobuf")) countProtobufSpans(Buffer.concat(chunks), spanCounts);
@@ -180,6 +184,7 @@ export async function startOtlpReceiver({ keep = true }: { keep?: boolean } = {}
     url: `http://127.0.0.1:${port}`,
     spans,
     spanCounts,
+    requestsByPath,
     get requests() {
       return requests;
     },
