@@ -80,6 +80,30 @@ export function sdkDefaults(env: Record<string, string | undefined>): Record<str
   return Object.fromEntries(Object.entries(SDK_DEFAULTS).filter(([name]) => !env[name]?.trim()));
 }
 
+/** The automatic instrumentations Herald's processes load: outgoing HTTP (workers) and Redis commands. */
+export const INSTRUMENTATIONS = ["undici", "ioredis"] as const;
+export type InstrumentationName = (typeof INSTRUMENTATIONS)[number];
+
+/**
+ * Which instrumentations run, by OpenTelemetry's Node.js variables (as `@opentelemetry/auto-instrumentations-node`
+ * reads them): OTEL_NODE_ENABLED_INSTRUMENTATIONS, a comma-separated list, keeps only those named;
+ * OTEL_NODE_DISABLED_INSTRUMENTATIONS leaves out those named. Unset or empty: all of them.
+ */
+export function enabledInstrumentations(env: Record<string, string | undefined>): Set<InstrumentationName> {
+  const list = (value: string | undefined) =>
+    !value?.trim()
+      ? undefined
+      : new Set(
+          value
+            .split(",")
+            .map((name) => name.trim())
+            .filter(Boolean),
+        );
+  const enabled = list(env.OTEL_NODE_ENABLED_INSTRUMENTATIONS);
+  const disabled = list(env.OTEL_NODE_DISABLED_INSTRUMENTATIONS) ?? new Set<string>();
+  return new Set(INSTRUMENTATIONS.filter((name) => (enabled === undefined || enabled.has(name)) && !disabled.has(name)));
+}
+
 /** The W3C traceparent of a span, to store with what it caused; null when nothing is traced. */
 export function traceparentOf(span: Span): string | null {
   const ctx = span.spanContext();

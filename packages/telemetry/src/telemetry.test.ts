@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   contextFromTraceparent,
+  enabledInstrumentations,
   inSpan,
   NO_SPAN,
   SDK_DEFAULTS,
@@ -60,5 +61,18 @@ describe("sdkDefaults", () => {
     expect(sdkDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_METRICS_EXPORTER: "otlp" })).toEqual({ OTEL_LOGS_EXPORTER: "none" });
     expect(sdkDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_METRICS_EXPORTER: "otlp", OTEL_LOGS_EXPORTER: "console" })).toEqual({});
     expect(sdkDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: " " })).toEqual(SDK_DEFAULTS);
+  });
+});
+
+describe("enabledInstrumentations", () => {
+  it("loads every instrumentation unless OTEL_NODE_ENABLED_INSTRUMENTATIONS or OTEL_NODE_DISABLED_INSTRUMENTATIONS say otherwise", () => {
+    expect([...enabledInstrumentations({})]).toEqual(["undici", "ioredis"]);
+    expect([...enabledInstrumentations({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: "ioredis" })]).toEqual(["undici"]);
+    expect([...enabledInstrumentations({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: " undici , ioredis " })]).toEqual([]);
+    expect([...enabledInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: "ioredis,http" })]).toEqual(["ioredis"]);
+    expect([...enabledInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: " " })]).toEqual(["undici", "ioredis"]);
+    expect([
+      ...enabledInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: "undici,ioredis", OTEL_NODE_DISABLED_INSTRUMENTATIONS: "undici" }),
+    ]).toEqual(["ioredis"]);
   });
 });
