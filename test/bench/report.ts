@@ -272,7 +272,9 @@ export function judgeTargets(r: SuiteResults): Target[] {
       target: "Tracing on (100 % sampled, exported over OTLP) ≥ 0.9 × tracing off",
       measured: r.tracing
         ? `${n(r.tracing.ratio, 2)}× (${n(r.tracing.on.deliveriesPerSecond)} against ${n(r.tracing.off.deliveriesPerSecond)} deliveries/s; ` +
-          `${n(r.tracing.on.totalCpuMs, 2)} against ${n(r.tracing.off.totalCpuMs, 2)} ms CPU per delivery)`
+          `${n(r.tracing.on.totalCpuMs, 2)} against ${n(r.tracing.off.totalCpuMs, 2)} ms CPU per delivery, the worker's ` +
+          `${n(r.tracing.on.workerCpuMs, 3)} against ${n(r.tracing.off.workerCpuMs, 3)}; ${n(r.tracing.on.spansPerDelivery, 2)} spans and ` +
+          `${n(r.tracing.on.exportRequestsPerDelivery, 4)} export requests per delivery)`
         : "—",
       met: check(r.tracing?.ratio, (v) => v >= 0.9),
     },

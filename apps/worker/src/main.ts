@@ -30,7 +30,7 @@ try {
       ? undefined
       : await serveMetrics(metrics.registry, config.HERALD_METRICS_PORT, config.HERALD_METRICS_HOST);
   if (metricsServer) console.log(`herald worker metrics on ${metricsServer.url}`);
-  const heraldWorker = createWorker({ config, sql, redis, logger, metrics, telemetry: tracing?.bullmq });
+  const heraldWorker = createWorker({ config, sql, redis, logger, metrics });
   await heraldWorker.operational.start();
   logger.info({ concurrency: config.HERALD_WORKER_CONCURRENCY }, "worker started");
   console.log(`herald worker started (concurrency ${config.HERALD_WORKER_CONCURRENCY})`);

@@ -1,5 +1,6 @@
 import { buildHeaders, type DeliveryClient, interruptedOutcome, type Outcome } from "@herald/delivery";
 import { type Admission, type DeliveryJob, deliveryJobSchema, type EndpointGuard } from "@herald/queue";
+import { outsideSpans } from "@herald/telemetry";
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
 import { startAttemptSpan } from "./attempt-span.ts";
@@ -237,7 +238,8 @@ export function createProcessor(deps: ProcessorDeps) {
           metrics.circuitsOpened.inc();
           deps.logger.warn({ endpointId: endpoint.id }, "circuit opened");
         }
-        if (refill > 0) deps.refill(endpoint.id, refill);
+        // The refill releases other deliveries: not part of this attempt, and no spans of its own (see outsideSpans).
+        if (refill > 0) outsideSpans(() => deps.refill(endpoint.id, refill));
       })
       .catch((error) => deps.logger.warn({ err: error, endpointId: endpoint.id }, "could not release the endpoint slot"));
 

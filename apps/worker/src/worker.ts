@@ -11,7 +11,7 @@ import {
   type RedisClient,
 } from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
-import { DelayedError, type Telemetry, Worker } from "bullmq";
+import { DelayedError, Worker } from "bullmq";
 import type { Logger } from "pino";
 import { LoadFailedError } from "./batch-loader.ts";
 import { createContextLoader } from "./delivery-context.ts";
@@ -39,12 +39,6 @@ export interface WorkerDeps {
   logger: Logger;
   client?: DeliveryClient;
   metrics?: WorkerMetrics;
-  /**
-   * BullMQ's tracing hook (bullmq-otel) when OpenTelemetry is on: spans for the scheduler's and reconciler's
-   * enqueues. Not for job processing: the attempt span says what an operator needs, and BullMQ's own spans per
-   * job (and every Redis command under them) would multiply what tracing costs per delivery.
-   */
-  telemetry?: Telemetry | undefined;
 }
 
 /** Builds a delivery worker from its dependencies and starts taking jobs. */
@@ -69,7 +63,9 @@ export function createWorker(deps: WorkerDeps) {
     shards: config.HERALD_QUEUE_SHARDS,
     endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY,
     queuedTtlMs: lockDuration * 2,
-    telemetry: deps.telemetry,
+    // No BullMQ tracing hook (bullmq-otel) in workers: their enqueues (scheduler passes, backlog refills, the
+    // reconciler) belong to no event's trace (an attempt finds its publish through the stored trace context), and
+    // BullMQ's spans with a Redis span per job under them made most of the spans a traced worker exported.
   });
   const operational = createOperationalEvents(
     { sql: deps.sql, queues, logger },

@@ -59,6 +59,51 @@ export function tracingRequested(env: Record<string, string | undefined>): boole
   return Boolean(exporters || env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
+/**
+ * What Herald sets where the operator set nothing, each variable on its own:
+ * - OTEL_BSP_MAX_QUEUE_SIZE: OpenTelemetry's 2,048 spans, with one export in flight at a time, drop spans once a
+ *   worker ends more than that during one export's round trip (a few thousand deliveries per second at three
+ *   spans each, or a slow collector); 8,192 spans are a few MiB at most. The batch size stays OpenTelemetry's 512:
+ *   larger or smaller batches made no measurable difference to CPU per delivery.
+ * - OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER: "none". Herald's metrics are Prometheus's and its logs go to
+ *   stdout; the SDK's default (otlp) would only add the instrumentations' own metrics (a histogram record per
+ *   outgoing request) and an empty log pipeline. An operator who wants them sets these variables.
+ */
+export const SDK_DEFAULTS = {
+  OTEL_BSP_MAX_QUEUE_SIZE: "8192",
+  OTEL_METRICS_EXPORTER: "none",
+  OTEL_LOGS_EXPORTER: "none",
+} as const;
+
+/** The OTEL_* variables to add to `env`: Herald's defaults, each only where `env` sets none. */
+export function sdkDefaults(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(SDK_DEFAULTS).filter(([name]) => !env[name]?.trim()));
+}
+
+/** The automatic instrumentations Herald's processes load: outgoing HTTP (workers) and Redis commands. */
+export const INSTRUMENTATIONS = ["undici", "ioredis"] as const;
+export type InstrumentationName = (typeof INSTRUMENTATIONS)[number];
+
+/**
+ * Which instrumentations run, by OpenTelemetry's Node.js variables (as `@opentelemetry/auto-instrumentations-node`
+ * reads them): OTEL_NODE_ENABLED_INSTRUMENTATIONS, a comma-separated list, keeps only those named;
+ * OTEL_NODE_DISABLED_INSTRUMENTATIONS leaves out those named. Unset or empty: all of them.
+ */
+export function enabledInstrumentations(env: Record<string, string | undefined>): Set<InstrumentationName> {
+  const list = (value: string | undefined) =>
+    !value?.trim()
+      ? undefined
+      : new Set(
+          value
+            .split(",")
+            .map((name) => name.trim())
+            .filter(Boolean),
+        );
+  const enabled = list(env.OTEL_NODE_ENABLED_INSTRUMENTATIONS);
+  const disabled = list(env.OTEL_NODE_DISABLED_INSTRUMENTATIONS) ?? new Set<string>();
+  return new Set(INSTRUMENTATIONS.filter((name) => (enabled === undefined || enabled.has(name)) && !disabled.has(name)));
+}
+
 /** The W3C traceparent of a span, to store with what it caused; null when nothing is traced. */
 export function traceparentOf(span: Span): string | null {
   const ctx = span.spanContext();
@@ -94,6 +139,15 @@ export async function inSpan<T>(name: string, attributes: Attributes, kind: Span
       span.end();
     }
   });
+}
+
+/**
+ * Runs `fn` with no span active: for work that a span's code sets off but that is not part of it (a worker's
+ * backlog refill after an attempt), so neither its Redis commands nor BullMQ's enqueue become the span's children.
+ * With the ioredis instrumentation requiring a parent span, such work then makes no span at all.
+ */
+export function outsideSpans<T>(fn: () => T): T {
+  return active ? context.with(ROOT_CONTEXT, fn) : fn();
 }
 
 /** A PostgreSQL statement worth seeing in a trace; postgres.js has no automatic instrumentation. */

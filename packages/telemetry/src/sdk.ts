@@ -7,7 +7,7 @@
  * load the SDK into every process, traced or not.
  */
 import type { Telemetry } from "bullmq";
-import { markTracingActive } from "./index.ts";
+import { enabledInstrumentations, markTracingActive, sdkDefaults } from "./index.ts";
 
 export interface TracingOptions {
   /** The service name when OTEL_SERVICE_NAME does not give one. */
@@ -41,17 +41,30 @@ export async function startTracing(env: Record<string, string | undefined>, opti
   // Only commands inside a span of Herald's are traced, and only their names are exported: the arguments of the
   // guard's scripts are long (keys, ids) and would make most of each span's bytes.
   const redisInstrumentation = new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: (command) => command });
+  // The SDK reads OTEL_* from process.env when it builds its pipelines, so Herald's defaults go there, each
+  // only where the operator set none.
+  Object.assign(process.env, sdkDefaults(env));
+  // An operator can leave out the HTTP or Redis child spans (OTEL_NODE_DISABLED_INSTRUMENTATIONS=undici,ioredis):
+  // the attempt and publish spans remain, at less cost per delivery.
+  const wanted = enabledInstrumentations(env);
   const sdk = new NodeSDK({
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
-    instrumentations: options.outgoingHttp ? [new UndiciInstrumentation(), redisInstrumentation] : [redisInstrumentation],
+    instrumentations: [
+      ...(options.outgoingHttp && wanted.has("undici") ? [new UndiciInstrumentation()] : []),
+      ...(wanted.has("ioredis") ? [redisInstrumentation] : []),
+    ],
     ...(options.outgoingHttp ? { textMapPropagator: options.outgoingHttp.sendTraceparent ? new W3CTraceContextPropagator() : null } : {}),
   });
   sdk.start();
   markTracingActive();
   // The instrumentation hooks module loading, but a bundled app imported ioredis before this ran: apply the
   // instrumentation's own patch to the loaded module (it wraps Redis.prototype, shared by every client).
-  const definitions = (redisInstrumentation as unknown as { init(): { patch?: (module: unknown, version?: string) => unknown }[] }).init();
-  for (const definition of definitions) definition.patch?.(ioredis, "5");
+  if (wanted.has("ioredis")) {
+    const definitions = (
+      redisInstrumentation as unknown as { init(): { patch?: (module: unknown, version?: string) => unknown }[] }
+    ).init();
+    for (const definition of definitions) definition.patch?.(ioredis, "5");
+  }
   return {
     bullmq: new BullMQOtel({ tracerName: "herald" }) as unknown as Telemetry,
     shutdown: () => sdk.shutdown(),

@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { contextFromTraceparent, inSpan, NO_SPAN, SpanKind, trace, traceparentOf, tracingActive, tracingRequested } from "./index.ts";
+import {
+  contextFromTraceparent,
+  enabledInstrumentations,
+  inSpan,
+  NO_SPAN,
+  SDK_DEFAULTS,
+  SpanKind,
+  sdkDefaults,
+  trace,
+  traceparentOf,
+  tracingActive,
+  tracingRequested,
+} from "./index.ts";
 
 describe("tracingRequested", () => {
   it("is on only when an exporter or an endpoint is named, and off when disabled", () => {
@@ -39,5 +51,28 @@ describe("without an SDK", () => {
     const seen = await inSpan("herald.publish", {}, SpanKind.PRODUCER, async (span) => ({ span, traceparent: traceparentOf(span) }));
     expect(seen).toEqual({ span: NO_SPAN, traceparent: null });
     await expect(inSpan("x", {}, SpanKind.INTERNAL, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+  });
+});
+
+describe("sdkDefaults", () => {
+  it("gives Herald's defaults where the operator set none, and never overrides one that is set", () => {
+    expect(sdkDefaults({})).toEqual(SDK_DEFAULTS);
+    expect(Number(SDK_DEFAULTS.OTEL_BSP_MAX_QUEUE_SIZE)).toBeGreaterThan(2048);
+    expect(sdkDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_METRICS_EXPORTER: "otlp" })).toEqual({ OTEL_LOGS_EXPORTER: "none" });
+    expect(sdkDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: "100", OTEL_METRICS_EXPORTER: "otlp", OTEL_LOGS_EXPORTER: "console" })).toEqual({});
+    expect(sdkDefaults({ OTEL_BSP_MAX_QUEUE_SIZE: " " })).toEqual(SDK_DEFAULTS);
+  });
+});
+
+describe("enabledInstrumentations", () => {
+  it("loads every instrumentation unless OTEL_NODE_ENABLED_INSTRUMENTATIONS or OTEL_NODE_DISABLED_INSTRUMENTATIONS say otherwise", () => {
+    expect([...enabledInstrumentations({})]).toEqual(["undici", "ioredis"]);
+    expect([...enabledInstrumentations({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: "ioredis" })]).toEqual(["undici"]);
+    expect([...enabledInstrumentations({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: " undici , ioredis " })]).toEqual([]);
+    expect([...enabledInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: "ioredis,http" })]).toEqual(["ioredis"]);
+    expect([...enabledInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: " " })]).toEqual(["undici", "ioredis"]);
+    expect([
+      ...enabledInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: "undici,ioredis", OTEL_NODE_DISABLED_INSTRUMENTATIONS: "undici" }),
+    ]).toEqual(["ioredis"]);
   });
 });
