@@ -123,7 +123,9 @@ afterAll(async () => {
 });
 
 function fill(path: string): string {
-  return path.replace(/:(\w+)/g, (_m, name: string) => encodeURIComponent(pick(ids[name] ?? ODD)));
+  // A lone surrogate cannot be put in a URL: a browser sends U+FFFD in its place (encodeURIComponent would throw).
+  const wellFormed = (value: string) => value.replace(/[\uD800-\uDFFF]/gu, "\uFFFD");
+  return path.replace(/:(\w+)/g, (_m, name: string) => encodeURIComponent(wellFormed(pick(ids[name] ?? ODD))));
 }
 
 function query(): string {

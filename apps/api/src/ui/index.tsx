@@ -136,7 +136,7 @@ export function consoleRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps) {
     return render(c, <ErrorPage page={page} status={500} title="Something went wrong" detail={answer.detail} />, 500);
   });
 
-  app.get("/ui/", (c) => c.redirect("/ui", 302));
+  // `/ui/` is `/ui`: the app ignores a trailing slash (createApp's `strict: false`), and every link here is absolute.
   app.route("/ui", ui);
   app.get("/", (c) => c.redirect("/ui", 302));
 }
