@@ -101,11 +101,17 @@ export function fieldErrors(issues: readonly { path: readonly PropertyKey[]; mes
  * error, so the cause is checked too.
  */
 export function isDataException(error: unknown): boolean {
-  for (let current = error, i = 0; current && i < 3; current = (current as { cause?: unknown }).cause, i++) {
-    const code = (current as { code?: unknown }).code;
+  for (const { code } of causes(error, 3)) {
     if (typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code)) return true;
   }
   return false;
+}
+
+/** An error and the errors it wraps (`cause`), outermost first, at most `depth` of them: drizzle wraps the driver's. */
+function* causes(error: unknown, depth = 4): Generator<{ code?: unknown; message?: unknown; name?: unknown }> {
+  for (let current = error, i = 0; current && i < depth; current = (current as { cause?: unknown }).cause, i++) {
+    yield current as { code?: unknown; message?: unknown; name?: unknown };
+  }
 }
 
 export type Dependency = "PostgreSQL" | "Redis";
@@ -135,8 +141,7 @@ const REDIS_MESSAGES =
  * causes are checked too.
  */
 export function unavailableDependency(error: unknown): Dependency | null {
-  for (let current = error, i = 0; current && i < 4; current = (current as { cause?: unknown }).cause, i++) {
-    const { code, message, name } = current as { code?: unknown; message?: unknown; name?: unknown };
+  for (const { code, message, name } of causes(error)) {
     const text = typeof message === "string" ? message : "";
     if (name === "MaxRetriesPerRequestError" || REDIS_MESSAGES.test(text)) return "Redis";
     if (typeof code !== "string") continue;
@@ -153,8 +158,7 @@ export function unavailableDependency(error: unknown): Dependency | null {
  * HERALD_PARTITIONS_AHEAD days (workers make them ahead; so does db:migrate).
  */
 export function missingPartition(error: unknown): string | null {
-  for (let current = error, i = 0; current && i < 4; current = (current as { cause?: unknown }).cause, i++) {
-    const { code, message } = current as { code?: unknown; message?: unknown };
+  for (const { code, message } of causes(error)) {
     if (code !== "23514" || typeof message !== "string") continue;
     const table = message.match(/^no partition of relation "(\w+)" found for row/)?.[1];
     if (table) return table;
