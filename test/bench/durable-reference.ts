@@ -45,6 +45,9 @@ export interface DurableReferenceResult {
     cpuMs: number;
     /** This process, Redis, the PostgreSQL backends and the receiver. */
     totalCpuMs: number;
+    redisCpuMs: number;
+    pgCpuMs: number;
+    receiverCpuMs: number;
   };
 }
 
@@ -352,6 +355,9 @@ export async function durableReference(
         pgRowsWritten: round(per(pg.rowsWritten), 2),
         cpuMs: round(per(cpuSeconds * 1000), 4),
         totalCpuMs: round(per((cpuSeconds + redis.cpuSeconds + pg.backendCpuSeconds + receiverUsed) * 1000), 4),
+        redisCpuMs: round(per(redis.cpuSeconds * 1000), 4),
+        pgCpuMs: round(per(pg.backendCpuSeconds * 1000), 4),
+        receiverCpuMs: round(per(receiverUsed * 1000), 4),
       },
     };
   } finally {

@@ -17,7 +17,7 @@ export type Issuer = "api" | "worker" | "bench" | "other";
 
 export interface OperationCount {
   issuer: Issuer;
-  /** What the command or script does, e.g. "guard acquire (heraldAcquire)". */
+  /** What the command or script does, e.g. "BullMQ add (addStandardJob)". */
   operation: string;
   /** Commands the client sent (a script call counts once). */
   calls: number;
@@ -48,8 +48,7 @@ const BULLMQ_SCRIPTS: Record<string, string> = {
 };
 
 const HERALD_SCRIPTS: Record<string, string> = {
-  heraldAcquire: "guard acquire (heraldAcquire)",
-  heraldRelease: "guard release (heraldRelease)",
+  heraldGuard: "guard admissions and releases (heraldGuard)",
   heraldPark: "guard park (heraldPark)",
   heraldLeave: "guard leave (heraldLeave)",
   heraldAdmit: "admission at enqueue (heraldAdmit)",

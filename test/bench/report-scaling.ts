@@ -99,17 +99,16 @@ function pathToTarget(run: CommandsRun): string[] {
   const bullmq = (name: string) => name.startsWith("BullMQ");
   const heraldBullmq = total(h, bullmq);
   const referenceBullmq = total(run.reference.operations, bullmq);
-  const acquire = total(h, (name) => name.startsWith("guard acquire"));
-  const release = total(h, (name) => name.startsWith("guard release"));
+  const guard = total(h, (name) => name.startsWith("guard admissions and releases"));
   const reconciler = total(h, (name) => name.startsWith("reconciler"));
   const adds = total(h, (name) => name.startsWith("BullMQ add"));
   const apiAdds = h.filter((op) => op.issuer === "api" && op.operation.startsWith("BullMQ add")).reduce((sum, op) => sum + op.calls, 0);
-  const rest = run.herald.monitored - heraldBullmq.commands - acquire.commands - release.commands - reconciler.commands;
+  const rest = run.herald.monitored - heraldBullmq.commands - guard.commands - reconciler.commands;
   return [
     `**Where the ${n(run.herald.monitored, 1)} go, and what would reach 28.** BullMQ's own scripts, as the durable reference uses them (add, then complete-and-fetch-next),`,
     `cost ${n(referenceBullmq.commands, 1)} commands and ${n(run.reference.scriptCalls, 1)} script calls per delivery: above the target before any guard, because each`,
     "writes BullMQ's event stream, metrics and job hash as well as moving the job. On top of that floor Herald spends",
-    `${n(acquire.commands, 1)} on the guard's acquire (${n(acquire.calls, 2)} calls: a job turned away asks again) and ${n(release.commands, 1)} on its release,`,
+    `${n(guard.commands, 1)} on the guard's admissions and releases (${n(guard.calls, 2)} script calls: each carries what one turn of a worker's event loop asked of a shard),`,
     `${n(heraldBullmq.commands - referenceBullmq.commands, 1)} more in BullMQ (adds: ${n(adds.calls, 2)} per delivery, of which the API made ${n(apiAdds, 2)}: the API queues`,
     "at most twice an endpoint's cap and parks the rest in PostgreSQL, so most jobs are added by the worker's refills, and each job turned away is",
     `completed, parked and added again), ${n(reconciler.commands, 1)} on the reconciler's existence checks (every due delivery waiting longer than the grace, each pass:`,

@@ -1,6 +1,6 @@
 import { deletePrefix, freshQueuePrefix, TEST_REDIS_URL } from "@herald/testing";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createEndpointGuard, type EndpointGuard } from "./endpoint-guard.ts";
 
 let redis: Redis;
@@ -207,5 +207,69 @@ describe("endpoint guard", () => {
     const { openUntil } = (await guard.states([id])).get(id) ?? { openUntil: 0 };
     expect(openUntil).toBeGreaterThan(Date.now());
     expect(Number(await redis.zscore(`${prefix}:parked`, id))).toBe(openUntil);
+  });
+
+  it("settles what is asked in one turn with one script call per shard: releases first, then admissions in order", async () => {
+    const id = fresh();
+    const other = fresh();
+    const calls = vi.spyOn(redis as unknown as { heraldGuard: (...args: unknown[]) => Promise<unknown> }, "heraldGuard");
+    try {
+      // Cap 2: the third admission of one endpoint waits; another endpoint in the same call is counted apart.
+      const first = await Promise.all([
+        guard.acquire(d(id, "a"), "a", null),
+        guard.acquire(d(id, "b"), "b", null),
+        guard.acquire(d(id, "c"), "c", null),
+        guard.acquire(d(other, "x"), "x", null),
+      ]);
+      expect(first.map((answer) => answer.admitted)).toEqual([true, true, false, true]);
+      expect(first[2]).toMatchObject({ reason: "concurrency", answering: false });
+      expect(calls).toHaveBeenCalledTimes(1);
+      expect(await redis.zcard(`${prefix}:ep:${id}:slots`)).toBe(2);
+      expect(await redis.get(`${prefix}:ep:${id}:waiting`)).toBe("1");
+
+      // A release asked in the same turn as an admission frees its slot first, whatever the order of the calls.
+      const [again, released] = await Promise.all([guard.acquire(d(id, "c"), "c", null, 1, true), guard.release(d(id, "a"), "a", true)]);
+      expect(again).toMatchObject({ admitted: true, reason: "admitted" });
+      expect(released).toEqual({ opened: false, refill: 0 });
+      expect(calls).toHaveBeenCalledTimes(2);
+      expect((await redis.zrange(`${prefix}:ep:${id}:slots`, 0, -1)).sort()).toEqual(["b", "c"]);
+      expect(await redis.exists(`${prefix}:sending:${d(id, "a").deliveryId}`)).toBe(0);
+      expect(await redis.get(`${prefix}:sending:${d(id, "c").deliveryId}`)).toBe("1");
+
+      // Three failures in one call: the third opens the circuit, and an admission after them in the same call is refused.
+      const third = fresh();
+      for (const lease of ["1", "2", "3"]) await guard.acquire(d(third, lease), lease, null);
+      calls.mockClear();
+      const settled = await Promise.all([
+        guard.release(d(third, "1"), "1", false),
+        guard.release(d(third, "2"), "2", false),
+        guard.release(d(third, "3"), "3", false),
+        guard.acquire(d(third, "4"), "4", null),
+      ]);
+      expect(settled.slice(0, 3)).toEqual([
+        { opened: false, refill: 0 },
+        { opened: false, refill: 0 },
+        { opened: true, refill: 0 },
+      ]);
+      expect(settled[3]).toMatchObject({ admitted: false, reason: "circuit_open" });
+      expect(calls).toHaveBeenCalledTimes(1);
+      expect(await redis.hget(`${prefix}:ep:${third}:circuit`, "failures")).toBe("3");
+    } finally {
+      calls.mockRestore();
+    }
+  });
+
+  it("asks a draining endpoint's refill once per call, from its last release, with what is left in the queue", async () => {
+    const id = fresh();
+    await guard.park(id, Date.now() + 60_000);
+    await guard.addQueued(id, 8);
+    for (const lease of ["a", "b"]) await guard.acquire(d(id, lease), lease, null);
+    const answers = await Promise.all([guard.release(d(id, "a"), "a", true), guard.release(d(id, "b"), "b", true)]);
+    // Cap 2: window 8, refilled at 6 or fewer; two finished leave 6, so the last release asks for 2.
+    expect(answers).toEqual([
+      { opened: false, refill: 0 },
+      { opened: false, refill: 2 },
+    ]);
+    expect((await guard.states([id])).get(id)?.queued).toBe(6);
   });
 });

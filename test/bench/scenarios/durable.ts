@@ -19,6 +19,8 @@ export interface ComparedRun {
   redisScriptCalls: number;
   pgTransactions: number;
   totalCpuMs: number;
+  /** CPU ms per delivery by part: Herald's API and worker (or the reference's one process), Redis, PostgreSQL, the receiver. */
+  cpuMsBy?: { app: number; redis: number; pg: number; receiver: number };
   /** The run's Redis commands per delivery by name, for explaining a difference. */
   redisCommandsByName: Record<string, number>;
 }
@@ -119,6 +121,12 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
       redisScriptCalls: scriptCalls(result.perDelivery.redisCommandsByName),
       pgTransactions: result.perDelivery.pgTransactions,
       totalCpuMs: result.perDelivery.totalCpuMs,
+      cpuMsBy: {
+        app: round(result.perDelivery.apiCpuMs + result.perDelivery.workerCpuMs, 4),
+        redis: result.perDelivery.redisCpuMs,
+        pg: result.perDelivery.pgCpuMs,
+        receiver: result.perDelivery.receiverCpuMs,
+      },
       redisCommandsByName: result.perDelivery.redisCommandsByName,
     };
   }
@@ -133,6 +141,12 @@ function referenceRun(result: DurableReferenceResult): ComparedRun {
     redisScriptCalls: result.perDelivery.redisScriptCalls,
     pgTransactions: result.perDelivery.pgTransactions,
     totalCpuMs: result.perDelivery.totalCpuMs,
+    cpuMsBy: {
+      app: result.perDelivery.cpuMs,
+      redis: result.perDelivery.redisCpuMs,
+      pg: result.perDelivery.pgCpuMs,
+      receiver: result.perDelivery.receiverCpuMs,
+    },
     redisCommandsByName: result.perDelivery.redisCommandsByName,
   };
 }
