@@ -32,7 +32,9 @@ describe("startMonitor", () => {
     const guard = createEndpointGuard(client, { prefix, concurrency: 2, circuitThreshold: 3, circuitCooldownMs: 1000, leaseMs: 10_000 });
     try {
       const scripts = await scriptNames(redis.url);
-      expect([...scripts.values()]).toEqual(expect.arrayContaining(["guard admissions and releases (heraldGuard)", "BullMQ fetch (moveToActive)"]));
+      expect([...scripts.values()]).toEqual(
+        expect.arrayContaining(["guard admissions and releases (heraldGuard)", "BullMQ fetch (moveToActive)"]),
+      );
       await queues.queues[0]?.waitUntilReady();
       const delivery = { deliveryId: "dlv_monitor1", endpointId: "ep_monitor1" };
 

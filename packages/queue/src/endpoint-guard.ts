@@ -412,7 +412,7 @@ export function createEndpointGuard(redis: RedisClient, options: EndpointGuardOp
     ];
     try {
       const answers = await commands.heraldGuard(keys.length, ...keys, ...args);
-      ops.forEach((op, i) => op.resolve(answers[i] ?? []));
+      for (const [i, op] of ops.entries()) op.resolve(answers[i] ?? []);
     } catch (error) {
       for (const op of ops) op.reject(error);
     }
