@@ -178,6 +178,29 @@ describe("scheduler: parked endpoints", () => {
     });
   });
 
+  it("releases the refills of several endpoints asked in one turn together, each its own oldest, and unparks the one emptied", async () => {
+    const [a, b, c] = [await endpoint(), await endpoint(), await endpoint()];
+    const forA = await deliveries(a, 5, { parked: true, old: true });
+    const forB = await deliveries(b, 2, { parked: true, old: true });
+    const forC = await deliveries(c, 3, { parked: true, old: true });
+    await queues.markParked([a, b, c], Date.now() + 60_000);
+    const s = scheduler();
+    s.refill(a, 3);
+    s.refill(b, 3);
+    s.refill(c, 1);
+    // Asked again before the first is done: one refill per endpoint at a time.
+    s.refill(a, 3);
+    await eventually(async () => (await jobs()).length === 6, { what: "the refills" });
+    expect(await jobs()).toEqual([...forA.slice(0, 3), ...forB, ...forC.slice(0, 1)].sort());
+    expect(await parkedRows(a)).toBe(2);
+    expect(await parkedRows(b)).toBe(0);
+    const states = await guard.states([a, b, c]);
+    expect([a, b, c].map((id) => states.get(id)?.queued)).toEqual([3, 2, 1]);
+    // b had fewer than asked and none is left: it left the parked set; a and c still have a backlog.
+    await eventually(async () => !(await queues.parkedEndpoints()).has(b), { what: "b to leave the parked set" });
+    expect(await queues.parkedEndpoints()).toEqual(new Set([a, c]));
+  });
+
   it("sends a burst parked moments ago back to the delivery queue, not the backlog queue", async () => {
     const ep = await endpoint();
     const ids = await deliveries(ep, 3, { parked: true });

@@ -6,6 +6,7 @@ import {
   endpointsWithParked,
   parkedWindow,
   releaseParked,
+  releaseParkedMany,
 } from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
 import type { Logger } from "pino";
@@ -160,6 +161,26 @@ export function createScheduler(
     return pass;
   }
 
+  /**
+   * Refills asked in one turn of the event loop (releases of many endpoints settle together) go to PostgreSQL
+   * as one statement.
+   */
+  const refills = new Map<string, number>();
+  function releaseRefills(): void {
+    const requests = [...refills].map(([endpointId, n]) => ({ endpointId, n }));
+    refills.clear();
+    releaseParkedMany(deps, requests)
+      .catch((error) =>
+        logger.warn(
+          { err: error, endpoints: requests.map((request) => request.endpointId) },
+          "could not release parked deliveries; the scheduler will",
+        ),
+      )
+      .finally(() => {
+        for (const request of requests) refilling.delete(request.endpointId);
+      });
+  }
+
   const periodic = createPeriodicPass({ queues, logger }, { name: "scheduler", intervalMs: options.intervalMs, pass: () => passOnce() });
 
   return {
@@ -174,9 +195,8 @@ export function createScheduler(
     refill(endpointId: string, n: number): void {
       if (refilling.has(endpointId)) return;
       refilling.add(endpointId);
-      releaseParked(deps, endpointId, n)
-        .catch((error) => logger.warn({ err: error, endpointId }, "could not release parked deliveries; the scheduler will"))
-        .finally(() => refilling.delete(endpointId));
+      refills.set(endpointId, n);
+      if (refills.size === 1) setImmediate(releaseRefills);
     },
     start: periodic.start,
     stop: periodic.stop,

@@ -460,11 +460,14 @@ export function createEndpointGuard(redis: RedisClient, options: EndpointGuardOp
     async addQueued(endpointId: string, n: number): Promise<void> {
       const queued = key(endpointId, "queued");
       // A worker that dies with released jobs leaves the count high; it expires rather than stall the drain.
-      await redis
-        .multi()
-        .incrby(queued, n)
-        .pexpire(queued, options.leaseMs * 2)
-        .exec();
+      const answers =
+        (await redis
+          .pipeline()
+          .incrby(queued, n)
+          .pexpire(queued, options.leaseMs * 2)
+          .exec()) ?? [];
+      const failed = answers.find(([error]) => error);
+      if (failed) throw failed[0];
     },
     /** The breaker's state and the released jobs of endpoints that share one shard. */
     async states(endpointIds: string[]): Promise<Map<string, EndpointState>> {

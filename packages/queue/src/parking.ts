@@ -21,23 +21,49 @@ export interface ParkingDeps {
  * due and unparked, which the reconciler enqueues. Answers how many went in.
  */
 export async function releaseParked(deps: ParkingDeps, endpointId: string, n: number): Promise<number> {
-  if (n <= 0) return 0;
+  return (await releaseParkedMany(deps, [{ endpointId, n }])).get(endpointId) ?? 0;
+}
+
+/**
+ * `releaseParked` for several endpoints in one statement (refills asked in
+ * the same turn of a worker's event loop): answers how many of each went in.
+ */
+export async function releaseParkedMany(deps: ParkingDeps, requests: { endpointId: string; n: number }[]): Promise<Map<string, number>> {
+  const asked = requests.filter((request) => request.n > 0);
+  const released = new Map<string, number>();
+  if (asked.length === 0) return released;
   const rows = await deps.sql<DeliveryJob[]>`
     update deliveries d set parked = false, next_attempt_at = now(), updated_at = now()
     from (
-      select id from deliveries
-      where endpoint_id = ${endpointId} and parked and status in ('pending', 'failed')
-      order by id limit ${n}
-      for update skip locked
+      select p.id
+      from unnest(${asked.map((request) => request.endpointId)}::text[], ${asked.map((request) => request.n)}::int[]) as r(endpoint_id, n)
+      cross join lateral (
+        select id from deliveries
+        where endpoint_id = r.endpoint_id and parked and status in ('pending', 'failed')
+        order by id limit r.n
+        for update skip locked
+      ) as p
     ) as p
     where d.id = p.id
     returning d.id as "deliveryId", d.event_id as "eventId", d.endpoint_id as "endpointId", d.tenant_id as "tenantId"`;
-  if (rows.length < n) {
-    const [left] = await deps.sql`select 1 from deliveries where endpoint_id = ${endpointId} and parked limit 1`;
-    if (!left) await deps.queues.unpark(endpointId);
+  const byEndpoint = new Map<string, DeliveryJob[]>();
+  for (const row of rows) {
+    const group = byEndpoint.get(row.endpointId);
+    if (group) group.push(row);
+    else byEndpoint.set(row.endpointId, [row]);
   }
-  if (rows.length === 0) return 0;
-  await deps.guard.addQueued(endpointId, rows.length);
+  const shortOf = asked
+    .filter((request) => (byEndpoint.get(request.endpointId)?.length ?? 0) < request.n)
+    .map((request) => request.endpointId);
+  if (shortOf.length > 0) {
+    const left = await deps.sql<{ endpointId: string }[]>`
+      select r.endpoint_id as "endpointId" from unnest(${shortOf}::text[]) as r(endpoint_id)
+      where exists (select 1 from deliveries where endpoint_id = r.endpoint_id and parked)`;
+    const stillParked = new Set(left.map((row) => row.endpointId));
+    for (const endpointId of shortOf) if (!stillParked.has(endpointId)) await deps.queues.unpark(endpointId);
+  }
+  if (rows.length === 0) return released;
+  await Promise.all([...byEndpoint].map(([endpointId, group]) => deps.guard.addQueued(endpointId, group.length)));
   // Oldest first within the queue too. Deliveries parked for long (a backlog an outage left) go to the backlog
   // queue, whose slots are not the ones new deliveries need; the overflow of a burst parked moments ago goes back
   // to the delivery queue it was headed for.
@@ -45,8 +71,9 @@ export async function releaseParked(deps: ParkingDeps, endpointId: string, n: nu
   const recent = idFloor("delivery", new Date(Date.now() - BACKLOG_AGE_MS));
   const old = sorted.filter((row) => row.deliveryId < recent);
   if (old.length > 0) await deps.queues.enqueue(old, { backlog: true });
-  if (old.length < sorted.length) await deps.queues.enqueue(sorted.slice(old.length));
-  return rows.length;
+  if (old.length < sorted.length) await deps.queues.enqueue(sorted.filter((row) => row.deliveryId >= recent));
+  for (const [endpointId, group] of byEndpoint) released.set(endpointId, group.length);
+  return released;
 }
 
 /**
