@@ -148,7 +148,9 @@ describe("sharded queues on a Redis Cluster", () => {
     expect(busiest).toBeLessThanOrEqual(rate + 1);
   });
 
-  it("loses nothing when a worker is SIGKILLed mid-run", async () => {
+  // A dead worker's jobs come back after up to two stalled checks (the lock lasts the 5 s delivery timeout + 10 s)
+  // and its leases lapse with them: the wait for every delivery is 90 s, and the test's own limit is above it.
+  it("loses nothing when a worker is SIGKILLed mid-run", { timeout: 120_000 }, async () => {
     const target = await slowReceiver();
     const { tenantId, byShard } = await endpointsOnEveryShard(target.url);
     const expected = 60 * byShard.flat().length;
@@ -161,7 +163,7 @@ describe("sharded queues on a Redis Cluster", () => {
     await eventually(async () => (await succeededFor(tenantId)) === expected, { timeoutMs: 90_000, what: "every delivery after the kill" });
   });
 
-  it("restores from PostgreSQL the deliveries of a master that lost its data", async () => {
+  it("restores from PostgreSQL the deliveries of a master that lost its data", { timeout: 120_000 }, async () => {
     const target = await slowReceiver();
     const { tenantId, byShard } = await endpointsOnEveryShard(target.url);
     const expected = 60 * byShard.flat().length;
