@@ -7,8 +7,8 @@
  *   npx tsx scripts/partition-plans.ts [partitions per table…]   (default: 10 40)
  *   npx tsx scripts/partition-plans.ts --modes=auto,force_custom_plan --runs=300 --per-day=2000 --only=release 10 40
  *
- * --per-day: deliveries (and attempts) in each day, a twentieth as many events; --only: a pattern of statement
- * names; --keep: leave the scratch database for a look with psql.
+ * --per-day: deliveries (and attempts) in each day, a twentieth as many events; --today: deliveries of today (the
+ * day the statements work on; default --per-day); --only: a pattern of statement names; --keep: leave the scratch database for a look with psql.
  */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -24,6 +24,7 @@ const { values: args, positionals } = parseArgs({
     runs: { type: "string", default: "300" },
     modes: { type: "string", default: "auto,force_custom_plan,force_generic_plan" },
     "per-day": { type: "string", default: "20" },
+    today: { type: "string" },
     only: { type: "string" },
     keep: { type: "boolean", default: false },
   },
@@ -34,6 +35,7 @@ const counts = positionals.map(Number);
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 const ENDPOINTS = 20;
 const PER_DAY = Number(args["per-day"]);
+const TODAY = Number(args.today ?? PER_DAY);
 
 /** An id of a kind made at `ms` (newId never goes back in time, so the history's ids are made by hand). */
 const idAt = (kind: IdKind, ms: number) =>
@@ -65,16 +67,17 @@ async function scratch(partitions: number): Promise<{ url: string; drop: () => P
   // (half of them, half of those parked), the other days' succeeded.
   for (let day = 0; day < partitions - 1; day++) {
     const base = midnight + day * DAY_MS + 3_600_000;
-    const events = Array.from({ length: Math.max(1, PER_DAY / ENDPOINTS) }, (_, n) => idAt("event", base + n));
+    const rows = day === 0 ? TODAY : PER_DAY;
+    const events = Array.from({ length: Math.max(1, rows / ENDPOINTS) }, (_, n) => idAt("event", base + n));
     await sql`insert into events (id, tenant_id, event_type, payload)
               select id, 'ten_1', 'order.paid', '{}' from unnest(${events}::text[]) as id`;
-    const dlv = Array.from({ length: PER_DAY }, (_, n) => idAt("delivery", base + 10 + n));
+    const dlv = Array.from({ length: rows }, (_, n) => idAt("delivery", base + 10 + n));
     await sql`insert into deliveries (id, tenant_id, event_id, endpoint_id, status, parked, next_attempt_at)
               select d.id, 'ten_1', ${events[0] as string}, e, case when ${day} = 0 and n % 2 = 1 then 'pending' else 'succeeded' end,
                      ${day} = 0 and n % 4 = 1, case when ${day} = 0 and n % 2 = 1 then now() + interval '1 hour' end
               from unnest(${dlv}::text[], ${dlv.map((_, n) => endpoints[n % ENDPOINTS] as string)}::text[])
                    with ordinality as d(id, e, n)`;
-    const att = Array.from({ length: PER_DAY }, (_, n) => idAt("attempt", base + 100 + n));
+    const att = Array.from({ length: rows }, (_, n) => idAt("attempt", base + 100 + n));
     await sql`insert into attempts (id, delivery_id, endpoint_id, attempt_number, started_at, duration_ms)
               select a, d, e, 1, now(), 5 from unnest(${att}::text[], ${dlv}::text[], ${dlv.map((_, n) => endpoints[n % ENDPOINTS] as string)}::text[]) as v(a, d, e)`;
   }
@@ -195,6 +198,29 @@ function statements(today: number): Statement[] {
       after: repark,
     },
     {
+      // The same, updating by the ids found and their bounds (read by the update as init plans): no join back to
+      // every partition, and the update reaches only the days of the ids.
+      name: "release parked, bounded update (5 endpoints)",
+      async run(sql) {
+        const asked = endpoints.slice(0, 5);
+        return sql`
+          with p as materialized (
+            select p.id
+            from unnest((select ${asked}::text[]), (select ${asked.map(() => 2)}::int[])) as r(endpoint_id, n)
+            cross join lateral (
+              select id from deliveries
+              where endpoint_id = r.endpoint_id and parked and status in ('pending', 'failed')
+              order by id limit r.n
+              for update skip locked
+            ) as p
+          )
+          update deliveries d set parked = false, next_attempt_at = now(), updated_at = now()
+          where d.id = any(array(select id from p)) and d.id between (select min(id) from p) and (select max(id) from p)
+          returning d.id as "deliveryId", d.event_id as "eventId", d.endpoint_id as "endpointId", d.tenant_id as "tenantId"`;
+      },
+      after: repark,
+    },
+    {
       // parking.ts: the probe for endpoints that asked for more than was left (still parked?).
       name: "parked probe (5 endpoints)",
       run: (sql) => sql`
@@ -214,6 +240,16 @@ function statements(today: number): Statement[] {
           and next_attempt_at <= ${new Date(Date.now() + 5_000).toISOString()}::text::timestamptz
         order by next_attempt_at, id
         limit ${5000}`,
+    },
+    {
+      // publishing recentByKeys: a publish with an idempotency key looks for the event stored under it first.
+      name: "publish key lookup (1 key)",
+      run: (sql) => sql`
+        select e.id, e.tenant_id as "tenantId", e.event_type as "eventType", k.key as "idempotencyKey",
+               e.uid, e.created_at as "createdAt", (select count(*)::int from deliveries d where d.event_id = e.id) as deliveries
+        from idempotency_keys k join events e on e.id = k.event_id
+        where k.tenant_id = ${"ten_1"} and k.key = any(${[`key-${tick()}`]}::text[])
+          and k.created_at > now() - make_interval(hours => ${24})`,
     },
     {
       // publishing storeBatch: one event and its deliveries in one statement.

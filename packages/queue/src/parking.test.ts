@@ -63,8 +63,8 @@ describe("releaseParkedMany", () => {
     }
     // PostgreSQL plans a prepared statement afresh for its first five runs, then keeps a generic plan unless the
     // custom ones looked cheaper. Nothing in this statement lets a custom plan skip a partition (it has no id
-    // bounds), but planning it opens every partition of deliveries and every index of each, twice: with 38 days of
-    // partitions that was 5.7 ms a call against 1 ms on the generic plan (scripts/partition-plans.ts). The
+    // bounds), but planning it opens every partition of deliveries and every index of each: with 40 days of
+    // partitions that was 5.9 ms a call against 2 ms on the generic plan (scripts/partition-plans.ts). The
     // generic plan has to be what the statement runs on.
     const [plans] = await sql<{ generic: number; custom: number }[]>`
       select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements
