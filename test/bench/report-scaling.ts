@@ -110,15 +110,15 @@ function pathToTarget(run: CommandsRun): string[] {
     "writes BullMQ's event stream, metrics and job hash as well as moving the job. On top of that floor Herald spends",
     `${n(guard.commands, 1)} on the guard's admissions and releases (${n(guard.calls, 2)} script calls: each carries what one turn of a worker's event loop asked of a shard),`,
     `${n(heraldBullmq.commands - referenceBullmq.commands, 1)} more in BullMQ (adds: ${n(adds.calls, 2)} per delivery, of which the API made ${n(apiAdds, 2)}: the API queues`,
-    "at most twice an endpoint's cap and parks the rest in PostgreSQL, so most jobs are added by the worker's refills, and each job turned away is",
+    "at most four times an endpoint's cap and parks the rest in PostgreSQL, so most jobs are added by the worker's refills, and each job turned away is",
     `completed, parked and added again), ${n(reconciler.commands, 1)} on the reconciler's existence checks (every due delivery waiting longer than the grace, each pass:`,
     `many in a slow run, none in a fast one) and ${n(rest, 1)} on the rest.`,
-    "Steps that keep one BullMQ job per delivery: the reconciler checks existence only when a shard may have lost",
-    "data (a sentinel key per shard that FLUSHALL or a restart removes) instead of every pass; the guard keeps the attempt number in its lease",
-    "instead of a `sending` key, and touches the parked backlog's count only for endpoints that have one; the API's window follows the slots an",
-    "endpoint has earned, so fewer jobs are turned away. Those bring Herald toward the reference's floor, not below it; 28 commands and 2 script calls",
-    "need the guard inside the fetch and complete scripts (BullMQ's scripts extended, or a queue layout of Herald's own), which the design card's",
-    "one BullMQ job per delivery leaves open only if Herald maintains its own copies of BullMQ's Lua.",
+    "The guard settles in one script call per shard whatever a worker asked of it in one turn of its event loop (its",
+    "releases first, then its admissions), reading each endpoint's state once and writing it back once: what is left of it",
+    "per delivery is the attempt's `sending` mark (one SET; the release's DEL is one per call) and a few commands per",
+    "endpoint and call. No change to the guard takes Herald below BullMQ's own floor: 28 commands and 2 script calls",
+    "need the guard inside the fetch and complete scripts (BullMQ's scripts extended, or a queue layout of Herald's own),",
+    "which the design card's one BullMQ job per delivery leaves open only if Herald maintains its own copies of BullMQ's Lua.",
   ];
 }
 
