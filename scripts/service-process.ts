@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { createServer } from "node:net";
+import { waitForReadyLine } from "@herald/runtime/child-process";
 
 /** An error the start-up explains in one line, with what to do: printed as it is, without a stack. */
 export class LocalServiceError extends Error {}
@@ -69,41 +70,21 @@ export async function startServiceProcess(spec: ServiceSpec): Promise<ServicePro
       resolve();
     });
   });
-  let output = "";
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${spec.name} did not say it was ready within ${READY_TIMEOUT_MS / 1000} s:\n${output}`)),
-        READY_TIMEOUT_MS,
-      );
-      const onData = (chunk: Buffer) => {
-        log.write(chunk);
-        if (output.includes(spec.ready)) return;
-        output += chunk.toString();
-        if (output.includes(spec.ready)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", onData);
-      child.once("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      void closed.then(() => {
-        clearTimeout(timer);
-        reject(new ExitedEarly(spec.name, child.exitCode ?? child.signalCode, output));
-      });
-    });
-  } catch (error) {
-    child.kill("SIGKILL");
-    await closed;
-    throw error;
-  }
+  const { output } = await waitForReadyLine(child, {
+    ready: spec.ready,
+    timeoutMs: READY_TIMEOUT_MS,
+    exited: closed,
+    notReady: (reason, output) =>
+      reason === "timeout"
+        ? new Error(`${spec.name} did not say it was ready within ${READY_TIMEOUT_MS / 1000} s:\n${output}`)
+        : new ExitedEarly(spec.name, child.exitCode ?? child.signalCode, output),
+    onOutput: (chunk) => log.write(chunk),
+    // Only the start-up is kept: a server that runs for hours prints to its log file alone.
+    collectAfterReady: false,
+  });
   return {
     child,
-    startupOutput: output,
+    startupOutput: output(),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(spec.stopSignal);
