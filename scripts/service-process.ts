@@ -9,10 +9,8 @@
  * still answer, and only then does the script stop the servers.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { createServer } from "node:net";
-import { waitForReadyLine } from "@herald/runtime/child-process";
+import { freePort, waitForReadyLine } from "@herald/runtime/server-process";
 
 /** An error the start-up explains in one line, with what to do: printed as it is, without a stack. */
 export class LocalServiceError extends Error {}
@@ -104,18 +102,6 @@ export class ExitedEarly extends Error {
   ) {
     super(`${name} exited (${code}) before it was ready:\n${output.trim()}`);
   }
-}
-
-/** A loopback port nobody listens on right now (the kernel picks it); a server that loses it meanwhile is started again. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (typeof address !== "object" || address === null) throw new Error("no free port");
-  return address.port;
 }
 
 /** Starts a server on a free port, choosing another port if one was taken between the check and the bind. */

@@ -1,3 +1,4 @@
+export { freePort } from "@herald/runtime/server-process";
 export { createTestDatabase, TEST_ADMIN_URL, type TestDatabase } from "./database.ts";
 export { startSilentServer, startTcpProxy, type TcpProxy } from "./faults.ts";
 export { type Herald, startHerald, TEST_ADMIN_TOKEN } from "./herald.ts";
@@ -6,4 +7,4 @@ export { eventually, type HeraldProcess, REPO_ROOT, startProcess } from "./proce
 export { type ReceivedRequest, type Receiver, type RequestMatch, type Responder, respondWith, startReceiver } from "./receiver.ts";
 export { deletePrefix, freshQueuePrefix, TEST_REDIS_URL } from "./redis.ts";
 export { type RedisCluster, startRedisCluster } from "./redis-cluster.ts";
-export { freePort, type PrivateRedis, startPrivateRedis } from "./redis-server.ts";
+export { type PrivateRedis, startPrivateRedis } from "./redis-server.ts";

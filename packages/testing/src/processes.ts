@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
-import { waitForReadyLine } from "@herald/runtime/child-process";
+import { waitForReadyLine } from "@herald/runtime/server-process";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 

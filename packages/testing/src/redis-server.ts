@@ -1,10 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitForReadyLine } from "@herald/runtime/child-process";
+import { freePort, waitForReadyLine } from "@herald/runtime/server-process";
 
 /** How long a redis-server may take to say it is ready, on a busy machine. */
 const READY_TIMEOUT_MS = 20_000;
@@ -14,18 +12,6 @@ const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
-
-/** A port nobody listens on right now (the kernel picks it); a start that loses it to another process retries. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (typeof address !== "object" || address === null) throw new Error("no free port");
-  return address.port;
-}
 
 export interface RedisServerProcess {
   child: ChildProcess;

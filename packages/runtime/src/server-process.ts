@@ -1,11 +1,25 @@
 /**
- * Waiting for a child process to say it is ready: what `npm start` does for
- * its embedded PostgreSQL and private redis-server, and what the test harness
- * does for the redis-servers and Herald processes it starts. Only node:
- * built-ins, so scripts and tests can both import it; not part of the index,
- * so the apps' bundles never carry it.
+ * Starting a server as a child process: a free port for it, and waiting for it
+ * to say it is ready. What `npm start` does for its embedded PostgreSQL and
+ * private redis-server, and what the test harness does for the redis-servers
+ * and Herald processes it starts. Only node: built-ins, so scripts and tests
+ * can both import it; not part of the index, so the apps' bundles never carry it.
  */
 import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+
+/** A loopback port nobody listens on right now (the kernel picks it); a server that loses it meanwhile must be started again. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  server.close();
+  await once(server, "close");
+  if (typeof address !== "object" || address === null) throw new Error("no free port");
+  return address.port;
+}
 
 export interface ReadyLineOptions {
   /** What the child prints (on stdout or stderr) once it is ready: a literal text or a pattern. */

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-import { waitForReadyLine } from "./child-process.ts";
+import { waitForReadyLine } from "./server-process.ts";
 
 /** A plain node child running `script` (no tsx: these start in a few tens of milliseconds). */
 function child(script: string) {
