@@ -1,6 +1,6 @@
 import { TEST_ADMIN_TOKEN } from "@herald/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FUZZ_SEED, seededRandom } from "./fuzz-random.ts";
+import { FUZZ_SEED, ODD_NUMBERS_AND_ESCAPES, seededRandom } from "./fuzz-support.ts";
 import { createTestApp, type TestApp } from "./test-app.ts";
 
 /**
@@ -17,14 +17,7 @@ const ODD_STRINGS = [
   " ",
   "null",
   "undefined",
-  "0",
-  "-1",
-  "1e309",
-  "NaN",
-  "true",
-  "%",
-  "%ZZ",
-  "%00",
+  ...ODD_NUMBERS_AND_ESCAPES,
   "..%2F..%2Fetc%2Fpasswd",
   "ten_",
   "ep_01jdz3k5q8e6f0a1b2c3d4e5f6",

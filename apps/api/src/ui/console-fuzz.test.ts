@@ -1,6 +1,6 @@
 import { type Receiver, respondWith, startReceiver, TEST_ADMIN_TOKEN } from "@herald/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FUZZ_SEED, seededRandom } from "../fuzz-random.ts";
+import { FUZZ_SEED, ODD_NUMBERS_AND_ESCAPES, seededRandom } from "../fuzz-support.ts";
 import { createTestApp, type TestApp } from "../test-app.ts";
 import { browserFor } from "./test-browser.ts";
 
@@ -16,14 +16,7 @@ const { int, pick, chance } = seededRandom(FUZZ_SEED);
 const ODD = [
   "",
   " ",
-  "0",
-  "-1",
-  "1e309",
-  "NaN",
-  "true",
-  "%",
-  "%ZZ",
-  "%00",
+  ...ODD_NUMBERS_AND_ESCAPES,
   "\u0000",
   "a\u0000b",
   "\ud800",

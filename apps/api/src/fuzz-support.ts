@@ -1,6 +1,7 @@
 /**
  * Test-only (the API's and the console's fuzz tests): a seeded PRNG, so that
- * a failure, which names the seed, reproduces with HERALD_FUZZ_SEED.
+ * a failure, which names the seed, reproduces with HERALD_FUZZ_SEED, and the
+ * odd values both try.
  */
 
 /** HERALD_FUZZ_SEED, or the fixed default both fuzz tests run with. */
@@ -25,3 +26,6 @@ export function seededRandom(seed: number) {
   const chance = (p: number) => random() < p;
   return { int, pick, chance };
 }
+
+/** Numbers a parser may read as more (or other) than text, and broken percent-escapes: odd values both fuzz tests try. */
+export const ODD_NUMBERS_AND_ESCAPES = ["0", "-1", "1e309", "NaN", "true", "%", "%ZZ", "%00"];
