@@ -9,9 +9,8 @@
  * still answer, and only then does the script stop the servers.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { createWriteStream } from "node:fs";
-import { createServer } from "node:net";
+import { freePort, waitForReadyLine } from "@herald/runtime/server-process";
 
 /** An error the start-up explains in one line, with what to do: printed as it is, without a stack. */
 export class LocalServiceError extends Error {}
@@ -69,41 +68,21 @@ export async function startServiceProcess(spec: ServiceSpec): Promise<ServicePro
       resolve();
     });
   });
-  let output = "";
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${spec.name} did not say it was ready within ${READY_TIMEOUT_MS / 1000} s:\n${output}`)),
-        READY_TIMEOUT_MS,
-      );
-      const onData = (chunk: Buffer) => {
-        log.write(chunk);
-        if (output.includes(spec.ready)) return;
-        output += chunk.toString();
-        if (output.includes(spec.ready)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", onData);
-      child.once("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      void closed.then(() => {
-        clearTimeout(timer);
-        reject(new ExitedEarly(spec.name, child.exitCode ?? child.signalCode, output));
-      });
-    });
-  } catch (error) {
-    child.kill("SIGKILL");
-    await closed;
-    throw error;
-  }
+  const { output } = await waitForReadyLine(child, {
+    ready: spec.ready,
+    timeoutMs: READY_TIMEOUT_MS,
+    exited: closed,
+    notReady: (reason, output) =>
+      reason === "timeout"
+        ? new Error(`${spec.name} did not say it was ready within ${READY_TIMEOUT_MS / 1000} s:\n${output}`)
+        : new ExitedEarly(spec.name, child.exitCode ?? child.signalCode, output),
+    onOutput: (chunk) => log.write(chunk),
+    // Only the start-up is kept: a server that runs for hours prints to its log file alone.
+    collectAfterReady: false,
+  });
   return {
     child,
-    startupOutput: output,
+    startupOutput: output(),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(spec.stopSignal);
@@ -123,18 +102,6 @@ export class ExitedEarly extends Error {
   ) {
     super(`${name} exited (${code}) before it was ready:\n${output.trim()}`);
   }
-}
-
-/** A loopback port nobody listens on right now (the kernel picks it); a server that loses it meanwhile is started again. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (typeof address !== "object" || address === null) throw new Error("no free port");
-  return address.port;
 }
 
 /** Starts a server on a free port, choosing another port if one was taken between the check and the bind. */

@@ -6,17 +6,7 @@ import { freePort, type Receiver, startReceiver } from "@herald/testing";
 import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  API_STARTED,
-  killAll,
-  type OperatorCommand,
-  type ProcessEntry,
-  portIsFree,
-  processTree,
-  runNpm,
-  WORKER_STARTED,
-  waitUntilGone,
-} from "./process-support.ts";
+import { API_STARTED, type OperatorCommand, OperatorCommands, portIsFree, WORKER_STARTED, waitUntilGone } from "./process-support.ts";
 
 /**
  * The quick start on a machine with only Node.js and a redis-server binary:
@@ -33,15 +23,8 @@ const PRIVATE_REDIS = /Redis \S+, private redis-server: 127\.0\.0\.1:(\d+), data
 let home: string;
 let dataDir: string;
 let receiver: Receiver;
-/** Every process a start has had: a broken stop orphans processes that no tree below npm shows any more. */
-const seen: ProcessEntry[] = [];
-const commands: OperatorCommand[] = [];
-
-function run(args: string[], env: Record<string, string>): OperatorCommand {
-  const command = runNpm(args, env);
-  commands.push(command);
-  return command;
-}
+/** Every command run and process a start has had: a broken stop orphans processes that no tree below npm shows any more. */
+const operator = new OperatorCommands();
 
 beforeAll(async () => {
   // Another data directory than the checkout's .herald, readable by `nobody` (whom root runs PostgreSQL as), like a checkout.
@@ -53,14 +36,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Whatever a failed test left running is killed, so it leaks no process.
-  killAll([...commands.flatMap((command) => processTree(command.pid)), ...seen]);
+  operator.killLeftovers();
   await receiver?.close();
   rmSync(home, { recursive: true, force: true });
 });
 
 async function start(): Promise<{ command: OperatorCommand; baseUrl: string; postgresPort: number }> {
   const port = await freePort();
-  const command = run(["start"], { HERALD_EMBEDDED: "true", HERALD_DATA_DIR: dataDir, PORT: String(port) });
+  const command = operator.run(["start"], { HERALD_EMBEDDED: "true", HERALD_DATA_DIR: dataDir, PORT: String(port) });
   const [api] = await Promise.all([command.waitFor(API_STARTED), command.waitFor(WORKER_STARTED)]);
   const postgresLine = command.output().match(EMBEDDED_POSTGRES);
   const redisLine = command.output().match(PRIVATE_REDIS);
@@ -71,14 +54,13 @@ async function start(): Promise<{ command: OperatorCommand; baseUrl: string; pos
   // Not the machine's PostgreSQL and Redis on their default ports.
   expect(Number(postgresLine?.[1])).not.toBe(5432);
   expect(Number(redisLine?.[1])).not.toBe(6379);
-  seen.push(...processTree(command.pid));
+  operator.tree(command);
   return { command, baseUrl: api[1] as string, postgresPort: Number(postgresLine?.[1]) };
 }
 
 /** Signals npm and waits until every process it had (apps, PostgreSQL and its backends, redis-server) has exited. */
 async function stop(command: OperatorCommand, signal: NodeJS.Signals, baseUrl: string): Promise<void> {
-  const tree = processTree(command.pid);
-  seen.push(...tree);
+  const tree = operator.tree(command);
   // The check below means something only if the servers were in the tree.
   expect(tree.some((entry) => entry.command.includes("/native/bin/postgres -D"))).toBe(true);
   expect(tree.some((entry) => entry.command.startsWith("redis-server") || entry.command.includes("/redis-server "))).toBe(true);
@@ -153,12 +135,11 @@ describe("npm test with HERALD_EMBEDDED=true", { timeout: 180_000 }, () => {
   it("starts an embedded PostgreSQL and a private redis-server for the run, hands them to the tests, and stops them", async () => {
     // One small workspace's tests that use TEST_DATABASE_URL: enough to see the URLs reach a test through turbo.
     // --ignore-scripts skips only the pretest step (which installs Chromium for the browser tests), not the test script.
-    const command = run(["test", "--ignore-scripts", "--", "--filter=@herald/schema", "--only", "--", "src/client.test.ts"], {
+    const command = operator.run(["test", "--ignore-scripts", "--", "--filter=@herald/schema", "--only", "--", "src/client.test.ts"], {
       HERALD_EMBEDDED: "true",
     });
     await command.waitFor(/tests use a private redis-server/);
-    const tree = processTree(command.pid);
-    seen.push(...tree);
+    const tree = operator.tree(command);
     expect(tree.some((entry) => entry.command.includes("/native/bin/postgres -D"))).toBe(true);
     expect(tree.some((entry) => entry.command.includes("redis-server"))).toBe(true);
     expect(await command.exited, command.output()).toBe(0);

@@ -1,14 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  createTestDatabase,
-  deletePrefix,
-  freshQueuePrefix,
-  REPO_ROOT,
-  TEST_ADMIN_TOKEN,
-  TEST_REDIS_URL,
-  type TestDatabase,
-} from "@herald/testing";
+import { createTestDatabase, deletePrefix, freshQueuePrefix, heraldEnv, REPO_ROOT, type TestDatabase } from "@herald/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   API_STARTED,
@@ -38,14 +30,7 @@ describe("processes started together from one checkout", () => {
   it("all start: 3 workers and 2 APIs at the same instant, each building its bundle first", { timeout: 180_000 }, async () => {
     database = await createTestDatabase();
     queuePrefix = freshQueuePrefix();
-    const env = {
-      DATABASE_URL: database.url,
-      REDIS_URL: TEST_REDIS_URL,
-      HERALD_QUEUE_PREFIX: queuePrefix,
-      HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      HERALD_ALLOW_PRIVATE_TARGETS: "true",
-      PORT: "0",
-    };
+    const env = heraldEnv(database, queuePrefix);
     // Bundles from an earlier build: what a running process would be using when more start.
     const build = runNpm(["run", "build", "--silent", "-w", "@herald/api", "-w", "@herald/worker"], {});
     expect(await build.exited, build.output()).toBe(0);

@@ -4,26 +4,16 @@ import {
   deletePrefix,
   freshQueuePrefix,
   type Herald,
+  heraldEnv,
   type Receiver,
   startHerald,
   startReceiver,
   TEST_ADMIN_TOKEN,
-  TEST_REDIS_URL,
   type TestDatabase,
 } from "@herald/testing";
 import postgres from "postgres";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  API_STARTED,
-  killAll,
-  type OperatorCommand,
-  type ProcessEntry,
-  portIsFree,
-  processTree,
-  runNpm,
-  WORKER_STARTED,
-  waitUntilGone,
-} from "./process-support.ts";
+import { API_STARTED, type OperatorCommand, OperatorCommands, portIsFree, WORKER_STARTED, waitUntilGone } from "./process-support.ts";
 
 /**
  * An operator stops Herald by signalling the process they started: `npm`.
@@ -33,11 +23,10 @@ import {
  */
 
 const cleanups: (() => Promise<void> | void)[] = [];
-/** Every process tree a test has seen: a broken signal chain orphans processes that no tree below npm shows any more. */
-const seen: ProcessEntry[] = [];
+/** The test's npm command and every process tree it has seen: a broken signal chain orphans processes that no tree below npm shows any more. */
+const operator = new OperatorCommands();
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  seen.length = 0;
 });
 
 async function freshEnv(): Promise<{ env: Record<string, string>; database: TestDatabase }> {
@@ -47,21 +36,13 @@ async function freshEnv(): Promise<{ env: Record<string, string>; database: Test
     await deletePrefix(queuePrefix);
     await database.drop();
   });
-  const env = {
-    DATABASE_URL: database.url,
-    REDIS_URL: TEST_REDIS_URL,
-    HERALD_QUEUE_PREFIX: queuePrefix,
-    HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    HERALD_ALLOW_PRIVATE_TARGETS: "true",
-    PORT: "0",
-  };
-  return { env, database };
+  return { env: heraldEnv(database, queuePrefix), database };
 }
 
 function run(args: string[], env: Record<string, string>, options: { ownGroup?: boolean } = {}): OperatorCommand {
-  const command = runNpm(args, env, options);
+  const command = operator.run(args, env, options);
   // Whatever a failing test leaves running is killed, so it leaks no process.
-  cleanups.push(() => killAll([...processTree(command.pid), ...seen]));
+  cleanups.push(() => operator.killLeftovers());
   return command;
 }
 
@@ -71,8 +52,7 @@ async function signalAndWait(
   { signal, app, apps = 1, group = false }: { signal: NodeJS.Signals; app: "api" | "worker"; apps?: number; group?: boolean },
   whileStopping = () => {},
 ) {
-  const tree = processTree(command.pid);
-  seen.push(...tree);
+  const tree = operator.tree(command);
   // The tree really holds the apps (node running a bundle): a check of npm's pid alone would pass with them orphaned.
   expect(tree.filter((entry) => /^\S*node \S*dist\/main\.mjs$/.test(entry.command))).toHaveLength(apps);
   // To npm alone (kill <pid>), or to its whole process group as a terminal's Ctrl-C does: then every

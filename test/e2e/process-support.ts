@@ -148,6 +148,37 @@ export function killAll(entries: ProcessEntry[]): void {
   for (const entry of entries.filter(isRunning)) process.kill(entry.pid, "SIGKILL");
 }
 
+/**
+ * The npm commands a test file runs and every process their trees have been
+ * seen with, so that what a failed test leaves running can be killed: a broken
+ * signal chain orphans processes that no tree below npm shows any more.
+ */
+export class OperatorCommands {
+  private readonly commands: OperatorCommand[] = [];
+  private readonly seen: ProcessEntry[] = [];
+
+  /** `runNpm`, remembered for `killLeftovers`. */
+  run(args: string[], env: Record<string, string>, options: { ownGroup?: boolean } = {}): OperatorCommand {
+    const command = runNpm(args, env, options);
+    this.commands.push(command);
+    return command;
+  }
+
+  /** The command's process tree as it is now, remembered for `killLeftovers`. */
+  tree(command: OperatorCommand): ProcessEntry[] {
+    const tree = processTree(command.pid);
+    this.seen.push(...tree);
+    return tree;
+  }
+
+  /** Kills outright what still runs of the commands' trees and of every process seen, then forgets them all. */
+  killLeftovers(): void {
+    killAll([...this.commands.flatMap((command) => processTree(command.pid)), ...this.seen]);
+    this.commands.length = 0;
+    this.seen.length = 0;
+  }
+}
+
 /** Whether a new server can listen on the port again, which it cannot while any process holds it. */
 export async function portIsFree(port: number, host = "127.0.0.1"): Promise<boolean> {
   const server = createServer();

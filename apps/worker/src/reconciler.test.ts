@@ -1,55 +1,36 @@
-import { createDeliveryQueues, type DeliveryQueues } from "@herald/queue";
 import { newId } from "@herald/schema";
-import { createSql, type Sql } from "@herald/schema/client";
-import { createTestDatabase, deletePrefix, freshQueuePrefix, TEST_REDIS_URL, type TestDatabase } from "@herald/testing";
 import type { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { pino } from "pino";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createReconciler } from "./reconciler.ts";
+import { useWorkerTestServices } from "./test-services.ts";
 
-let database: TestDatabase;
-let sql: Sql;
-let redis: Redis;
-let queues: DeliveryQueues;
 let queue: Queue;
 let tenantId: string;
 let endpointId: string;
 let eventId: string;
-const prefix = freshQueuePrefix();
+const services = useWorkerTestServices("reconciler-test");
 const logger = pino({ level: "silent" });
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  sql = createSql(database.url, { appName: "reconciler-test", max: 2 });
-  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  queues = createDeliveryQueues({ redis, prefix, shards: 1 });
-  queue = queues.queues[0] as Queue;
+  queue = services.queues.queues[0] as Queue;
   tenantId = newId("tenant");
   endpointId = newId("endpoint");
   eventId = newId("event");
-  await sql`insert into tenants (id, name) values (${tenantId}, 'reconciler')`;
-  await sql`insert into endpoints (id, tenant_id, name, url, secret) values (${endpointId}, ${tenantId}, 'e', 'http://127.0.0.1:1/', 'whsec_x')`;
-  await sql`insert into events (id, tenant_id, event_type, payload) values (${eventId}, ${tenantId}, 'order.created', '{}'::jsonb)`;
+  await services.sql`insert into tenants (id, name) values (${tenantId}, 'reconciler')`;
+  await services.sql`insert into endpoints (id, tenant_id, name, url, secret) values (${endpointId}, ${tenantId}, 'e', 'http://127.0.0.1:1/', 'whsec_x')`;
+  await services.sql`insert into events (id, tenant_id, event_type, payload) values (${eventId}, ${tenantId}, 'order.created', '{}'::jsonb)`;
 });
 
 beforeEach(async () => {
-  await sql`delete from deliveries`;
+  await services.sql`delete from deliveries`;
   await queue.obliterate({ force: true });
-});
-
-afterAll(async () => {
-  await queues?.close();
-  redis?.disconnect();
-  await sql?.end({ timeout: 1 });
-  await deletePrefix(prefix);
-  await database?.drop();
 });
 
 /** Deliveries due `dueAgo` ago (all at the same instant, microseconds included), with status `status`. */
 async function deliveries(count: number, dueAgo: string, status = "pending"): Promise<string[]> {
   const ids = Array.from({ length: count }, () => newId("delivery"));
-  await sql`
+  await services.sql`
     insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at)
     select d.id, ${tenantId}, ${eventId}, ${endpointId}, ${status}, now() - ${dueAgo}::interval
     from unnest(${ids}::text[]) as d(id)`;
@@ -57,7 +38,7 @@ async function deliveries(count: number, dueAgo: string, status = "pending"): Pr
 }
 
 const reconciler = (batchSize = 1000, intervalMs = 60_000) =>
-  createReconciler(sql, queues, logger, { intervalMs, graceMs: 60_000, batchSize });
+  createReconciler(services.sql, services.queues, logger, { intervalMs, graceMs: 60_000, batchSize });
 
 const jobIds = async () => (await queue.getJobs(["waiting", "delayed", "prioritized"])).map((job) => job.id).sort();
 
@@ -70,7 +51,7 @@ describe("reconciler", () => {
     await deliveries(2, "2 minutes", "succeeded");
     // Parked on purpose: the scheduler releases these, the reconciler leaves them be.
     const parked = await deliveries(2, "2 minutes");
-    await sql`update deliveries set parked = true where id = any(${parked}::text[])`;
+    await services.sql`update deliveries set parked = true where id = any(${parked}::text[])`;
 
     const pass = await reconciler().reconcileOnce();
     expect(pass).toEqual({ checked: 4, enqueued: 3 });
@@ -91,11 +72,11 @@ describe("reconciler", () => {
   it("makes one pass per interval across all the workers on a queue", async () => {
     await deliveries(2, "2 minutes");
     const [first, second] = [reconciler(1000, 5_000), reconciler(1000, 5_000)];
-    await redis.del(`${prefix}:lock:reconciler`);
+    await services.redis.del(`${services.prefix}:lock:reconciler`);
     expect(await first?.reconcileIfDue()).toEqual({ checked: 2, enqueued: 2 });
     expect(await second?.reconcileIfDue()).toBeNull();
     expect(await first?.reconcileIfDue()).toBeNull();
-    const ttl = await redis.pttl(`${prefix}:lock:reconciler`);
+    const ttl = await services.redis.pttl(`${services.prefix}:lock:reconciler`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(4_500);
   });

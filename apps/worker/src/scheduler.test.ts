@@ -1,57 +1,46 @@
-import { createDeliveryQueues, createEndpointGuard, type DeliveryQueues, type EndpointGuard } from "@herald/queue";
+import { createEndpointGuard, type EndpointGuard } from "@herald/queue";
 import { idFloor, newId } from "@herald/schema";
-import { createSql, type Sql } from "@herald/schema/client";
-import { createTestDatabase, deletePrefix, eventually, freshQueuePrefix, TEST_REDIS_URL, type TestDatabase } from "@herald/testing";
+import { deletePrefix, eventually } from "@herald/testing";
 import type { Queue } from "bullmq";
-import { Redis } from "ioredis";
 import { pino } from "pino";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createScheduler } from "./scheduler.ts";
+import { useWorkerTestServices } from "./test-services.ts";
 
-let database: TestDatabase;
-let sql: Sql;
-let redis: Redis;
-let queues: DeliveryQueues;
 let queue: Queue;
 let guard: EndpointGuard;
 let tenantId: string;
 let eventId: string;
-const prefix = freshQueuePrefix();
+const services = useWorkerTestServices("scheduler-test");
 const logger = pino({ level: "silent" });
 const COOLDOWN = 30_000;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  sql = createSql(database.url, { appName: "scheduler-test", max: 2 });
-  redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  queues = createDeliveryQueues({ redis, prefix, shards: 1 });
-  queue = queues.queues[0] as Queue;
+  queue = services.queues.queues[0] as Queue;
   // Cap 2: a draining endpoint gets a window of 8 jobs.
-  guard = createEndpointGuard(redis, { prefix, concurrency: 2, circuitThreshold: 3, circuitCooldownMs: COOLDOWN, leaseMs: 10_000 });
+  guard = createEndpointGuard(services.redis, {
+    prefix: services.prefix,
+    concurrency: 2,
+    circuitThreshold: 3,
+    circuitCooldownMs: COOLDOWN,
+    leaseMs: 10_000,
+  });
   tenantId = newId("tenant");
   eventId = newId("event");
-  await sql`insert into tenants (id, name) values (${tenantId}, 'scheduler')`;
-  await sql`insert into events (id, tenant_id, event_type, payload) values (${eventId}, ${tenantId}, 'order.created', '{}'::jsonb)`;
+  await services.sql`insert into tenants (id, name) values (${tenantId}, 'scheduler')`;
+  await services.sql`insert into events (id, tenant_id, event_type, payload) values (${eventId}, ${tenantId}, 'order.created', '{}'::jsonb)`;
 });
 
 beforeEach(async () => {
-  await sql`delete from deliveries`;
+  await services.sql`delete from deliveries`;
   await queue.obliterate({ force: true });
-  await (queues.backlogQueues[0] as Queue).obliterate({ force: true });
-  await deletePrefix(prefix);
-});
-
-afterAll(async () => {
-  await queues?.close();
-  redis?.disconnect();
-  await sql?.end({ timeout: 1 });
-  await deletePrefix(prefix);
-  await database?.drop();
+  await (services.queues.backlogQueues[0] as Queue).obliterate({ force: true });
+  await deletePrefix(services.prefix);
 });
 
 async function endpoint(): Promise<string> {
   const id = newId("endpoint");
-  await sql`insert into endpoints (id, tenant_id, name, url, secret) values (${id}, ${tenantId}, 'e', 'http://127.0.0.1:1/', 'whsec_x')`;
+  await services.sql`insert into endpoints (id, tenant_id, name, url, secret) values (${id}, ${tenantId}, 'e', 'http://127.0.0.1:1/', 'whsec_x')`;
   return id;
 }
 
@@ -70,7 +59,7 @@ async function deliveries(
 ) {
   const hourAgo = Date.now() - 3_600_000;
   const ids = Array.from({ length: count }, () => (options.old ? idAt(hourAgo) : newId("delivery")));
-  await sql`
+  await services.sql`
     insert into deliveries (id, tenant_id, event_id, endpoint_id, status, next_attempt_at, parked)
     select d.id, ${tenantId}, ${eventId}, ${endpointId}, ${options.status ?? "failed"}, now() + ${options.dueIn ?? "0 seconds"}::interval,
            ${options.parked ?? false}
@@ -80,19 +69,19 @@ async function deliveries(
 
 const scheduler = () =>
   createScheduler(
-    { sql, queues, guard, logger },
+    { sql: services.sql, queues: services.queues, guard, logger },
     { intervalMs: 1_000, horizonMs: 4_000, endpointConcurrency: 2, circuitCooldownMs: COOLDOWN },
   );
 
 const jobs = async () =>
   [
     ...(await queue.getJobs(["waiting", "delayed", "prioritized"])),
-    ...(await (queues.backlogQueues[0] as Queue).getJobs(["waiting", "delayed", "prioritized"])),
+    ...(await (services.queues.backlogQueues[0] as Queue).getJobs(["waiting", "delayed", "prioritized"])),
   ]
     .map((job) => job.id as string)
     .sort();
 const parkedRows = async (endpointId: string) =>
-  (await sql<{ n: number }[]>`select count(*)::int as n from deliveries where endpoint_id = ${endpointId} and parked`)[0]?.n;
+  (await services.sql<{ n: number }[]>`select count(*)::int as n from deliveries where endpoint_id = ${endpointId} and parked`)[0]?.n;
 
 describe("scheduler: retries due later wait in PostgreSQL", () => {
   it("enqueues a retry as a delayed job once it is due within the horizon, and only once", async () => {
@@ -119,7 +108,7 @@ describe("scheduler: retries due later wait in PostgreSQL", () => {
   it("walks more due retries than a page, each exactly once", async () => {
     const ep = await endpoint();
     const s = createScheduler(
-      { sql, queues, guard, logger },
+      { sql: services.sql, queues: services.queues, guard, logger },
       { intervalMs: 1_000, horizonMs: 4_000, endpointConcurrency: 2, circuitCooldownMs: COOLDOWN, batchSize: 3 },
     );
     const start = Date.now();
@@ -136,20 +125,20 @@ describe("scheduler: parked endpoints", () => {
     const ep = await endpoint();
     await deliveries(ep, 5, { parked: true });
     const openUntil = Date.now() + 20_000;
-    await redis.hset(`${prefix}:ep:${ep}:circuit`, { openUntil, failures: 10 });
-    await queues.markParked([ep], Date.now());
+    await services.redis.hset(`${services.prefix}:ep:${ep}:circuit`, { openUntil, failures: 10 });
+    await services.queues.markParked([ep], Date.now());
     const pass = await scheduler().passOnce();
     expect(pass).toMatchObject({ endpoints: 1, released: 0 });
     expect(await jobs()).toEqual([]);
-    expect(await queues.dueParked(0, openUntil - 1, 10)).toEqual([]);
-    expect(await queues.dueParked(0, openUntil, 10)).toEqual([ep]);
+    expect(await services.queues.dueParked(0, openUntil - 1, 10)).toEqual([]);
+    expect(await services.queues.dueParked(0, openUntil, 10)).toEqual([ep]);
   });
 
   it("sends one probe, the oldest, once the cool-down is over", async () => {
     const ep = await endpoint();
     const ids = await deliveries(ep, 5, { parked: true });
-    await redis.hset(`${prefix}:ep:${ep}:circuit`, { openUntil: Date.now() - 1, failures: 10 });
-    await queues.markParked([ep], Date.now());
+    await services.redis.hset(`${services.prefix}:ep:${ep}:circuit`, { openUntil: Date.now() - 1, failures: 10 });
+    await services.queues.markParked([ep], Date.now());
     expect(await scheduler().passOnce()).toMatchObject({ endpoints: 1, released: 1 });
     expect(await jobs()).toEqual([ids[0]]);
     expect(await parkedRows(ep)).toBe(4);
@@ -158,11 +147,11 @@ describe("scheduler: parked endpoints", () => {
   it("releases a window of a healthy endpoint's backlog oldest first, into the backlog queue, refills on demand, and unparks it once empty", async () => {
     const ep = await endpoint();
     const ids = await deliveries(ep, 10, { parked: true, old: true });
-    await queues.markParked([ep], Date.now());
+    await services.queues.markParked([ep], Date.now());
     const s = scheduler();
     expect(await s.passOnce()).toMatchObject({ released: 8 });
     expect(await jobs()).toEqual(ids.slice(0, 8).sort());
-    const backlog = queues.backlogQueues[0] as Queue;
+    const backlog = services.queues.backlogQueues[0] as Queue;
     expect((await backlog.getJobs(["waiting"])).map((job) => job.id).reverse()).toEqual(ids.slice(0, 8));
     expect((await guard.states([ep])).get(ep)?.queued).toBe(8);
     // The window is full: the next pass releases nothing more.
@@ -173,7 +162,7 @@ describe("scheduler: parked endpoints", () => {
     expect(await parkedRows(ep)).toBe(0);
     // Nothing left: the next look takes it out of the parked set.
     s.refill(ep, 8);
-    await eventually(async () => !(await queues.dueParked(0, Date.now() + 60_000, 10)).includes(ep), {
+    await eventually(async () => !(await services.queues.dueParked(0, Date.now() + 60_000, 10)).includes(ep), {
       what: "the endpoint to leave the parked set",
     });
   });
@@ -183,7 +172,7 @@ describe("scheduler: parked endpoints", () => {
     const forA = await deliveries(a, 5, { parked: true, old: true });
     const forB = await deliveries(b, 2, { parked: true, old: true });
     const forC = await deliveries(c, 3, { parked: true, old: true });
-    await queues.markParked([a, b, c], Date.now() + 60_000);
+    await services.queues.markParked([a, b, c], Date.now() + 60_000);
     const s = scheduler();
     s.refill(a, 3);
     s.refill(b, 3);
@@ -197,17 +186,17 @@ describe("scheduler: parked endpoints", () => {
     const states = await guard.states([a, b, c]);
     expect([a, b, c].map((id) => states.get(id)?.queued)).toEqual([3, 2, 1]);
     // b had fewer than asked and none is left: it left the parked set; a and c still have a backlog.
-    await eventually(async () => !(await queues.parkedEndpoints()).has(b), { what: "b to leave the parked set" });
-    expect(await queues.parkedEndpoints()).toEqual(new Set([a, c]));
+    await eventually(async () => !(await services.queues.parkedEndpoints()).has(b), { what: "b to leave the parked set" });
+    expect(await services.queues.parkedEndpoints()).toEqual(new Set([a, c]));
   });
 
   it("sends a burst parked moments ago back to the delivery queue, not the backlog queue", async () => {
     const ep = await endpoint();
     const ids = await deliveries(ep, 3, { parked: true });
-    await queues.markParked([ep], Date.now());
+    await services.queues.markParked([ep], Date.now());
     expect(await scheduler().passOnce()).toMatchObject({ released: 3 });
     expect((await queue.getJobs(["waiting"])).map((job) => job.id).sort()).toEqual([...ids].sort());
-    expect(await (queues.backlogQueues[0] as Queue).getJobs(["waiting"])).toEqual([]);
+    expect(await (services.queues.backlogQueues[0] as Queue).getJobs(["waiting"])).toEqual([]);
   });
 
   it("puts back in the parked set an endpoint whose parked deliveries Redis forgot", async () => {

@@ -4,6 +4,22 @@ import { deletePrefix, freshQueuePrefix, TEST_REDIS_URL } from "./redis.ts";
 
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
 
+/**
+ * The environment of a Herald process under test: its own database and queue
+ * prefix on the shared test Redis, the test admin token, loopback receivers
+ * allowed, and a port the kernel picks.
+ */
+export function heraldEnv(database: TestDatabase, queuePrefix: string): Record<string, string> {
+  return {
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    HERALD_QUEUE_PREFIX: queuePrefix,
+    HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    HERALD_ALLOW_PRIVATE_TARGETS: "true",
+    PORT: "0",
+  };
+}
+
 export interface Herald {
   baseUrl: string;
   database: TestDatabase;
@@ -26,15 +42,7 @@ export interface Herald {
 export async function startHerald(options: { env?: Record<string, string>; workers?: number; built?: boolean } = {}): Promise<Herald> {
   const database = await createTestDatabase();
   const queuePrefix = freshQueuePrefix();
-  const env: Record<string, string> = {
-    DATABASE_URL: database.url,
-    REDIS_URL: TEST_REDIS_URL,
-    HERALD_QUEUE_PREFIX: queuePrefix,
-    HERALD_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    HERALD_ALLOW_PRIVATE_TARGETS: "true",
-    PORT: "0",
-    ...options.env,
-  };
+  const env: Record<string, string> = { ...heraldEnv(database, queuePrefix), ...options.env };
   const start = { built: options.built ?? false };
   // All at once, as operators start them: on a busy machine each process's start-up then overlaps the others'.
   const started = await Promise.allSettled([

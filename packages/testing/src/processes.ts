@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { waitForReadyLine } from "@herald/runtime/server-process";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -38,33 +39,23 @@ export async function startProcess(
     env: { PATH: process.env.PATH ?? "", HERALD_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
   const exited = once(child, "exit").then(([code]) => code as number | null);
-  const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      // Not left running behind the failed test: nobody else holds its handle.
-      child.kill("SIGKILL");
-      reject(new Error(`${app} did not start within ${timeoutMs} ms:\n${output}`));
-    }, timeoutMs);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const found = output.match(readyPattern);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found);
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${app} exited with ${code} before it was ready:\n${output}`));
-    });
+  // A child that is not ready in time is killed: nobody else holds its handle to stop it after the failed test.
+  const { match, output } = await waitForReadyLine(child, {
+    ready: readyPattern,
+    timeoutMs,
+    exited,
+    notReady: (reason, output) =>
+      new Error(
+        reason === "timeout"
+          ? `${app} did not start within ${timeoutMs} ms:\n${output}`
+          : `${app} exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${output}`,
+      ),
   });
   return {
     child,
     match,
-    output: () => output,
+    output,
     exited,
     async stop(signal = "SIGTERM") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

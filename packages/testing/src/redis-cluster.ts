@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { freePort } from "@herald/runtime/server-process";
 import { Redis } from "ioredis";
-import { freePort, type RedisServerProcess, spawnOnFreePort } from "./redis-server.ts";
+import { type RedisServerProcess, spawnOnFreePort } from "./redis-server.ts";
 
 const run = promisify(execFile);
 

@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, waitForReadyLine } from "@herald/runtime/server-process";
 
 /** How long a redis-server may take to say it is ready, on a busy machine. */
 const READY_TIMEOUT_MS = 20_000;
@@ -13,18 +12,6 @@ const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
-
-/** A port nobody listens on right now (the kernel picks it); a start that loses it to another process retries. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (typeof address !== "object" || address === null) throw new Error("no free port");
-  return address.port;
-}
 
 export interface RedisServerProcess {
   child: ChildProcess;
@@ -49,36 +36,17 @@ export async function spawnRedisServer(port: number, extraArgs: string[] = []): 
       resolve();
     });
   });
-  let output = "";
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`redis-server on port ${port} not ready within ${READY_TIMEOUT_MS} ms:\n${output}`)),
-        READY_TIMEOUT_MS,
-      );
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes("Ready to accept connections")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on("data", onData);
-      child.stderr?.on("data", onData);
-      child.once("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      void exited.then(() => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server on port ${port} exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${output}`));
-      });
-    });
-  } catch (error) {
-    child.kill("SIGKILL");
-    await exited;
-    throw error;
-  }
+  await waitForReadyLine(child, {
+    ready: "Ready to accept connections",
+    timeoutMs: READY_TIMEOUT_MS,
+    exited,
+    notReady: (reason, output) =>
+      new Error(
+        reason === "timeout"
+          ? `redis-server on port ${port} not ready within ${READY_TIMEOUT_MS} ms:\n${output}`
+          : `redis-server on port ${port} exited with ${child.exitCode ?? child.signalCode} before it was ready:\n${output}`,
+      ),
+  });
   return {
     child,
     async stop(signal = "SIGTERM") {

@@ -1,5 +1,6 @@
 import { type Receiver, respondWith, startReceiver, TEST_ADMIN_TOKEN } from "@herald/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FUZZ_SEED, ODD_NUMBERS_AND_ESCAPES, seededRandom } from "../fuzz-support.ts";
 import { createTestApp, type TestApp } from "../test-app.ts";
 import { browserFor } from "./test-browser.ts";
 
@@ -8,35 +9,14 @@ import { browserFor } from "./test-browser.ts";
  * admin, a tenant key and a portal session; none may answer 5xx. Seeded like
  * the API's fuzz test (HERALD_FUZZ_SEED), and a failure names the request.
  */
-const SEED = Number(process.env.HERALD_FUZZ_SEED ?? 20261130);
 const REQUESTS = Number(process.env.HERALD_CONSOLE_FUZZ_REQUESTS ?? 400);
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = mulberry32(SEED);
-const int = (max: number) => Math.floor(random() * max);
-const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
-const chance = (p: number) => random() < p;
+const { int, pick, chance } = seededRandom(FUZZ_SEED);
 
 const ODD = [
   "",
   " ",
-  "0",
-  "-1",
-  "1e309",
-  "NaN",
-  "true",
-  "%",
-  "%ZZ",
-  "%00",
+  ...ODD_NUMBERS_AND_ESCAPES,
   "\u0000",
   "a\u0000b",
   "\ud800",
@@ -136,7 +116,7 @@ function query(): string {
 }
 
 describe("console fuzz", () => {
-  it(`answers ${REQUESTS} random page loads and form posts without a 5xx (seed ${SEED})`, async () => {
+  it(`answers ${REQUESTS} random page loads and form posts without a 5xx (seed ${FUZZ_SEED})`, async () => {
     const routes = t.app.routes
       .filter((r) => r.path.startsWith("/ui") && (r.method === "GET" || r.method === "POST") && !r.path.includes("*"))
       // Signing out would end the session the rest of the run needs.
