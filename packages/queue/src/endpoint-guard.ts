@@ -347,6 +347,11 @@ export function createEndpointGuard(redis: RedisClient, options: EndpointGuardOp
   const commands = redis as RedisClient & GuardCommands;
   if (!("heraldGuard" in redis)) {
     redis.defineCommand("heraldGuard", { lua: GUARD });
+    // On a cluster, ioredis's auto-pipelining picks a command's node by its first argument, which for a script
+    // whose number of keys varies is that number, not a key: the batch would join another slot's pipeline and
+    // fail with it. It is one call per shard and turn already, so it goes on its own.
+    const ignored = redis.options.autoPipeliningIgnoredCommands ?? [];
+    if (!ignored.includes("heraldGuard")) redis.options.autoPipeliningIgnoredCommands = [...ignored, "heraldGuard"];
     redis.defineCommand("heraldPark", { numberOfKeys: 2, lua: PARK });
     redis.defineCommand("heraldLeave", { numberOfKeys: 1, lua: LEAVE });
   }
