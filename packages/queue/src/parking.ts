@@ -73,7 +73,7 @@ export async function releaseParkedMany(deps: ParkingDeps, requests: { endpointI
     .map((request) => request.endpointId);
   if (shortOf.length > 0) {
     const left = await deps.sql<{ endpointId: string }[]>`
-      select r.endpoint_id as "endpointId" from unnest(${shortOf}::text[]) as r(endpoint_id)
+      select r.endpoint_id as "endpointId" from unnest((select ${shortOf}::text[])) as r(endpoint_id)
       where exists (select 1 from deliveries where endpoint_id >= r.endpoint_id and endpoint_id <= r.endpoint_id and parked)`;
     const stillParked = new Set(left.map((row) => row.endpointId));
     for (const endpointId of shortOf) if (!stillParked.has(endpointId)) await deps.queues.unpark(endpointId);
