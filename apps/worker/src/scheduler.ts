@@ -5,7 +5,6 @@ import {
   type EndpointState,
   endpointsWithParked,
   parkedWindow,
-  releaseParked,
   releaseParkedMany,
 } from "@herald/queue";
 import type { Sql } from "@herald/schema/client";
@@ -128,14 +127,17 @@ export function createScheduler(
       const ids = await queues.dueParked(shard, now, ENDPOINTS_PER_PASS);
       if (ids.length === 0) continue;
       const states = await guard.states(ids);
+      const requests: { endpointId: string; n: number }[] = [];
       for (const id of ids) {
         const state = states.get(id) ?? { openUntil: 0, probeUntil: 0, pausedUntil: 0, queued: 0 };
         const { release, wakeAt } = decide(state, now);
-        // Rescheduled first: an endpoint whose backlog runs out leaves the set inside releaseParked.
+        // Rescheduled first: an endpoint whose backlog runs out leaves the set inside releaseParkedMany.
         await queues.reschedule(id, wakeAt);
-        if (release > 0) released += await releaseParked(deps, id, release);
+        if (release > 0) requests.push({ endpointId: id, n: release });
         endpoints++;
       }
+      // The shard's due endpoints in one statement, as the worker's refills are.
+      for (const n of (await releaseParkedMany(deps, requests)).values()) released += n;
     }
     return { endpoints, released };
   }

@@ -22,6 +22,6 @@ export {
   JOB_NAMES,
 } from "./jobs.ts";
 export { createKeys, type Keys } from "./keys.ts";
-export { endpointsWithParked, type ParkingDeps, releaseParked, releaseParkedMany } from "./parking.ts";
+export { endpointsWithParked, type ParkingDeps, releaseParkedMany } from "./parking.ts";
 export { createRedisClient, duplicateRedis, firstRedisUrl, type RedisClient, type RedisClientOptions } from "./redis.ts";
 export { shardOf, shardPrefix, shardPrefixes } from "./shards.ts";

@@ -14,19 +14,13 @@ export interface ParkingDeps {
 }
 
 /**
- * Moves up to `n` of an endpoint's parked deliveries, oldest first, from
- * PostgreSQL into the queue. Rows another process is releasing at the same
- * moment are skipped, not waited for. When none is left the endpoint leaves
- * the parked set. A crash between the update and the enqueue leaves the rows
- * due and unparked, which the reconciler enqueues. Answers how many went in.
- */
-export async function releaseParked(deps: ParkingDeps, endpointId: string, n: number): Promise<number> {
-  return (await releaseParkedMany(deps, [{ endpointId, n }])).get(endpointId) ?? 0;
-}
-
-/**
- * `releaseParked` for several endpoints in one statement (refills asked in
- * the same turn of a worker's event loop): answers how many of each went in.
+ * Moves up to `n` of each endpoint's parked deliveries, oldest first, from
+ * PostgreSQL into the queue, for several endpoints in one statement (refills
+ * asked in the same turn of a worker's event loop, a scheduler pass's due
+ * endpoints). Rows another process is releasing at the same moment are
+ * skipped, not waited for. An endpoint with none left leaves the parked set.
+ * A crash between the update and the enqueue leaves the rows due and
+ * unparked, which the reconciler enqueues. Answers how many of each went in.
  */
 export async function releaseParkedMany(deps: ParkingDeps, requests: { endpointId: string; n: number }[]): Promise<Map<string, number>> {
   const asked = requests.filter((request) => request.n > 0);
@@ -87,7 +81,7 @@ export async function releaseParkedMany(deps: ParkingDeps, requests: { endpointI
   const recent = idFloor("delivery", new Date(Date.now() - BACKLOG_AGE_MS));
   const old = sorted.filter((row) => row.deliveryId < recent);
   if (old.length > 0) await deps.queues.enqueue(old, { backlog: true });
-  if (old.length < sorted.length) await deps.queues.enqueue(sorted.filter((row) => row.deliveryId >= recent));
+  if (old.length < sorted.length) await deps.queues.enqueue(sorted.slice(old.length));
   for (const [endpointId, group] of byEndpoint) released.set(endpointId, group.length);
   return released;
 }
