@@ -85,9 +85,10 @@ export function createWorker(deps: WorkerDeps) {
     jitter: config.HERALD_RETRY_JITTER,
     retryAfterMaxMs: config.HERALD_RETRY_AFTER_MAX,
   };
-  // Admissions and releases of many jobs settle in the same turn of the event
-  // loop (their PostgreSQL reads and records are batched), so on a connection
-  // of their own with auto-pipelining they go to Redis in one write, not one each.
+  // The guard batches its admissions and releases itself (one script call per
+  // shard and turn); its other commands (parks, leaves, released counts) come
+  // in the same turns, so on a connection of their own with auto-pipelining
+  // they go to Redis in one write, not one each.
   const guardRedis = duplicateRedis(deps.redis, { enableAutoPipelining: true });
   const guard = createEndpointGuard(guardRedis, {
     prefix: config.HERALD_QUEUE_PREFIX,
