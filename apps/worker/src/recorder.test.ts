@@ -38,6 +38,31 @@ async function failingEndpoint(failingFor: string, editedAgo: string) {
   return { endpointId, deliveryId };
 }
 
+const success = (endpointId: string, deliveryId: string, startedAt = new Date()) => ({
+  deliveryId,
+  endpointId,
+  attemptNumber: 1,
+  startedAt,
+  outcome: classifyResponse(200, {}, "ok", 3),
+  requestHeaders: {},
+  status: "succeeded" as const,
+  nextAttemptAt: null,
+});
+
+/** Another delivery to the same endpoint. */
+async function anotherDelivery(endpointId: string) {
+  const deliveryId = newId("delivery");
+  await sql`insert into deliveries (id, tenant_id, event_id, endpoint_id) values (${deliveryId}, ${tenantId}, ${eventId}, ${endpointId})`;
+  return deliveryId;
+}
+
+const countersOf = async (endpointId: string) =>
+  (
+    await sql<{ sent: number; succeeded: number; failed: number; failing: boolean }[]>`
+      select sent_count::int as sent, succeeded_count::int as succeeded, failed_count::int as failed, failing_since is not null as failing
+      from endpoints where id = ${endpointId}`
+  )[0];
+
 const failure = (endpointId: string, deliveryId: string, attemptNumber = 1) => ({
   deliveryId,
   endpointId,
@@ -119,5 +144,57 @@ describe("recorder", () => {
     }
     expect(await deadlocks()).toBe(before);
     expect(errors).toEqual([]);
+  });
+
+  describe("endpoint counters", () => {
+    it("writes a recovery with its batch, then sums routine successes and writes them on flush", async () => {
+      // A flush interval no test waits for: only flush() writes what waits.
+      const recorder = createRecorder(sql, pino({ level: "silent" }), { countersFlushMs: 3_600_000 });
+      const { endpointId, deliveryId } = await failingEndpoint("1 minute", "1 hour");
+      await recorder.attempt(success(endpointId, deliveryId));
+      // The first success this recorder sees ends the failing state at once: the failure window reads it.
+      expect(await countersOf(endpointId)).toEqual({ sent: 1, succeeded: 1, failed: 0, failing: false });
+
+      const more = await Promise.all([anotherDelivery(endpointId), anotherDelivery(endpointId)]);
+      for (const id of more) await recorder.attempt(success(endpointId, id));
+      const [delivery] = await sql<{ status: string }[]>`select status from deliveries where id = ${more[1] as string}`;
+      expect(delivery?.status).toBe("succeeded");
+      expect(await countersOf(endpointId)).toEqual({ sent: 1, succeeded: 1, failed: 0, failing: false });
+
+      await recorder.flush();
+      expect(await countersOf(endpointId)).toEqual({ sent: 3, succeeded: 3, failed: 0, failing: false });
+    });
+
+    it("writes a failure with its batch, together with the successes waiting before it", async () => {
+      const recorder = createRecorder(sql, pino({ level: "silent" }), { countersFlushMs: 3_600_000 });
+      const { endpointId, deliveryId } = await failingEndpoint("1 minute", "1 hour");
+      await recorder.attempt(success(endpointId, deliveryId));
+      await recorder.attempt(success(endpointId, await anotherDelivery(endpointId)));
+      await recorder.attempt(failure(endpointId, await anotherDelivery(endpointId)));
+      expect(await countersOf(endpointId)).toEqual({ sent: 3, succeeded: 2, failed: 1, failing: true });
+      await recorder.flush();
+      expect(await countersOf(endpointId)).toEqual({ sent: 3, succeeded: 2, failed: 1, failing: true });
+    });
+
+    it("does not let a success written late clear a failure another worker recorded after it", async () => {
+      const first = createRecorder(sql, pino({ level: "silent" }), { countersFlushMs: 3_600_000 });
+      const second = createRecorder(sql, pino({ level: "silent" }), { countersFlushMs: 3_600_000 });
+      const { endpointId, deliveryId } = await failingEndpoint("1 minute", "1 hour");
+      await first.attempt(success(endpointId, deliveryId, new Date(Date.now() - 2_000)));
+      // Waits in the first recorder: its endpoint was healthy a moment ago.
+      await first.attempt(success(endpointId, await anotherDelivery(endpointId), new Date(Date.now() - 1_000)));
+      await second.attempt(failure(endpointId, await anotherDelivery(endpointId)));
+      await first.flush();
+      expect(await countersOf(endpointId)).toEqual({ sent: 3, succeeded: 2, failed: 1, failing: true });
+    });
+
+    it("writes waiting counters once the interval passes, with no attempt to carry them", async () => {
+      const recorder = createRecorder(sql, pino({ level: "silent" }), { countersFlushMs: 50 });
+      const { endpointId, deliveryId } = await failingEndpoint("1 minute", "1 hour");
+      await recorder.attempt(success(endpointId, deliveryId));
+      await recorder.attempt(success(endpointId, await anotherDelivery(endpointId)));
+      await expect.poll(() => countersOf(endpointId), { timeout: 10_000 }).toEqual({ sent: 2, succeeded: 2, failed: 0, failing: false });
+      await recorder.flush();
+    });
   });
 });
