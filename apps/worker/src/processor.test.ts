@@ -21,6 +21,7 @@ import { createContextLoader } from "./delivery-context.ts";
 import { createWorkerMetrics } from "./metrics.ts";
 import { createProcessor } from "./processor.ts";
 import { createRecorder } from "./recorder.ts";
+import { SlotWaiters } from "./slot-waiters.ts";
 
 let database: TestDatabase;
 let sql: Sql;
@@ -59,7 +60,10 @@ afterAll(async () => {
   await database?.drop();
 });
 
-function processor(parkAfterJob: (park: { deliveryId: string; endpointId: string; wakeAt: number }) => void = () => {}) {
+function processor(
+  parkAfterJob: (park: { deliveryId: string; endpointId: string; wakeAt: number }) => void = () => {},
+  extra: { guard?: EndpointGuard; waiters?: SlotWaiters } = {},
+) {
   return createProcessor({
     loader: createContextLoader(sql),
     recorder: createRecorder(sql, logger),
@@ -71,15 +75,16 @@ function processor(parkAfterJob: (park: { deliveryId: string; endpointId: string
     logger,
     refill: () => {},
     parkAfterJob,
+    ...extra,
   });
 }
 
-async function delivery(): Promise<DeliveryJob> {
+async function delivery(to = endpointId): Promise<DeliveryJob> {
   const deliveryId = newId("delivery");
   await sql`
     insert into deliveries (id, tenant_id, event_id, endpoint_id, next_attempt_at)
-    values (${deliveryId}, ${tenantId}, ${eventId}, ${endpointId}, now())`;
-  return { deliveryId, eventId, endpointId, tenantId };
+    values (${deliveryId}, ${tenantId}, ${eventId}, ${to}, now())`;
+  return { deliveryId, eventId, endpointId: to, tenantId };
 }
 
 /** What the processor reads of a BullMQ job: its id and data. */
@@ -147,5 +152,41 @@ describe("processor", () => {
     const [row] = await sql<{ parked: boolean; status: string }[]>`select parked, status from deliveries where id = ${data.deliveryId}`;
     expect(row).toEqual({ parked: false, status: "pending" });
     for (let i = 0; i < 4; i++) await guard.release({ deliveryId: `dlv_other_${i}`, endpointId }, `busy-${i}`, true);
+  });
+
+  it("has the jobs waiting for a slow endpoint's slots ask again one at a time, not each of them every 100 ms", async () => {
+    // Answers in 150 ms: fast enough that jobs wait in the worker for its four slots rather than park.
+    const slow = await startReceiver(async (_request, _index, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      res.writeHead(200).end("ok");
+    });
+    const id = newId("endpoint");
+    await sql`insert into endpoints (id, tenant_id, name, url, secret) values (${id}, ${tenantId}, 'slow', ${slow.url}, ${generateSecret()})`;
+    let acquires = 0;
+    const counted: EndpointGuard = {
+      ...guard,
+      acquire: (...args: Parameters<EndpointGuard["acquire"]>) => {
+        acquires++;
+        return guard.acquire(...args);
+      },
+    };
+    const run = processor(() => {}, { guard: counted, waiters: new SlotWaiters(50) });
+    try {
+      // One answer first: an endpoint that has answered lately is worth waiting for.
+      const first = await delivery(id);
+      expect(await run(job(first, first.deliveryId), "warm")).toBe("succeeded");
+      acquires = 0;
+      const jobs = await Promise.all(Array.from({ length: 16 }, () => delivery(id)));
+      const started = Date.now();
+      const results = await Promise.all(jobs.map((data, i) => run(job(data, data.deliveryId), `slow-${i}`)));
+      const elapsedMs = Date.now() - started;
+      expect(results).toEqual(jobs.map(() => "succeeded"));
+      // Each job asks once, each of the twelve that waited is woken once by a finished request, and the
+      // endpoint's longest-waiting job looks again once per 100 ms. Every waiting job asking every 100 ms made
+      // about twice as many: twelve, then eight, then four jobs, each asking about once a round of 150 ms.
+      expect(acquires).toBeLessThanOrEqual(16 + 12 + Math.ceil(elapsedMs / 100) + 1);
+    } finally {
+      await slow.close();
+    }
   });
 });

@@ -146,13 +146,16 @@ export function createProcessor(deps: ProcessorDeps) {
         (refused.oldestMs ?? Number.POSITIVE_INFINITY) < FAST_ENDPOINT_MS) ||
         (refused.reason === "rate_limit" && refused.delayMs <= LOCAL_RECHECK_MS * 5)) &&
       Date.now() + Math.min(refused.delayMs, LOCAL_RECHECK_MS) < waitUntil;
+    let again = false;
     while (!admission.admitted && worthWaiting(admission)) {
-      // Woken when this worker frees one of the endpoint's slots; the timeout catches slots other workers free
-      // and the rate limit's next turn.
-      const pause = admission.reason === "rate_limit" ? admission.delayMs : LOCAL_RECHECK_MS;
-      const waited = deps.waiters?.wait(endpoint.id, Math.min(pause, waitUntil - Date.now()));
+      // Woken when this worker frees one of the endpoint's slots; the endpoint's longest-waiting job also looks
+      // again now and then, for slots other workers free and the rate limit's next turn.
+      const recheckMs = admission.reason === "rate_limit" ? Math.max(1, admission.delayMs) : LOCAL_RECHECK_MS;
+      const waited = deps.waiters?.wait(endpoint.id, recheckMs, waitUntil - Date.now(), again);
       if (!waited) break;
       await waited;
+      // It was the endpoint's longest-waiting job, and stays first if it is refused again.
+      again = true;
       admission = await deps.guard.acquire(ref, lease, endpoint.rateLimit, attemptNumber, true);
     }
     if (!admission.admitted) {
