@@ -99,8 +99,6 @@ export function createWorker(deps: WorkerDeps) {
     circuitCooldownMs: config.HERALD_CIRCUIT_COOLDOWN,
     leaseMs: lockDuration,
   });
-  // Half the worker's slots at most wait for a busy endpoint; the other half keep taking other endpoints' jobs.
-  const waiters = new SlotWaiters(Math.floor(config.HERALD_WORKER_CONCURRENCY / 2));
   const scheduler = createScheduler(
     { sql: deps.sql, queues, guard, logger },
     {
@@ -110,19 +108,25 @@ export function createWorker(deps: WorkerDeps) {
       circuitCooldownMs: config.HERALD_CIRCUIT_COOLDOWN,
     },
   );
-  const processDelivery = createProcessor({
-    loader,
-    recorder,
-    client,
-    policy,
-    guard,
-    waiters,
-    operational,
-    metrics,
-    logger,
-    refill: scheduler.refill,
-    parkAfterJob: (park) => parking.set(park.deliveryId, park),
-  });
+  // One processor for new deliveries and one for released backlogs, each with its own jobs waiting for busy
+  // endpoints: half of its slots at most, the other half keep taking other endpoints' jobs. Shared, a draining
+  // backlog (ten endpoints back at once, each with four times its cap in the queue) filled every place, and a
+  // healthy endpoint's jobs refused for a moment were parked instead, to be released a second later.
+  const processorFor = () =>
+    createProcessor({
+      loader,
+      recorder,
+      client,
+      policy,
+      guard,
+      waiters: new SlotWaiters(Math.floor(config.HERALD_WORKER_CONCURRENCY / 2)),
+      operational,
+      metrics,
+      logger,
+      refill: scheduler.refill,
+      parkAfterJob: (park) => parking.set(park.deliveryId, park),
+    });
+  const processors = { [DELIVERY_QUEUE]: processorFor(), [BACKLOG_QUEUE]: processorFor() };
 
   // Per shard this process consumes, one BullMQ worker for new deliveries and one for released backlogs, with
   // slots of its own: a draining backlog cannot take the slots new deliveries need. The process's concurrency
@@ -159,7 +163,8 @@ export function createWorker(deps: WorkerDeps) {
     worker.on("error", (error) => logger.error({ err: error }, "worker error"));
   }
 
-  function createShardWorker(name: string, prefix: string, concurrency: number) {
+  function createShardWorker(name: typeof DELIVERY_QUEUE | typeof BACKLOG_QUEUE, prefix: string, concurrency: number) {
+    const processDelivery = processors[name];
     return new Worker<DeliveryJob>(
       name,
       async (job, token) => {
