@@ -102,6 +102,7 @@ class EndpointCounters {
   /** When this recorder last wrote a batch that left the endpoint healthy, with no failure written since. */
   private healthyAt = new Map<string, number>();
   private flushedAt = Date.now();
+  private prunedAt = 0;
 
   constructor(
     private readonly flushMs: number,
@@ -140,8 +141,12 @@ class EndpointCounters {
       if (endsHealthy(s)) this.healthyAt.set(endpointId, now);
       else this.healthyAt.delete(endpointId);
     }
-    // Endpoints not heard of for a while are forgotten, so the map stays as small as the endpoints in use.
-    if (this.healthyAt.size > 10_000) for (const [id, at] of this.healthyAt) if (now - at >= this.trustMs) this.healthyAt.delete(id);
+    // Endpoints not heard of for a while are forgotten, so the map stays as small as the endpoints in use: looked
+    // over at most once per trustMs, not with every batch once many endpoints are in use.
+    if (this.healthyAt.size > 10_000 && now - this.prunedAt >= this.trustMs) {
+      this.prunedAt = now;
+      for (const [id, at] of this.healthyAt) if (now - at >= this.trustMs) this.healthyAt.delete(id);
+    }
   }
 
   waiting(): boolean {

@@ -38,10 +38,10 @@ export class SlotWaiters {
    * again for a slot another worker may have freed or a rate limit's next
    * turn, or "expired" after `timeoutMs`. Only the endpoint's longest-waiting
    * job rechecks, once per `recheckMs`: when each of fifty waiting jobs asked
-   * every 100 ms, an endpoint at its cap cost five hundred refused admissions
-   * a second (a script call each), which was most of the extra script call
-   * per delivery of the one-endpoint durable comparison. `again`: the job
-   * rechecked and was refused, and keeps its place at the front.
+   * every 100 ms, an endpoint at its cap that answers in a few hundred
+   * milliseconds cost five hundred refused admissions a second. `again`: the
+   * job was the longest-waiting one and was refused, and keeps its place at
+   * the front.
    * Undefined when `max` jobs are waiting already.
    */
   wait(endpointId: string, recheckMs: number, timeoutMs: number, again = false): Promise<WaitEnd> | undefined {
