@@ -5,8 +5,11 @@ import type { FastReceiver } from "../receiver.ts";
 import type { Sizes } from "../sizes.ts";
 import { throughput } from "./throughput.ts";
 
+/** off: no OTEL_* set; on: 100 % sampled with every child span; lean: 100 % sampled, no HTTP or Redis child spans. */
+export type TracingVariant = "off" | "on" | "lean";
+
 export interface TracingRun {
-  tracing: boolean;
+  variant: TracingVariant;
   deliveriesPerSecond: number;
   /** CPU of every process a delivery touches, per delivery. */
   totalCpuMs: number;
@@ -15,22 +18,35 @@ export interface TracingRun {
   workerPeakMiB: number;
 }
 
+export interface TracingSide {
+  deliveriesPerSecond: number;
+  totalCpuMs: number;
+  workerCpuMs: number;
+  apiCpuMs: number;
+  /** The highest worker peak RSS over this side's runs. */
+  workerPeakMiB: number;
+}
+
+export interface TracedSide extends TracingSide {
+  exportedBytesPerDelivery: number;
+  /** Spans exported per delivery, in all and by span name; OTLP export requests per delivery. */
+  spansPerDelivery: number;
+  spansByName: Record<string, number>;
+  exportRequestsPerDelivery: number;
+  /** This side ÷ tracing off, deliveries/s (target ≥ 0.9). */
+  ratio: number;
+}
+
 export interface TracingResult {
   scenario: "tracing";
+  /** Rounds; each runs every variant once, in an order that rotates from round to round. */
   pairs: number;
   /** Medians over the runs of each side. */
-  off: { deliveriesPerSecond: number; totalCpuMs: number; workerCpuMs: number; apiCpuMs: number };
-  on: {
-    deliveriesPerSecond: number;
-    totalCpuMs: number;
-    workerCpuMs: number;
-    apiCpuMs: number;
-    exportedBytesPerDelivery: number;
-    /** Spans exported per delivery, in all and by span name; OTLP export requests per delivery. */
-    spansPerDelivery: number;
-    spansByName: Record<string, number>;
-    exportRequestsPerDelivery: number;
-  };
+  off: TracingSide;
+  /** Every child span: the attempt's POST (undici) and Redis commands (ioredis), the publish's insert and enqueue. */
+  on: TracedSide;
+  /** OTEL_NODE_DISABLED_INSTRUMENTATIONS=undici,ioredis: publish and attempt spans with their attributes only. */
+  lean: TracedSide;
   /** Tracing on ÷ tracing off, deliveries/s (target ≥ 0.9). */
   ratio: number;
   runs: TracingRun[];
@@ -42,11 +58,13 @@ const median = (values: number[]) => {
   return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 };
 
+const VARIANTS: TracingVariant[] = ["off", "on", "lean"];
+
 /**
- * The throughput scenario with tracing off and with tracing on at 100 % sampling (every publish and attempt a
- * span, with their HTTP requests, Redis commands and the API's enqueues, exported over OTLP/HTTP protobuf to a
- * loopback receiver that counts what it gets), side by side: pairs whose order alternates, each on a fresh Herald,
- * medians compared.
+ * The throughput scenario with tracing off, on at 100 % sampling with every child span (each publish and attempt a
+ * span, with their HTTP requests, Redis commands and the API's enqueues), and on at 100 % with the publish and
+ * attempt spans only, exported over OTLP/HTTP protobuf to a loopback receiver that counts what it gets, side by
+ * side: rounds whose order rotates, each run on a fresh Herald, medians compared.
  */
 export async function tracingComparison(options: BenchOptions, receiver: FastReceiver, sizes: Sizes): Promise<TracingResult> {
   const collector = await startOtlpReceiver({ keep: false });
@@ -56,64 +74,76 @@ export async function tracingComparison(options: BenchOptions, receiver: FastRec
     OTEL_TRACES_SAMPLER: "always_on",
     // No OTEL_METRICS_EXPORTER / OTEL_LOGS_EXPORTER: what an operator who names only an endpoint gets.
   };
+  const envOf: Record<TracingVariant, Record<string, string> | undefined> = {
+    off: undefined,
+    on: traced,
+    lean: { ...traced, OTEL_NODE_DISABLED_INSTRUMENTATIONS: "undici,ioredis" },
+  };
   const runs: TracingRun[] = [];
-  let exportedBytes = 0;
-  let exportRequests = 0;
+  const exported = {
+    on: { bytes: 0, requests: 0, spans: new Map<string, number>() },
+    lean: { bytes: 0, requests: 0, spans: new Map<string, number>() },
+  };
   try {
-    for (let pair = 0; pair < sizes.isolationPairs; pair++) {
-      for (const tracing of pair % 2 === 0 ? [false, true] : [true, false]) {
-        const before = collector.bytes;
-        const requestsBefore = collector.requests;
-        const { result, bench } = await throughput(
-          tracing ? { ...options, env: { ...traced, ...options.env } } : options,
-          receiver,
-          sizes,
-          { name: tracing ? "tracing on" : "tracing off" },
-        );
+    for (let round_ = 0; round_ < sizes.isolationPairs; round_++) {
+      const order = VARIANTS.map((_, i) => VARIANTS[(i + round_) % VARIANTS.length] as TracingVariant);
+      for (const variant of order) {
+        const before = { bytes: collector.bytes, requests: collector.requests, spans: new Map(collector.spanCounts) };
+        const env = envOf[variant];
+        const { result, bench } = await throughput(env ? { ...options, env: { ...env, ...options.env } } : options, receiver, sizes, {
+          name: `tracing ${variant}`,
+        });
         // Stopping flushes the exporters' last batches.
         await bench.stop();
-        if (tracing) exportedBytes += collector.bytes - before;
-        if (tracing) exportRequests += collector.requests - requestsBefore;
+        if (variant !== "off") {
+          const into = exported[variant];
+          into.bytes += collector.bytes - before.bytes;
+          into.requests += collector.requests - before.requests;
+          for (const [name, count] of collector.spanCounts) {
+            into.spans.set(name, (into.spans.get(name) ?? 0) + count - (before.spans.get(name) ?? 0));
+          }
+        }
         runs.push({
-          tracing,
+          variant,
           deliveriesPerSecond: result.deliveriesPerSecond,
           totalCpuMs: result.perDelivery.totalCpuMs,
           workerCpuMs: result.perDelivery.workerCpuMs,
           apiCpuMs: result.perDelivery.apiCpuMs,
           workerPeakMiB: result.memory.workerPeakMiB,
         });
-        log(`${tracing ? "tracing on" : "tracing off"}: ${result.deliveriesPerSecond} deliveries/s`);
+        log(`tracing ${variant}: ${result.deliveriesPerSecond} deliveries/s`);
       }
     }
   } finally {
     await collector.close();
   }
-  const side = (tracing: boolean) => runs.filter((run) => run.tracing === tracing);
-  const off = {
-    deliveriesPerSecond: median(side(false).map((r) => r.deliveriesPerSecond)),
-    totalCpuMs: median(side(false).map((r) => r.totalCpuMs)),
-    workerCpuMs: median(side(false).map((r) => r.workerCpuMs)),
-    apiCpuMs: median(side(false).map((r) => r.apiCpuMs)),
+  const sideOf = (variant: TracingVariant): TracingSide => {
+    const side = runs.filter((run) => run.variant === variant);
+    return {
+      deliveriesPerSecond: median(side.map((r) => r.deliveriesPerSecond)),
+      totalCpuMs: median(side.map((r) => r.totalCpuMs)),
+      workerCpuMs: median(side.map((r) => r.workerCpuMs)),
+      apiCpuMs: median(side.map((r) => r.apiCpuMs)),
+      workerPeakMiB: Math.max(...side.map((r) => r.workerPeakMiB)),
+    };
   };
-  const onRuns = side(true);
-  const delivered = onRuns.length * sizes.events * sizes.endpoints;
-  const spans = [...collector.spanCounts.values()].reduce((sum, count) => sum + count, 0);
-  const on = {
-    deliveriesPerSecond: median(onRuns.map((r) => r.deliveriesPerSecond)),
-    totalCpuMs: median(onRuns.map((r) => r.totalCpuMs)),
-    workerCpuMs: median(onRuns.map((r) => r.workerCpuMs)),
-    apiCpuMs: median(onRuns.map((r) => r.apiCpuMs)),
-    exportedBytesPerDelivery: round(exportedBytes / delivered, 1),
-    spansPerDelivery: round(spans / delivered, 3),
-    spansByName: Object.fromEntries([...collector.spanCounts].map(([name, count]) => [name, round(count / delivered, 3)])),
-    exportRequestsPerDelivery: round(exportRequests / delivered, 4),
+  const off = sideOf("off");
+  const tracedSide = (variant: "on" | "lean"): TracedSide => {
+    const side = sideOf(variant);
+    const delivered = runs.filter((run) => run.variant === variant).length * sizes.events * sizes.endpoints;
+    const { bytes, requests, spans } = exported[variant];
+    const total = [...spans.values()].reduce((sum, count) => sum + count, 0);
+    return {
+      ...side,
+      exportedBytesPerDelivery: round(bytes / delivered, 1),
+      spansPerDelivery: round(total / delivered, 3),
+      spansByName: Object.fromEntries(
+        [...spans].filter(([, count]) => count > 0).map(([name, count]) => [name, round(count / delivered, 3)]),
+      ),
+      exportRequestsPerDelivery: round(requests / delivered, 4),
+      ratio: off.deliveriesPerSecond > 0 ? round(side.deliveriesPerSecond / off.deliveriesPerSecond, 3) : 0,
+    };
   };
-  return {
-    scenario: "tracing",
-    pairs: sizes.isolationPairs,
-    off,
-    on,
-    ratio: off.deliveriesPerSecond > 0 ? round(on.deliveriesPerSecond / off.deliveriesPerSecond, 3) : 0,
-    runs,
-  };
+  const on = tracedSide("on");
+  return { scenario: "tracing", pairs: sizes.isolationPairs, off, on, lean: tracedSide("lean"), ratio: on.ratio, runs };
 }
