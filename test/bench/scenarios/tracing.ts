@@ -3,6 +3,7 @@ import type { BenchOptions } from "../herald-bench.ts";
 import { log, round } from "../progress.ts";
 import type { FastReceiver } from "../receiver.ts";
 import type { Sizes } from "../sizes.ts";
+import { median } from "./durable.ts";
 import { throughput } from "./throughput.ts";
 
 /** off: no OTEL_* set; on: 100 % sampled with every child span; lean: 100 % sampled, no HTTP or Redis child spans. */
@@ -47,16 +48,8 @@ export interface TracingResult {
   on: TracedSide;
   /** OTEL_NODE_DISABLED_INSTRUMENTATIONS=undici,ioredis: publish and attempt spans with their attributes only. */
   lean: TracedSide;
-  /** Tracing on ÷ tracing off, deliveries/s (target ≥ 0.9). */
-  ratio: number;
   runs: TracingRun[];
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
 
 const VARIANTS: TracingVariant[] = ["off", "on", "lean"];
 
@@ -117,20 +110,19 @@ export async function tracingComparison(options: BenchOptions, receiver: FastRec
   } finally {
     await collector.close();
   }
-  const sideOf = (variant: TracingVariant): TracingSide => {
-    const side = runs.filter((run) => run.variant === variant);
-    return {
-      deliveriesPerSecond: median(side.map((r) => r.deliveriesPerSecond)),
-      totalCpuMs: median(side.map((r) => r.totalCpuMs)),
-      workerCpuMs: median(side.map((r) => r.workerCpuMs)),
-      apiCpuMs: median(side.map((r) => r.apiCpuMs)),
-      workerPeakMiB: Math.max(...side.map((r) => r.workerPeakMiB)),
-    };
-  };
-  const off = sideOf("off");
+  const runsOf = (variant: TracingVariant) => runs.filter((run) => run.variant === variant);
+  const sideOf = (side: TracingRun[]): TracingSide => ({
+    deliveriesPerSecond: median(side.map((r) => r.deliveriesPerSecond)),
+    totalCpuMs: median(side.map((r) => r.totalCpuMs)),
+    workerCpuMs: median(side.map((r) => r.workerCpuMs)),
+    apiCpuMs: median(side.map((r) => r.apiCpuMs)),
+    workerPeakMiB: Math.max(...side.map((r) => r.workerPeakMiB)),
+  });
+  const off = sideOf(runsOf("off"));
   const tracedSide = (variant: "on" | "lean"): TracedSide => {
-    const side = sideOf(variant);
-    const delivered = runs.filter((run) => run.variant === variant).length * sizes.events * sizes.endpoints;
+    const sideRuns = runsOf(variant);
+    const side = sideOf(sideRuns);
+    const delivered = sideRuns.length * sizes.events * sizes.endpoints;
     const { bytes, requests, spans } = exported[variant];
     const total = [...spans.values()].reduce((sum, count) => sum + count, 0);
     return {
@@ -144,6 +136,5 @@ export async function tracingComparison(options: BenchOptions, receiver: FastRec
       ratio: off.deliveriesPerSecond > 0 ? round(side.deliveriesPerSecond / off.deliveriesPerSecond, 3) : 0,
     };
   };
-  const on = tracedSide("on");
-  return { scenario: "tracing", pairs: sizes.isolationPairs, off, on, lean: tracedSide("lean"), ratio: on.ratio, runs };
+  return { scenario: "tracing", pairs: sizes.isolationPairs, off, on: tracedSide("on"), lean: tracedSide("lean"), runs };
 }
