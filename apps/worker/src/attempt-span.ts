@@ -13,7 +13,10 @@ export interface AttemptSubject {
 }
 
 export interface AttemptSpan {
-  /** Runs the HTTP request inside the span, so the undici instrumentation's span is its child. */
+  /**
+   * Runs `fn` inside the span: what it starts synchronously (the HTTP request, the release's Redis call) is the
+   * span's child. A worker's context does not follow awaits (see SyncContextManager), so each child is started here.
+   */
   run<T>(fn: () => Promise<T>): Promise<T>;
   sent(outcome: Outcome): void;
   /**

@@ -13,6 +13,7 @@ try {
   const tracing = tracingRequested(telemetryEnv())
     ? await (await import("@herald/telemetry/sdk")).startTracing(telemetryEnv(), {
         serviceName: "herald-worker",
+        context: "sync",
         outgoingHttp: { sendTraceparent: config.HERALD_SEND_TRACEPARENT },
       })
     : undefined;

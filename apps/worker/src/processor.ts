@@ -3,7 +3,7 @@ import { type Admission, type DeliveryJob, deliveryJobSchema, type EndpointGuard
 import { outsideSpans } from "@herald/telemetry";
 import { type Job, UnrecoverableError } from "bullmq";
 import type { Logger } from "pino";
-import { startAttemptSpan } from "./attempt-span.ts";
+import { type AttemptSpan, startAttemptSpan } from "./attempt-span.ts";
 import type { ContextLoader, DeliveryState, EndpointTarget, EventBody } from "./delivery-context.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import type { OperationalEvents } from "./operational-events.ts";
@@ -175,7 +175,7 @@ export function createProcessor(deps: ProcessorDeps) {
       // A worker died after admitting this attempt and before recording it: the receiver may have it, so the
       // log says so, it counts as an attempt, and the next one follows the retry schedule like any failure's.
       span.sent(interruptedOutcome());
-      return span.ended(() => finish(job, endpoint, lease, attemptNumber, new Date(), interruptedOutcome(), {}));
+      return span.ended(() => finish(job, endpoint, lease, attemptNumber, new Date(), interruptedOutcome(), {}, span));
     }
 
     const startedAt = new Date();
@@ -188,7 +188,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (outcome.ok) metrics.publishToDelivery.observe((Date.now() - event.createdAt.getTime()) / 1000);
     metrics.attemptDuration.observe({ kind: outcome.errorKind ?? "ok" }, outcome.durationMs / 1000);
     // The recorder stores them through attemptFields, which redacts the signature.
-    return span.ended(() => finish(job, endpoint, lease, attemptNumber, startedAt, outcome, headers));
+    return span.ended(() => finish(job, endpoint, lease, attemptNumber, startedAt, outcome, headers, span));
   }
 
   /** Records an attempt, frees the endpoint's slot, and says what becomes of the delivery. */
@@ -200,6 +200,7 @@ export function createProcessor(deps: ProcessorDeps) {
     startedAt: Date,
     outcome: Outcome,
     requestHeaders: Record<string, string>,
+    span: AttemptSpan,
   ): Promise<ProcessResult> {
     let status: FinalStatus;
     let delayMs: number | null = null;
@@ -227,13 +228,16 @@ export function createProcessor(deps: ProcessorDeps) {
     });
     // Released only once recorded, so a worker dying in between leaves the mark
     // that the next run reads as an interrupted attempt. Releasing never fails
-    // the attempt: the lease expires on its own if Redis is away.
-    await deps.guard
-      .release(
-        { deliveryId: job.deliveryId, endpointId: endpoint.id },
-        lease,
-        outcome.ok,
-        outcome.ok ? 0 : pauseAfter(outcome, deps.policy.retryAfterMaxMs),
+    // the attempt: the lease expires on its own if Redis is away. Inside the attempt's span, after the awaits above
+    // (a worker's context follows synchronous calls only, see SyncContextManager).
+    await span
+      .run(() =>
+        deps.guard.release(
+          { deliveryId: job.deliveryId, endpointId: endpoint.id },
+          lease,
+          outcome.ok,
+          outcome.ok ? 0 : pauseAfter(outcome, deps.policy.retryAfterMaxMs),
+        ),
       )
       .then(({ opened, refill }) => {
         deps.waiters?.wake(endpoint.id);

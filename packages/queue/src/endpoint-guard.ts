@@ -1,3 +1,4 @@
+import { bindActiveContext } from "@herald/telemetry";
 import { createKeys, type EndpointKeyPart } from "./keys.ts";
 import type { RedisClient } from "./redis.ts";
 
@@ -372,7 +373,8 @@ export function createEndpointGuard(redis: RedisClient, options: EndpointGuardOp
     else pending.set(shard, [op]);
     if (!scheduled) {
       scheduled = true;
-      setImmediate(flush);
+      // With tracing, the batch's script call is a child span of whatever span submitted its first operation.
+      setImmediate(bindActiveContext(flush));
     }
   }
   function flush(): void {

@@ -150,8 +150,22 @@ export function outsideSpans<T>(fn: () => T): T {
   return active ? context.with(ROOT_CONTEXT, fn) : fn();
 }
 
-/** A PostgreSQL statement worth seeing in a trace; postgres.js has no automatic instrumentation. */
+/**
+ * `fn` bound to the context active now, for a callback that runs later on behalf of the code that scheduled it. A
+ * worker's context follows synchronous calls only (see SyncContextManager), so a later callback sees none unless
+ * bound; AsyncLocalStorage would carry it there anyway.
+ */
+export function bindActiveContext<F extends (...args: never[]) => unknown>(fn: F): F {
+  return active ? context.bind(context.active(), fn) : fn;
+}
+
+/**
+ * A PostgreSQL statement worth seeing in a trace; postgres.js has no automatic instrumentation. Only inside another
+ * span, as Redis commands are: a statement a worker runs after an await has no context (see SyncContextManager) and
+ * would otherwise start a trace of its own.
+ */
 export function sqlSpan<T>(operation: string, table: string, fn: () => Promise<T>): Promise<T> {
+  if (!active || !trace.getSpan(context.active())) return fn();
   return inSpan(
     `${operation} ${table}`,
     { "db.system.name": "postgresql", "db.operation.name": operation, "db.collection.name": table },

@@ -8,6 +8,7 @@
  */
 import type { Telemetry } from "bullmq";
 import { enabledInstrumentations, markTracingActive, sdkDefaults } from "./index.ts";
+import { SyncContextManager } from "./sync-context.ts";
 
 export interface TracingOptions {
   /** The service name when OTEL_SERVICE_NAME does not give one. */
@@ -19,6 +20,12 @@ export interface TracingOptions {
    * standard propagators (OTEL_PROPAGATORS) read an incoming traceparent.
    */
   outgoingHttp?: { sendTraceparent: boolean };
+  /**
+   * How the active context follows the code: "async" (OpenTelemetry's AsyncLocalStorage manager, across awaits; the
+   * API, whose publish spans have children after awaits) or "sync" (only within synchronous calls, no promise hooks;
+   * the workers, see SyncContextManager).
+   */
+  context?: "async" | "sync";
 }
 
 export interface Tracing {
@@ -53,6 +60,7 @@ export async function startTracing(env: Record<string, string | undefined>, opti
       ...(options.outgoingHttp && wanted.has("undici") ? [new UndiciInstrumentation()] : []),
       ...(wanted.has("ioredis") ? [redisInstrumentation] : []),
     ],
+    ...(options.context === "sync" ? { contextManager: new SyncContextManager() } : {}),
     ...(options.outgoingHttp ? { textMapPropagator: options.outgoingHttp.sendTraceparent ? new W3CTraceContextPropagator() : null } : {}),
   });
   sdk.start();
