@@ -61,7 +61,10 @@ const CALLER_SPAN_ID = "00f067aa0ba902b7";
 
 describe("OpenTelemetry traces", () => {
   it("follows one publish through every attempt, with the attributes an operator searches by", async () => {
-    const endpoint = await herald.request("POST", "/v1/tenants/acme/endpoints", { name: "billing", url: `${receiver.url}/hook` });
+    const endpoint = await herald.request("POST", "/v1/tenants/acme/endpoints", {
+      name: "billing",
+      url: `${receiver.url}/hook?token=s3cret-in-the-url`,
+    });
     expect(endpoint.status).toBe(201);
     const published = await herald.request(
       "POST",
@@ -127,6 +130,9 @@ describe("OpenTelemetry traces", () => {
       });
     const [firstHttp, secondHttp] = await Promise.all([http(first), http(second)]);
     expect(secondHttp.attributes["http.response.status_code"]).toBe(200);
+    // A token in the receiver's URL stays out of the trace backend.
+    expect(secondHttp.attributes["url.full"]).toBe(`${receiver.url}/hook?token=REDACTED`);
+    expect(JSON.stringify(otlp.spans)).not.toContain("s3cret-in-the-url");
     await otlp.waitForSpan((s) => s.parentSpanId === second.spanId && s.attributes["db.system.name"] === "redis", { what: "Redis span" });
 
     // Opted in: the receiver got each attempt's traceparent, naming the HTTP span of that attempt.

@@ -104,6 +104,26 @@ export function enabledInstrumentations(env: Record<string, string | undefined>)
   return new Set(INSTRUMENTATIONS.filter((name) => (enabled === undefined || enabled.has(name)) && !disabled.has(name)));
 }
 
+/**
+ * `url.full` and `url.query` of an outgoing request as a trace may show them: every query value is replaced by
+ * `REDACTED` (webhook URLs often carry a token there; OpenTelemetry's conventions ask for sensitive values to be
+ * redacted, and Herald cannot tell which are), and user:password is dropped. Null when there is nothing to hide.
+ */
+export function redactedUrl(full: string): { full: string; query: string } | null {
+  let url: URL;
+  try {
+    url = new URL(full);
+  } catch {
+    return null;
+  }
+  if (!url.search && !url.username && !url.password) return null;
+  url.username = "";
+  url.password = "";
+  const names = [...new URLSearchParams(url.search).keys()];
+  const query = names.length > 0 ? `?${names.map((name) => `${encodeURIComponent(name)}=REDACTED`).join("&")}` : "";
+  return { full: `${url.origin}${url.pathname}${query}`, query };
+}
+
 /** The W3C traceparent of a span, to store with what it caused; null when nothing is traced. */
 export function traceparentOf(span: Span): string | null {
   const ctx = span.spanContext();

@@ -7,7 +7,7 @@
  * load the SDK into every process, traced or not.
  */
 import type { Telemetry } from "bullmq";
-import { enabledInstrumentations, markTracingActive, sdkDefaults } from "./index.ts";
+import { enabledInstrumentations, markTracingActive, redactedUrl, type Span, sdkDefaults } from "./index.ts";
 import { SyncContextManager } from "./sync-context.ts";
 
 export interface TracingOptions {
@@ -57,7 +57,7 @@ export async function startTracing(env: Record<string, string | undefined>, opti
   const sdk = new NodeSDK({
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: options.serviceName }),
     instrumentations: [
-      ...(options.outgoingHttp && wanted.has("undici") ? [new UndiciInstrumentation()] : []),
+      ...(options.outgoingHttp && wanted.has("undici") ? [new UndiciInstrumentation({ requestHook: redactRequestUrl })] : []),
       ...(wanted.has("ioredis") ? [redisInstrumentation] : []),
     ],
     ...(options.context === "sync" ? { contextManager: new SyncContextManager() } : {}),
@@ -77,4 +77,10 @@ export async function startTracing(env: Record<string, string | undefined>, opti
     bullmq: new BullMQOtel({ tracerName: "herald" }) as unknown as Telemetry,
     shutdown: () => sdk.shutdown(),
   };
+}
+
+/** Query values (and user:password) of a receiver's URL stay out of the exported POST span: see redactedUrl. */
+function redactRequestUrl(span: Span, request: { origin: string; path: string }): void {
+  const redacted = redactedUrl(`${request.origin}${request.path}`);
+  if (redacted) span.setAttributes({ "url.full": redacted.full, "url.query": redacted.query });
 }

@@ -4,6 +4,7 @@ import {
   enabledInstrumentations,
   inSpan,
   NO_SPAN,
+  redactedUrl,
   SDK_DEFAULTS,
   SpanKind,
   sdkDefaults,
@@ -74,5 +75,21 @@ describe("enabledInstrumentations", () => {
     expect([
       ...enabledInstrumentations({ OTEL_NODE_ENABLED_INSTRUMENTATIONS: "undici,ioredis", OTEL_NODE_DISABLED_INSTRUMENTATIONS: "undici" }),
     ]).toEqual(["ioredis"]);
+  });
+});
+
+describe("redactedUrl", () => {
+  it("replaces every query value and drops user:password, keeping the names and the path", () => {
+    expect(redactedUrl("https://hooks.example.com/in/42?token=s3cret&tenant=acme&flag")).toEqual({
+      full: "https://hooks.example.com/in/42?token=REDACTED&tenant=REDACTED&flag=REDACTED",
+      query: "?token=REDACTED&tenant=REDACTED&flag=REDACTED",
+    });
+    expect(redactedUrl("https://user:pass@hooks.example.com:8443/in")).toEqual({ full: "https://hooks.example.com:8443/in", query: "" });
+    expect(redactedUrl("https://hooks.example.com/in?a%20b=1")?.query).toBe("?a%20b=REDACTED");
+  });
+
+  it("has nothing to do for a URL without a query or credentials, or one that does not parse", () => {
+    expect(redactedUrl("https://hooks.example.com/in")).toBeNull();
+    expect(redactedUrl("not a url")).toBeNull();
   });
 });
