@@ -144,6 +144,22 @@ describe("OpenTelemetry traces", () => {
   });
 });
 
+describe("what traces keep out", () => {
+  it("exports a portal link's path without its token", async () => {
+    const link = await herald.request("POST", "/v1/tenants/acme/portal-links", {});
+    expect(link.status).toBe(201);
+    const url = link.body.url as string;
+    const token = url.split("/").pop() as string;
+    const opened = await fetch(url, { redirect: "manual" });
+    await opened.arrayBuffer();
+    const span = await otlp.waitForSpan((s) => s.service === "herald-api" && s.attributes["http.route"] === "/ui/portal/:token", {
+      what: "the portal link's server span",
+    });
+    expect(span.attributes["url.full"]).toBe(`${herald.baseUrl}/ui/portal/REDACTED`);
+    expect(JSON.stringify(otlp.spans)).not.toContain(token);
+  });
+});
+
 let prometheus: ChildProcess | undefined;
 let prometheusDir: string | undefined;
 

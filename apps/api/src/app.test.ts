@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loggablePath } from "./app.ts";
 import { createTestApp, expectProblem, type TestApp } from "./test-app.ts";
 
 let t: TestApp;
@@ -101,5 +102,13 @@ describe("security", () => {
     expect((await t.call("GET", "/healthz", { token: null })).status).toBe(200);
     const ready = await t.call("GET", "/readyz", { token: null });
     expect(ready.body).toEqual({ status: "ok", postgres: "ok", redis: "ok" });
+  });
+});
+
+describe("loggablePath", () => {
+  it("keeps a portal link's token out of what logs and traces keep, and every other path as it is", () => {
+    expect(loggablePath("/ui/portal/eyJ0ZW5hbnRJZCI6.c2lnbmF0dXJl")).toBe("/ui/portal/REDACTED");
+    expect(loggablePath("/v1/tenants/acme/events")).toBe("/v1/tenants/acme/events");
+    expect(loggablePath("/ui/portals")).toBe("/ui/portals");
   });
 });

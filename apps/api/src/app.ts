@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { trace } from "@herald/telemetry";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { bearerAuth } from "./auth.ts";
@@ -21,6 +22,13 @@ import { svixError } from "./svix/errors.ts";
 import { SVIX_PREFIX, svixRoutes } from "./svix/index.ts";
 import { consoleRoutes } from "./ui/index.tsx";
 
+const PORTAL_PATH = "/ui/portal/";
+
+/** A request's path as logs and traces keep it: a portal link's token (its last segment) is a credential, so not that. */
+export function loggablePath(path: string): string {
+  return path.startsWith(PORTAL_PATH) ? `${PORTAL_PATH}REDACTED` : path;
+}
+
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 
 /** Builds the whole HTTP API from its dependencies; opens nothing itself. */
@@ -37,7 +45,14 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  if (deps.tracing) app.use(deps.tracing);
+  if (deps.tracing) {
+    app.use(deps.tracing);
+    // A portal link's token is a credential: the server span's url.full, which a trace backend keeps, goes without it.
+    app.use(`${PORTAL_PATH}*`, async (c, next) => {
+      trace.getActiveSpan()?.setAttribute("url.full", new URL(loggablePath(c.req.path), c.req.url).toString());
+      await next();
+    });
+  }
   app.use(async (c, next) => {
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
@@ -46,7 +61,13 @@ export function createApp(deps: AppDeps) {
     const started = performance.now();
     await next();
     deps.logger.debug(
-      { requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      {
+        requestId,
+        method: c.req.method,
+        path: loggablePath(c.req.path),
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
       "request",
     );
   });
@@ -119,7 +140,7 @@ export function createApp(deps: AppDeps) {
 
   app.onError((error, c) => {
     const requestId = c.get("requestId");
-    const answer = errorAnswer(error, deps.logger, { requestId, method: c.req.method, path: c.req.path });
+    const answer = errorAnswer(error, deps.logger, { requestId, method: c.req.method, path: loggablePath(c.req.path) });
     if (answer.code === "service_unavailable") c.header("retry-after", String(RETRY_AFTER_SECONDS));
     if (answer.retryAfterSeconds) c.header("retry-after", String(answer.retryAfterSeconds));
     if (c.req.path.startsWith(SVIX_PREFIX)) {
