@@ -1,34 +1,13 @@
-import { freshQueuePrefix, type OtlpReceiver, startOtlpReceiver, TEST_REDIS_URL } from "@herald/testing";
+import { freshQueuePrefix } from "@herald/testing";
 import { metrics } from "@opentelemetry/api";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { inSpan, outsideSpans, SDK_DEFAULTS, SpanKind, traceparentOf } from "./index.ts";
-import { startTracing, type Tracing } from "./sdk.ts";
+import { useTracedProcess } from "./sdk-test-setup.ts";
 
-// The real SDK and exporter, sending OTLP/HTTP JSON to a receiver on loopback, and a real Redis.
-let otlp: OtlpReceiver;
-let tracing: Tracing;
-let redis: Redis;
-
-beforeAll(async () => {
-  otlp = await startOtlpReceiver();
-  // The SDK reads its configuration from process.env, as it does in Herald's processes.
-  Object.assign(process.env, {
-    OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-    OTEL_BSP_SCHEDULE_DELAY: "50",
-    OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "64",
-  });
-  for (const name of ["OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"]) delete process.env[name];
-  tracing = await startTracing(process.env, { serviceName: "herald-telemetry-test" });
-  redis = new Redis(TEST_REDIS_URL);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await tracing?.shutdown();
-  await otlp?.close();
-});
+const traced = useTracedProcess(
+  { OTEL_BSP_SCHEDULE_DELAY: "50", OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "64" },
+  { serviceName: "herald-telemetry-test" },
+);
 
 describe("startTracing", () => {
   it("applies Herald's defaults where OTEL_* does not say, and leaves what the operator set", () => {
@@ -42,9 +21,9 @@ describe("startTracing", () => {
     let detachedTraceparent: string | null = null;
     await inSpan("test.parent", {}, SpanKind.INTERNAL, async (span) => {
       parentTraceparent = traceparentOf(span);
-      await redis.get(key);
+      await traced.redis.get(key);
       // Set off by the parent but not part of it: no Redis span, and a span it starts is a root of its own.
-      await outsideSpans(() => redis.set(key, "1", "PX", 10_000));
+      await outsideSpans(() => traced.redis.set(key, "1", "PX", 10_000));
       await outsideSpans(() =>
         inSpan("test.detached", {}, SpanKind.INTERNAL, async (detached) => {
           detachedTraceparent = traceparentOf(detached);
@@ -52,19 +31,19 @@ describe("startTracing", () => {
       );
     });
     // A command with no span around it makes none either (requireParentSpan).
-    await redis.del(key);
+    await traced.redis.del(key);
     // A metric recorded through the API goes nowhere: no metrics exporter unless OTEL_METRICS_EXPORTER asks for one.
     metrics.getMeter("herald-test").createCounter("herald_test_total").add(1);
-    await tracing.shutdown();
-    expect([...otlp.requestsByPath.keys()]).toEqual(["/v1/traces"]);
+    await traced.tracing.shutdown();
+    expect([...traced.otlp.requestsByPath.keys()]).toEqual(["/v1/traces"]);
 
-    const parent = await otlp.waitForSpan((s) => s.name === "test.parent", { what: "parent span" });
+    const parent = await traced.otlp.waitForSpan((s) => s.name === "test.parent", { what: "parent span" });
     expect(parentTraceparent).toContain(parent.spanId);
-    const detached = await otlp.waitForSpan((s) => s.name === "test.detached", { what: "detached span" });
+    const detached = await traced.otlp.waitForSpan((s) => s.name === "test.detached", { what: "detached span" });
     expect(detached.parentSpanId).toBe("");
     expect(detached.traceId).not.toBe(parent.traceId);
     expect(detachedTraceparent).toContain(detached.spanId);
-    const redisSpans = otlp.spans.filter((s) => s.attributes["db.system.name"] === "redis");
+    const redisSpans = traced.otlp.spans.filter((s) => s.attributes["db.system.name"] === "redis");
     expect(redisSpans.map((s) => ({ name: s.name, parent: s.parentSpanId }))).toEqual([{ name: "get", parent: parent.spanId }]);
   });
 });

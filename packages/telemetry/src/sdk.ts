@@ -81,6 +81,8 @@ export async function startTracing(env: Record<string, string | undefined>, opti
 
 /** Query values (and user:password) of a receiver's URL stay out of the exported POST span: see redactedUrl. */
 function redactRequestUrl(span: Span, request: { origin: string; path: string }): void {
+  // Herald sends to a URL's origin, which never holds user:password: only a query needs redacting.
+  if (!request.path.includes("?")) return;
   const redacted = redactedUrl(`${request.origin}${request.path}`);
   if (redacted) span.setAttributes({ "url.full": redacted.full, "url.query": redacted.query });
 }
