@@ -30,6 +30,8 @@ describe("benchmark suite at tiny size", () => {
     expect(Object.values(results.throughput?.ratios ?? {}).every((ratio) => typeof ratio === "number" && ratio > 0)).toBe(true);
     expect(results.throughput?.perDelivery.redisCommands).toBeGreaterThan(0);
     expect(results.throughput?.perDelivery.pgTransactions).toBeGreaterThan(0);
+    // A delivery's row, its attempt's row and its status update are a WAL record each, at least.
+    expect(results.throughput?.perDelivery.pgWalRecords).toBeGreaterThanOrEqual(3);
     expect(results.memory?.apiPeakMiB).toBeGreaterThan(0);
     expect(results.memory?.workerPeakMiB).toBeGreaterThan(0);
 
@@ -56,6 +58,8 @@ describe("benchmark suite at tiny size", () => {
       expect(c.reference.redisScriptCalls).toBeGreaterThanOrEqual(2);
       expect(c.reference.pgTransactions).toBeGreaterThan(0);
       expect(c.herald.redisScriptCalls).toBeGreaterThan(0);
+      expect(c.reference.pgWalRecords).toBeGreaterThanOrEqual(3);
+      expect(c.herald.pgWalRecords).toBeGreaterThanOrEqual(3);
     }
 
     // The soak: every fault injected, every accepted delivery accounted for, and none lost.

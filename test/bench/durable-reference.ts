@@ -41,6 +41,8 @@ export interface DurableReferenceResult {
     redisCommandsByName: Record<string, number>;
     pgTransactions: number;
     pgRowsWritten: number;
+    /** WAL records PostgreSQL wrote (the whole server's, see PgSnapshot.walRecords). */
+    pgWalRecords: number;
     /** CPU of this process, which publishes and delivers: compare with Herald's API + worker CPU. */
     cpuMs: number;
     /** This process, Redis, the PostgreSQL backends and the receiver. */
@@ -353,6 +355,7 @@ export async function durableReference(
         redisCommandsByName: Object.fromEntries(Object.entries(redis.byCommand).map(([k, v]) => [k, round(per(v), 3)])),
         pgTransactions: round(per(pg.transactions), 4),
         pgRowsWritten: round(per(pg.rowsWritten), 2),
+        pgWalRecords: round(per(pg.walRecords), 2),
         cpuMs: round(per(cpuSeconds * 1000), 4),
         totalCpuMs: round(per((cpuSeconds + redis.cpuSeconds + pg.backendCpuSeconds + receiverUsed) * 1000), 4),
         redisCpuMs: round(per(redis.cpuSeconds * 1000), 4),

@@ -62,7 +62,8 @@ function commandExcess(c: Comparison, top = 4): string {
 const perDeliveryBoth = (c: Comparison) =>
   `per delivery Herald spent ${n(c.herald.totalCpuMs, 3)} CPU ms in all processes against ${n(c.reference.totalCpuMs, 3)}, ` +
   `${n(c.herald.redisCommands, 1)} Redis commands (${n(c.herald.redisScriptCalls, 1)} script calls) against ${n(c.reference.redisCommands, 1)} ` +
-  `(${n(c.reference.redisScriptCalls, 1)}), and ${n(c.herald.pgTransactions, 3)} PostgreSQL transactions against ${n(c.reference.pgTransactions, 3)}`;
+  `(${n(c.reference.redisScriptCalls, 1)}), and ${n(c.herald.pgTransactions, 3)} PostgreSQL transactions (${n(c.herald.pgWalRecords, 1)} WAL records) ` +
+  `against ${n(c.reference.pgTransactions, 3)} (${n(c.reference.pgWalRecords, 1)})`;
 
 /** The concentration where Herald's count per delivery is highest. */
 const worstAt = (r: SuiteResults, pick: (c: Comparison) => number) =>
@@ -404,7 +405,8 @@ export function renderReport(
         ? `${n(c.events)} events published in transactions of 100 (events and deliveries in Herald's tables) + one bulk add of ids-only jobs each; ` +
           `one BullMQ worker at concurrency ${ref.concurrency}: batched event loads, HMAC-SHA256, undici, group-committed attempts; per delivery `
         : `the same with ${n(c.events)} events, concurrency ${ref.concurrency}; per delivery `) +
-        `${n(ref.redisCommands, 1)} Redis commands, ${n(ref.redisScriptCalls, 1)} script calls, ${n(ref.pgTransactions, 3)} PostgreSQL transactions, ` +
+        `${n(ref.redisCommands, 1)} Redis commands, ${n(ref.redisScriptCalls, 1)} script calls, ${n(ref.pgTransactions, 3)} PostgreSQL transactions ` +
+        `(${n(ref.pgWalRecords, 1)} WAL records), ` +
         `${n(ref.totalCpuMs, 3)} CPU ms in all; runs ${runsOf(c, "reference")}`,
     );
   }
@@ -423,7 +425,8 @@ export function renderReport(
       `**${x(c.ratio)}**`,
       `${n(h.deliveriesPerSecond)} against ${n(c.reference.deliveriesPerSecond)} deliveries/s, medians of ${r.durable?.pairs} alternating ` +
         `pair${r.durable?.pairs === 1 ? "" : "s"} (Herald runs ${runsOf(c, "herald")}); Herald per delivery: ${n(h.redisCommands, 1)} Redis commands, ` +
-        `${n(h.redisScriptCalls, 1)} script calls, ${n(h.pgTransactions, 3)} PostgreSQL transactions, ${n(h.totalCpuMs, 3)} CPU ms in all`,
+        `${n(h.redisScriptCalls, 1)} script calls, ${n(h.pgTransactions, 3)} PostgreSQL transactions (${n(h.pgWalRecords, 1)} WAL records), ` +
+        `${n(h.totalCpuMs, 3)} CPU ms in all`,
     );
   }
   for (const run of r.workers?.runs ?? []) {
@@ -534,7 +537,8 @@ export function renderReport(
     row(
       "cost per delivery",
       `${n(p.redisCommands, 1)} Redis commands, ${n(p.pgTransactions, 3)} PostgreSQL transactions`,
-      `${p.pgStatements === null ? "pg_stat_statements not loaded" : `${n(p.pgStatements, 2)} statements`}, ${n(p.pgRowsWritten, 1)} rows written; CPU ms: ` +
+      `${p.pgStatements === null ? "pg_stat_statements not loaded" : `${n(p.pgStatements, 2)} statements`}, ${n(p.pgRowsWritten, 1)} rows written, ` +
+        `${n(p.pgWalRecords, 1)} WAL records; CPU ms: ` +
         `Redis ${n(p.redisCpuMs, 3)}, PostgreSQL ${n(p.pgCpuMs, 3)}, API ${n(p.apiCpuMs, 3)}, worker ${n(p.workerCpuMs, 3)}`,
     );
     const bare = refs.barePipeline;
@@ -579,7 +583,7 @@ export function renderReport(
     "- Herald runs as real processes (the production bundles `apps/api/dist/main.mjs` and `apps/worker/dist/main.mjs` that `npm run start:api` / `start:worker` run, `HERALD_LOG_LEVEL=warn`) on a fresh PostgreSQL database and queue prefix per scenario.",
     "- **Throughput**: events are published through the API's batch route (100 events per request, 4 requests in flight; one by one if the route is missing) while the worker delivers, so the API's per-request cost does not cap the delivery figure (ingest measures that). The clock starts at the first publish and stops when the receiver has every delivery *and* PostgreSQL shows every delivery `succeeded`. Each delivery is signed (the receiver counts `webhook-signature` headers) and each attempt row is counted afterwards.",
     "- **Durable reference** (`test/bench/durable-reference.ts`): the least work Herald's promises require, written plainly in the suite's own process on a fresh migrated database with Herald's tables: publishing stores each batch of 100 events and one delivery per endpoint in one statement (`unnest`), then adds ids-only BullMQ jobs (job id = delivery id) in one bulk call, 4 batches in flight; one BullMQ worker at concurrency min(100, 10 × endpoints) (Herald's concurrency and per-endpoint cap) loads event bodies in one query per tick, keeps endpoints in memory, signs with Herald's Standard Webhooks code, POSTs with undici and group-commits the attempt rows and delivery statuses in one statement per flush before each job completes. No guard, no retries beyond BullMQ's. Its clock runs as Herald's: from the first publish until every delivery is received and recorded.",
-    "- **Herald ÷ durable reference**: at 20, 5 and 1 endpoints (the throughput run's deliveries), Herald and the reference run in pairs whose order alternates (Herald first, then the reference first, …; 3 pairs in full mode, 1 in quick), each on a fresh database; the ratio is Herald's median deliveries/s over the reference's. Redis commands come from `INFO commandstats` (inner commands of scripts included), script calls are `EVALSHA` + `EVAL`, PostgreSQL transactions are commits + rollbacks of the run's database.",
+    "- **Herald ÷ durable reference**: at 20, 5 and 1 endpoints (the throughput run's deliveries), Herald and the reference run in pairs whose order alternates (Herald first, then the reference first, …; 3 pairs in full mode, 1 in quick), each on a fresh database; the ratio is Herald's median deliveries/s over the reference's. Redis commands come from `INFO commandstats` (inner commands of scripts included), script calls are `EVALSHA` + `EVAL`, PostgreSQL transactions are commits + rollbacks of the run's database, WAL records the server's `pg_stat_wal.wal_records` over the run (server-wide: the benchmark is all the server does; what PostgreSQL made durable, which does not move with the machine's speed).",
     "- **Other reference points** drain jobs that were enqueued before the clock started, so they exclude publishing; Herald's figure includes it. They run in the suite's own process, at Herald's concurrency (100) and 64 sockets per origin, without signing.",
     "- **Latency**: an open-loop publisher at half the measured throughput; each delivery's time runs from just before its publish request is sent to the moment the receiver has the whole webhook.",
     "- **Ingest**: autocannon against `POST /v1/tenants/{t}/events` (each event stored with one delivery and one job) with no worker running, so the API has the machine.",
@@ -590,7 +594,7 @@ export function renderReport(
     "- **Capacity model**: 1 CPU second × 0.7 ÷ the CPU ms each unit spent per delivery in this run (the cluster's masters for Redis, divided by the busiest master's share; the throughput run for PostgreSQL backends, the worker and the API), and the units a deployment needs at 10,000, 50,000 and 100,000 deliveries/s.",
     "- **Workers**: the throughput run with 2 and with 4 worker processes; deadlocks are the delta of `pg_stat_database.deadlocks` of the run's database over the run.",
     "- **Soak under faults**: single publishes at a steady rate (600 deliveries/s by default, `--soak-rate`) to six endpoints (four answer at once, one answers 500 30 % of the time, one after 50 ms) through two workers for `--soak-seconds` (60 s quick, 240 s full), on a redis-server of its own, with `HERALD_RETRY_SCHEDULE=0,1s,2s,5s`, `HERALD_RECONCILE_INTERVAL=2s`, `HERALD_RECONCILE_GRACE=5s`, `HERALD_DELIVERY_TIMEOUT=5s`. Faults, evenly spread, 2 a minute by default (`--soak-faults`; each kind once per two minutes), at least one of each kind, the kinds in turn: a worker SIGKILLed (and a replacement started), Herald's Redis connections killed (`CLIENT KILL ID` of every client but the suite's own), `FLUSHALL`, and `pg_terminate_backend` of the run database's backends whose `application_name` starts with `herald`. Then it waits until every delivery is `succeeded` or `exhausted` in PostgreSQL. Delivered = distinct webhook-id × endpoint the receiver answered 2xx, of the events the API accepted (202); lost = accepted deliveries neither delivered nor exhausted; duplicates = 2xx answers beyond the first.",
-    "- **Cost per delivery**: Redis `INFO commandstats`, CPU deltas and the worker's system calls (`/proc/<pid>/io`) over the throughput run; PostgreSQL transactions from `pg_stat_database` of the run's own database (statements from `pg_stat_statements` when it is loaded), CPU of that database's backends from `/proc`.",
+    "- **Cost per delivery**: Redis `INFO commandstats`, CPU deltas and the worker's system calls (`/proc/<pid>/io`) over the throughput run; PostgreSQL transactions from `pg_stat_database` of the run's own database (statements from `pg_stat_statements` when it is loaded), WAL records from `pg_stat_wal` (the whole server's), CPU of that database's backends from `/proc`.",
     "- **History**: the throughput run on an empty database, then on one whose first partition is replaced by a partition per past day and 30 days of events (each delivered to every endpoint with one attempt) are loaded with `COPY` (quick: 510,000 attempts; full: 5,040,000). Half a second into that run a maintenance pass with a 29-day retention drops the oldest day (three partitions) and makes one more ahead; its time is the pass's. Then `GET /v1/tenants/{t}/deliveries?limit=50` is timed one request at a time: first pages, pages from a cursor days back, and status filters. Bytes per delivery: `pg_total_relation_size` of every partition of the three tables ÷ deliveries stored.",
     "- **Memory**: `VmHWM` of the API and worker processes from `/proc/<pid>/status` after the throughput run.",
     "- **CPU budget**: CPU seconds of every process involved (from `/proc`, Redis `INFO cpu` and the PostgreSQL backends) over the throughput run, per delivery; the machine's cores divided by it is the most this design could do here if nothing else ran.",

@@ -81,6 +81,12 @@ export interface PgSnapshot {
   backendCpu: Map<number, number>;
   /** Total statement calls from pg_stat_statements, when the extension is loaded. */
   statements: number | undefined;
+  /**
+   * WAL records the whole server has written (pg_stat_wal): what PostgreSQL had to make durable, a count that does
+   * not move with the machine. Server-wide, so it holds only while the benchmark is all the server does; backends
+   * report it with their other counters (see settledPgSnapshot).
+   */
+  walRecords: number;
 }
 
 /**
@@ -89,8 +95,9 @@ export interface PgSnapshot {
  */
 export async function pgSnapshot(sql: postgres.Sql, database: string): Promise<PgSnapshot> {
   await sql`select pg_stat_clear_snapshot()`;
-  const [row] = await sql<{ commits: string; rollbacks: string; written: string; deadlocks: string }[]>`
-    select xact_commit as commits, xact_rollback as rollbacks, tup_inserted + tup_updated + tup_deleted as written, deadlocks
+  const [row] = await sql<{ commits: string; rollbacks: string; written: string; deadlocks: string; wal: string }[]>`
+    select xact_commit as commits, xact_rollback as rollbacks, tup_inserted + tup_updated + tup_deleted as written, deadlocks,
+           (select wal_records from pg_stat_wal) as wal
     from pg_stat_database where datname = ${database}`;
   const backends = await sql<{ pid: number }[]>`
     select pid from pg_stat_activity where datname = ${database} and backend_type = 'client backend' and pid <> pg_backend_pid()`;
@@ -109,6 +116,7 @@ export async function pgSnapshot(sql: postgres.Sql, database: string): Promise<P
     deadlocks: Number(row?.deadlocks ?? 0),
     backendCpu: new Map(backends.map(({ pid }) => [pid, processCpuSeconds(pid)])),
     statements,
+    walRecords: Number(row?.wal ?? 0),
   };
 }
 
@@ -120,6 +128,7 @@ export function pgDelta(before: PgSnapshot, after: PgSnapshot) {
     rowsWritten: after.rowsWritten - before.rowsWritten,
     deadlocks: after.deadlocks - before.deadlocks,
     statements: after.statements === undefined || before.statements === undefined ? undefined : after.statements - before.statements,
+    walRecords: after.walRecords - before.walRecords,
     backendCpuSeconds: cpuSeconds,
   };
 }

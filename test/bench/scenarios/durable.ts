@@ -18,6 +18,8 @@ export interface ComparedRun {
   /** EVALSHA + EVAL per delivery, from INFO commandstats. */
   redisScriptCalls: number;
   pgTransactions: number;
+  /** WAL records per delivery: what PostgreSQL had to make durable, whatever the machine's speed. */
+  pgWalRecords: number;
   totalCpuMs: number;
   /** CPU ms per delivery by part: Herald's API and worker (or the reference's one process), Redis, PostgreSQL, the receiver. */
   cpuMsBy?: { app: number; redis: number; pg: number; receiver: number };
@@ -88,6 +90,7 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
         redisCommands: round(median(of.map((run) => run.redisCommands)), 2),
         redisScriptCalls: round(median(of.map((run) => run.redisScriptCalls)), 2),
         pgTransactions: round(median(of.map((run) => run.pgTransactions)), 4),
+        pgWalRecords: round(median(of.map((run) => run.pgWalRecords)), 2),
         totalCpuMs: round(median(of.map((run) => run.totalCpuMs)), 4),
       };
     };
@@ -120,6 +123,7 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
       redisCommands: result.perDelivery.redisCommands,
       redisScriptCalls: scriptCalls(result.perDelivery.redisCommandsByName),
       pgTransactions: result.perDelivery.pgTransactions,
+      pgWalRecords: result.perDelivery.pgWalRecords,
       totalCpuMs: result.perDelivery.totalCpuMs,
       cpuMsBy: {
         app: round(result.perDelivery.apiCpuMs + result.perDelivery.workerCpuMs, 4),
@@ -140,6 +144,7 @@ function referenceRun(result: DurableReferenceResult): ComparedRun {
     redisCommands: result.perDelivery.redisCommands,
     redisScriptCalls: result.perDelivery.redisScriptCalls,
     pgTransactions: result.perDelivery.pgTransactions,
+    pgWalRecords: result.perDelivery.pgWalRecords,
     totalCpuMs: result.perDelivery.totalCpuMs,
     cpuMsBy: {
       app: result.perDelivery.cpuMs,

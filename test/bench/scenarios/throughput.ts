@@ -39,6 +39,8 @@ export interface ThroughputResult {
     pgTransactions: number;
     pgStatements: number | null;
     pgRowsWritten: number;
+    /** WAL records PostgreSQL wrote (the whole server's, see PgSnapshot.walRecords). */
+    pgWalRecords: number;
     pgCpuMs: number;
     apiCpuMs: number;
     workerCpuMs: number;
@@ -174,6 +176,7 @@ export async function throughput(
       pgTransactions: round(per(pg.transactions), 4),
       pgStatements: pg.statements === undefined ? null : round(per(pg.statements), 3),
       pgRowsWritten: round(per(pg.rowsWritten), 2),
+      pgWalRecords: round(per(pg.walRecords), 2),
       pgCpuMs: round(per(pg.backendCpuSeconds * 1000), 4),
       apiCpuMs: round(per((cpuAfter.api - cpuBefore.api) * 1000), 4),
       workerCpuMs: round(per(workerCpu * 1000), 4),
