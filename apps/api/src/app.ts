@@ -18,11 +18,10 @@ import { metricsRoutes } from "./routes/metrics.ts";
 import { portalLinkRoutes } from "./routes/portal-links.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
+import { PORTAL_PATH } from "./services/portal-links.ts";
 import { svixError } from "./svix/errors.ts";
 import { SVIX_PREFIX, svixRoutes } from "./svix/index.ts";
 import { consoleRoutes } from "./ui/index.tsx";
-
-const PORTAL_PATH = "/ui/portal/";
 
 /** A request's path as logs and traces keep it: a portal link's token (its last segment) is a credential, so not that. */
 export function loggablePath(path: string): string {

@@ -1,6 +1,7 @@
 import { type OtlpReceiver, startOtlpReceiver, TEST_REDIS_URL } from "@herald/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
+import { SDK_DEFAULTS } from "./index.ts";
 import { startTracing, type Tracing, type TracingOptions } from "./sdk.ts";
 
 /**
@@ -13,7 +14,8 @@ export function useTracedProcess(env: Record<string, string>, options: TracingOp
   beforeAll(async () => {
     traced.otlp = await startOtlpReceiver();
     Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: traced.otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", ...env });
-    for (const name of ["OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"]) delete process.env[name];
+    // Herald's defaults come from startTracing itself, not from a value an earlier test left in process.env.
+    for (const name of Object.keys(SDK_DEFAULTS)) delete process.env[name];
     traced.tracing = await startTracing(process.env, options);
     traced.redis = new Redis(TEST_REDIS_URL);
   });

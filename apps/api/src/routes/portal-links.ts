@@ -3,7 +3,7 @@ import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { z } from "zod";
 import type { AppEnv } from "../deps.ts";
 import { bearerSecurity, errorResponses, jsonBody, jsonResponse } from "../openapi.ts";
-import { createPortalLink } from "../services/portal-links.ts";
+import { createPortalLink, portalLinkUrl } from "../services/portal-links.ts";
 import { tenantParams } from "./params.ts";
 
 const portalLinkCreateSchema = z
@@ -39,7 +39,7 @@ export function portalLinkRoutes(app: OpenAPIHono<AppEnv>) {
     }),
     async (c) => {
       const link = await createPortalLink(c.var.ctx, c.req.valid("param").tenantId, { expiresInSeconds: c.req.valid("json").expiresIn });
-      const url = new URL(`/ui/portal/${link.token}`, c.req.url).toString();
+      const url = portalLinkUrl(link.token, c.req.url);
       return c.json({ url, tenantId: link.tenantId, expiresAt: link.expiresAt.toISOString() }, 201);
     },
   );

@@ -7,6 +7,14 @@ import { resolveTenant } from "./tenants.ts";
 
 const PURPOSE = "portal-link";
 
+/** Where a portal link opens: the console's `/portal/:token` page. Logs and traces keep this path without the token. */
+export const PORTAL_PATH = "/ui/portal/";
+
+/** A portal link's URL on the origin the request came to. */
+export function portalLinkUrl(token: string, requestUrl: string): string {
+  return new URL(`${PORTAL_PATH}${token}`, requestUrl).toString();
+}
+
 export interface PortalLinkClaims {
   tenantId: string;
   /** The tenant key that minted the link; revoking it stops the link. Absent when the admin minted it. */

@@ -2,7 +2,7 @@
 import type { Tenant } from "@herald/schema";
 import type { Context, Hono } from "hono";
 import { ApiError } from "../errors.ts";
-import { createPortalLink } from "../services/portal-links.ts";
+import { createPortalLink, portalLinkUrl } from "../services/portal-links.ts";
 import { listTenants } from "../services/tenants.ts";
 import type { UiEnv } from "./env.ts";
 import { formatTime } from "./format.ts";
@@ -106,7 +106,7 @@ export function tenantRoutes(ui: Hono<UiEnv>) {
     // A portal visitor must not be able to extend their own access by minting new links.
     if (c.var.session.portal) throw new ApiError("forbidden", "portal sessions cannot create portal links");
     const link = await createPortalLink(c.var.ctx, tenant.id, { expiresInSeconds: PORTAL_LINK_SECONDS });
-    const url = new URL(`/ui/portal/${link.token}`, c.req.url).toString();
+    const url = portalLinkUrl(link.token, c.req.url);
     return renderTenants(c, { tenant: tenant.name, url, expiresAt: link.expiresAt });
   });
 }
