@@ -1,5 +1,6 @@
 import { JOB_NAMES } from "@herald/queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiMetrics } from "./metrics.ts";
 import { createTestApp, type TestApp } from "./test-app.ts";
 
 let t: TestApp;
@@ -72,6 +73,23 @@ describe("/metrics", () => {
     expect(age).toBeGreaterThanOrEqual(3600);
     expect(age).toBeLessThan(3600 + 600);
     expect(sample(text, "herald_api_process_resident_memory_bytes")).toBeGreaterThan(0);
+  });
+
+  it("counts a delivery released from a parked backlog, still parked until its attempt, as due since its release", async () => {
+    const [oldest] = await t.sql<{ id: string }[]>`select id from deliveries order by id limit 1`;
+    await t.sql`update deliveries set next_attempt_at = now() where id = ${oldest?.id as string}`;
+    const [released] = await t.sql<{ id: string }[]>`select id from deliveries order by id desc limit 1`;
+    await t.sql`update deliveries set parked = true, released_at = now() - interval '2 hours' where id = ${released?.id as string}`;
+    const age = async () => {
+      // A reading of its own (the app's is cached).
+      const metrics = createApiMetrics({ sql: t.sql, queues: t.queues, cacheMs: 0 });
+      return sample(await metrics.registry.metrics(), "herald_oldest_pending_delivery_age_seconds") ?? 0;
+    };
+    expect(await age()).toBeGreaterThanOrEqual(7200);
+    expect(await age()).toBeLessThan(7200 + 600);
+    // Parked and not released: waiting behind its endpoint, not in the queue.
+    await t.sql`update deliveries set released_at = null where id = ${released?.id as string}`;
+    expect(await age()).toBeLessThan(600);
   });
 
   it("reuses the queue reading for a few seconds instead of asking Redis on every scrape", async () => {

@@ -55,9 +55,22 @@ export function createApiMetrics(deps: MetricsDeps) {
       reading = (async () => {
         const [shards, [row], [disabled]] = await Promise.all([
           deps.queues.depth(QUEUE_STATES),
+          // Due and not parked (the due index's first row), or released from a parked backlog and not attempted
+          // yet: such a delivery stays parked, and is its endpoint's oldest (releases go oldest first), so one probe
+          // of the parked index per endpoint with a backlog finds it (a skip scan).
           deps.sql<{ age: string | number | null }[]>`
-            select extract(epoch from now() - min(next_attempt_at)) as age
-            from deliveries where status in ('pending', 'failed') and not parked and next_attempt_at <= now()`,
+            with recursive heads as (
+              (select endpoint_id, released_at from deliveries where parked order by endpoint_id, id limit 1)
+              union all
+              select h.endpoint_id, h.released_at from heads, lateral (
+                select d.endpoint_id, d.released_at from deliveries d
+                where d.parked and d.endpoint_id > heads.endpoint_id order by d.endpoint_id, d.id limit 1
+              ) as h
+            )
+            select extract(epoch from now() - least(
+              (select min(next_attempt_at) from deliveries
+               where status in ('pending', 'failed') and not parked and next_attempt_at <= now()),
+              (select min(released_at) from heads))) as age`,
           deps.sql<{ n: number }[]>`select count(*)::int as n from endpoints where disabled`,
         ]);
         return { shards, oldestDueSeconds: Math.max(0, Number(row?.age ?? 0)), disabledEndpoints: disabled?.n ?? 0 };
@@ -104,7 +117,7 @@ export function createApiMetrics(deps: MetricsDeps) {
   });
   new Gauge({
     name: "herald_oldest_pending_delivery_age_seconds",
-    help: "How long the most overdue pending or failed delivery in the queue (not parked behind its endpoint) has been due; 0 when nothing is waiting.",
+    help: "How long the most overdue pending or failed delivery in the queue (not parked behind its endpoint, or released from its endpoint's backlog) has been due; 0 when nothing is waiting.",
     registers: [registry],
     async collect() {
       this.set((await read()).oldestDueSeconds);

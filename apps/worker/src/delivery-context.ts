@@ -9,6 +9,7 @@ export interface DeliveryState {
   id: string;
   status: DeliveryStatus;
   attempts: number;
+  /** Waiting in PostgreSQL for a release; a released delivery (in the queue, not yet attempted) is not. */
   parked: boolean;
   nextAttemptAt: Date | null;
   /** The publish's W3C traceparent, when it was traced. */
@@ -48,7 +49,7 @@ export function createContextLoader(sql: Sql, secretKeys?: SecretKeys) {
   const deliveries = new BatchLoader<string, DeliveryState>(async (ids) => {
     const [lo, hi] = idBounds(ids);
     const rows = await sql<DeliveryState[]>`
-      select id, status, attempts, parked, next_attempt_at as "nextAttemptAt", trace_context as "traceContext" from deliveries
+      select id, status, attempts, parked and released_at is null as parked, next_attempt_at as "nextAttemptAt", trace_context as "traceContext" from deliveries
       where id = any(${ids}::text[]) and id between ${lo} and ${hi}`;
     return new Map(rows.map((row) => [row.id, row]));
   });

@@ -139,6 +139,26 @@ describe("processor", () => {
     expect(receiver.requests.length).toBe(before);
   });
 
+  it("sends a released delivery (still parked until its attempt, which unparks it) and skips a parked one not released", async () => {
+    const run = processor();
+    const released = await delivery();
+    const waiting = await delivery();
+    await sql`update deliveries set parked = true, released_at = now() where id = ${released.deliveryId}`;
+    await sql`update deliveries set parked = true where id = ${waiting.deliveryId}`;
+    const before = receiver.requests.length;
+    expect(await run(job(waiting, waiting.deliveryId), "t4")).toBe("skipped");
+    expect(receiver.requests.length).toBe(before);
+    expect(await run(job(released, released.deliveryId), "t5")).toBe("succeeded");
+    expect(receiver.requests.length).toBe(before + 1);
+    const rows = await sql<{ id: string; status: string; parked: boolean; released: boolean }[]>`
+      select id, status, parked, released_at is not null as released from deliveries
+      where id in (${released.deliveryId}, ${waiting.deliveryId}) order by id`;
+    expect(rows).toEqual([
+      { id: released.deliveryId, status: "succeeded", parked: false, released: false },
+      { id: waiting.deliveryId, status: "pending", parked: true, released: false },
+    ]);
+  });
+
   it("leaves a refused delivery unparked while its job exists, and hands it to the worker to park once the job is gone", async () => {
     const data = await delivery();
     // The endpoint's four slots are taken by other workers' requests.

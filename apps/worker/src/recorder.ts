@@ -280,7 +280,7 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
         // The delivery, and the endpoint's whole parked backlog with it: all of it waits for the endpoint to be
         // enabled and recovered, and none of it is released only to be held one window at a time.
         await tx`
-          update deliveries set status = 'held', parked = false, next_attempt_at = null, updated_at = now()
+          update deliveries set status = 'held', parked = false, released_at = null, next_attempt_at = null, updated_at = now()
           where (id = any(${sorted(holds.map((h) => h.deliveryId))}::text[])
                  or (endpoint_id = any(${sorted([...new Set(holds.map((h) => h.endpointId))])}::text[]) and parked))
             and status in ('pending', 'failed')`;
@@ -317,7 +317,7 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
   async function writeParks(tx: Sql, ids: string[]): Promise<void> {
     const [lo, hi] = idBounds(ids);
     await tx`
-      update deliveries set parked = true, updated_at = now()
+      update deliveries set parked = true, released_at = null, updated_at = now()
       where id = any(${ids}::text[]) and id between ${lo} and ${hi} and status in ('pending', 'failed')`;
   }
 
@@ -385,6 +385,9 @@ export function createRecorder(sql: Sql, logger: Logger, options: RecorderOption
         last_status_code = v.code,
         last_error = v.error,
         next_attempt_at = case when d.status = 'succeeded' then null else v.next end,
+        -- A released delivery stays parked until this write (parking.ts).
+        parked = false,
+        released_at = null,
         updated_at = now()
       from unnest(${col((r) => r.deliveryId)}::text[], ${col((r) => r.status)}::text[], ${col((r) => r.outcome.statusCode)}::int[],
                   ${col((r) => storableText(r.outcome.errorMessage))}::text[], ${col((r) => r.nextAttemptAt?.toISOString() ?? null)}::timestamptz[])

@@ -70,7 +70,7 @@ async function deliveries(
 const scheduler = () =>
   createScheduler(
     { sql: services.sql, queues: services.queues, guard, logger },
-    { intervalMs: 1_000, horizonMs: 4_000, endpointConcurrency: 2, circuitCooldownMs: COOLDOWN },
+    { intervalMs: 1_000, horizonMs: 4_000, endpointConcurrency: 2, circuitCooldownMs: COOLDOWN, releaseLeaseMs: 60_000 },
   );
 
 const jobs = async () =>
@@ -80,8 +80,12 @@ const jobs = async () =>
   ]
     .map((job) => job.id as string)
     .sort();
+/** Parked and not released yet (a released delivery stays parked until its attempt). */
 const parkedRows = async (endpointId: string) =>
-  (await services.sql<{ n: number }[]>`select count(*)::int as n from deliveries where endpoint_id = ${endpointId} and parked`)[0]?.n;
+  (
+    await services.sql<{ n: number }[]>`
+      select count(*)::int as n from deliveries where endpoint_id = ${endpointId} and parked and released_at is null`
+  )[0]?.n;
 
 describe("scheduler: retries due later wait in PostgreSQL", () => {
   it("enqueues a retry as a delayed job once it is due within the horizon, and only once", async () => {
@@ -109,7 +113,7 @@ describe("scheduler: retries due later wait in PostgreSQL", () => {
     const ep = await endpoint();
     const s = createScheduler(
       { sql: services.sql, queues: services.queues, guard, logger },
-      { intervalMs: 1_000, horizonMs: 4_000, endpointConcurrency: 2, circuitCooldownMs: COOLDOWN, batchSize: 3 },
+      { intervalMs: 1_000, horizonMs: 4_000, endpointConcurrency: 2, circuitCooldownMs: COOLDOWN, releaseLeaseMs: 60_000, batchSize: 3 },
     );
     const start = Date.now();
     await s.passOnce(start);
@@ -206,5 +210,22 @@ describe("scheduler: parked endpoints", () => {
     expect(pass.repaired).toBe(1);
     expect(pass.released).toBe(3);
     expect(await parkedRows(ep)).toBe(0);
+  });
+
+  it("releases again, once their lease is over, released deliveries whose jobs Redis lost with the parked set", async () => {
+    const ep = await endpoint();
+    const ids = await deliveries(ep, 3, { parked: true });
+    await services.queues.markParked([ep], Date.now());
+    const s = scheduler();
+    expect(await s.passOnce()).toMatchObject({ released: 3 });
+    // Redis loses the jobs and the parked set; the rows are still parked, released, and not attempted.
+    for (const id of ids) await queue.remove(id);
+    await services.queues.unpark(ep);
+    expect(await jobs()).toEqual([]);
+    // Within the lease: nothing to repair yet (their jobs may only be slow to run).
+    expect(await s.passOnce()).toMatchObject({ repaired: 0, released: 0 });
+    await services.sql`update deliveries set released_at = now() - interval '61 seconds' where id = any(${ids}::text[])`;
+    expect(await s.passOnce()).toMatchObject({ repaired: 1, released: 3 });
+    expect(await jobs()).toEqual([...ids].sort());
   });
 });

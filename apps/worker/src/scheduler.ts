@@ -20,6 +20,11 @@ export interface SchedulerOptions {
   endpointConcurrency: number;
   /** HERALD_CIRCUIT_COOLDOWN: how long one probe of an open circuit has before the endpoint is looked at again. */
   circuitCooldownMs: number;
+  /**
+   * HERALD_RECONCILE_GRACE: how long a released delivery that is still parked holds its release, after which it
+   * is released again if its job is missing (see releaseParkedMany).
+   */
+  releaseLeaseMs: number;
   batchSize?: number;
 }
 
@@ -66,6 +71,7 @@ export function createScheduler(
   options: SchedulerOptions,
 ) {
   const { sql, queues, guard, logger } = deps;
+  const parking = { sql, queues, guard, leaseMs: options.releaseLeaseMs };
   const batchSize = options.batchSize ?? 5000;
   const window = parkedWindow(options.endpointConcurrency);
   const refilling = new Set<string>();
@@ -137,13 +143,13 @@ export function createScheduler(
         endpoints++;
       }
       // The shard's due endpoints in one statement, as the worker's refills are.
-      for (const n of (await releaseParkedMany(deps, requests)).values()) released += n;
+      for (const n of (await releaseParkedMany(parking, requests)).values()) released += n;
     }
     return { endpoints, released };
   }
 
   async function repairParked(now: number): Promise<number> {
-    const endpoints = await endpointsWithParked(sql);
+    const endpoints = await endpointsWithParked(sql, options.releaseLeaseMs);
     if (endpoints.length === 0) return 0;
     const known = await queues.parkedEndpoints();
     const missing = endpoints.filter((id) => !known.has(id));
@@ -171,7 +177,7 @@ export function createScheduler(
   function releaseRefills(): void {
     const requests = [...refills].map(([endpointId, n]) => ({ endpointId, n }));
     refills.clear();
-    releaseParkedMany(deps, requests)
+    releaseParkedMany(parking, requests)
       .catch((error) =>
         logger.warn(
           { err: error, endpoints: requests.map((request) => request.endpointId) },

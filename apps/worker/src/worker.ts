@@ -105,6 +105,7 @@ export function createWorker(deps: WorkerDeps) {
       intervalMs: config.HERALD_SCHEDULER_INTERVAL,
       horizonMs: SCHEDULER_HORIZON_MS,
       endpointConcurrency: config.HERALD_ENDPOINT_CONCURRENCY,
+      releaseLeaseMs: config.HERALD_RECONCILE_GRACE,
       circuitCooldownMs: config.HERALD_CIRCUIT_COOLDOWN,
     },
   );

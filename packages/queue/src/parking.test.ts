@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDeliveryQueues, type DeliveryQueues } from "./delivery-queues.ts";
 import { createEndpointGuard } from "./endpoint-guard.ts";
-import { releaseParkedMany } from "./parking.ts";
+import { endpointsWithParked, releaseParkedMany } from "./parking.ts";
 
 let db: TestDatabase;
 let sql: Sql;
@@ -13,6 +13,7 @@ let redis: Redis;
 let prefix: string;
 let queues: DeliveryQueues;
 const ENDPOINTS = Array.from({ length: 20 }, (_, n) => `ep_${String(n).padStart(2, "0")}`);
+const LEASE_MS = 60_000;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -53,13 +54,14 @@ describe("releaseParkedMany", () => {
     const [oldest] = await sql<{ id: string }[]>`
       select id from deliveries where endpoint_id = 'ep_01' and parked order by id limit 1`;
     for (let call = 0; call < 8; call++) {
-      const released = await releaseParkedMany({ sql, queues, guard }, [{ endpointId: "ep_01", n: 1 }]);
+      const released = await releaseParkedMany({ sql, queues, guard, leaseMs: LEASE_MS }, [{ endpointId: "ep_01", n: 1 }]);
       expect(released).toEqual(new Map([["ep_01", 1]]));
-      const [row] = await sql<{ parked: boolean; due: boolean }[]>`
-        select parked, next_attempt_at is not null as due from deliveries where id = ${oldest?.id as string}`;
-      expect(row).toEqual({ parked: false, due: true });
-      // Parked again, so every call finds the same backlog.
-      await sql`update deliveries set parked = true, next_attempt_at = null where id = ${oldest?.id as string}`;
+      // Released, and parked until its attempt is recorded.
+      const [row] = await sql<{ parked: boolean; released: boolean }[]>`
+        select parked, released_at is not null as released from deliveries where id = ${oldest?.id as string}`;
+      expect(row).toEqual({ parked: true, released: true });
+      // Not released, so every call finds the same backlog.
+      await sql`update deliveries set released_at = null where id = ${oldest?.id as string}`;
     }
     // PostgreSQL plans a prepared statement afresh for its first five runs, then keeps a generic plan unless the
     // custom ones looked cheaper. Nothing in this statement lets a custom plan skip a partition (it has no id
@@ -78,13 +80,59 @@ describe("releaseParkedMany", () => {
     expect(backlog).toHaveLength(25);
     for (let call = 0; call < 8; call++) {
       // More than it has: all of them go, and the probe finds none left.
-      const released = await releaseParkedMany({ sql, queues, guard }, [{ endpointId: "ep_02", n: 1000 }]);
+      const released = await releaseParkedMany({ sql, queues, guard, leaseMs: LEASE_MS }, [{ endpointId: "ep_02", n: 1000 }]);
       expect(released).toEqual(new Map([["ep_02", 25]]));
-      await sql`update deliveries set parked = true, next_attempt_at = null where id = any(${backlog.map((row) => row.id)}::text[])`;
+      await sql`update deliveries set released_at = null where id = any(${backlog.map((row) => row.id)}::text[])`;
     }
     const [plans] = await sql<{ generic: number; custom: number }[]>`
       select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements
       where statement like '%where exists (select 1 from deliveries%' and statement not like '%pg_prepared_statements%'`;
     expect(plans).toEqual({ generic: 3, custom: 5 });
+  });
+
+  it("releases each delivery once while its lease lasts, in place (HOT, no index written); past the lease, adds only the jobs Redis lost", async () => {
+    const guard = createEndpointGuard(redis, { prefix, concurrency: 2, circuitThreshold: 3, circuitCooldownMs: 1000, leaseMs: 10_000 });
+    const deps = { sql, queues, guard, leaseMs: LEASE_MS };
+    const backlog = await sql<{ id: string }[]>`select id from deliveries where endpoint_id = 'ep_03' and parked order by id`;
+    expect(backlog).toHaveLength(25);
+    await queues.markParked(["ep_03"], Date.now());
+    const updates = async () => {
+      // This connection's counts reach the statistics at its next transaction's end.
+      await sql`select pg_stat_force_next_flush()`;
+      await sql`select 1`;
+      const [row] = await sql<{ all: number; hot: number }[]>`
+        select coalesce(sum(n_tup_upd), 0)::int as all, coalesce(sum(n_tup_hot_upd), 0)::int as hot
+        from pg_stat_user_tables where relname like 'deliveries%'`;
+      return row as { all: number; hot: number };
+    };
+    const before = await updates();
+    expect(await releaseParkedMany(deps, [{ endpointId: "ep_03", n: 10 }])).toEqual(new Map([["ep_03", 10]]));
+    expect(await releaseParkedMany(deps, [{ endpointId: "ep_03", n: 1000 }])).toEqual(new Map([["ep_03", 15]]));
+    const after = await updates();
+    expect(after.all - before.all).toBe(25);
+    expect(after.hot - before.hot).toBe(25);
+    expect((await guard.states(["ep_03"])).get("ep_03")?.queued).toBe(25);
+    // All released: nothing more to take, and only released rows are left, so the endpoint leaves the parked set.
+    expect(await releaseParkedMany(deps, [{ endpointId: "ep_03", n: 1000 }])).toEqual(new Map());
+    expect((await queues.parkedEndpoints()).has("ep_03")).toBe(false);
+    expect(await endpointsWithParked(sql, LEASE_MS)).not.toContain("ep_03");
+    const rows = await sql<{ parked: boolean; released: boolean }[]>`
+      select parked, released_at is not null as released from deliveries where endpoint_id = 'ep_03' and id = any(${backlog.map((r) => r.id)}::text[])`;
+    expect(rows.every((row) => row.parked && row.released)).toBe(true);
+
+    // Their lease runs out with two of the jobs gone from Redis (as after a wipe of the queue, not of the count).
+    await sql`update deliveries set released_at = now() - interval '2 minutes' where id = any(${backlog.map((r) => r.id)}::text[])`;
+    const gone = [backlog[3]?.id as string, backlog[17]?.id as string];
+    for (const id of gone) await queues.queues[0]?.remove(id);
+    // The scheduler's repair finds the endpoint again; the release adds the two and counts only them.
+    expect(await endpointsWithParked(sql, LEASE_MS)).toContain("ep_03");
+    expect(await releaseParkedMany(deps, [{ endpointId: "ep_03", n: 1000 }])).toEqual(new Map([["ep_03", 2]]));
+    expect((await guard.states(["ep_03"])).get("ep_03")?.queued).toBe(27);
+    expect(await queues.missing(backlog.map((r) => ({ deliveryId: r.id, eventId: "", endpointId: "ep_03", tenantId: "ten_1" })))).toEqual(
+      [],
+    );
+    // Every one holds a new lease.
+    expect(await endpointsWithParked(sql, LEASE_MS)).not.toContain("ep_03");
+    expect(await releaseParkedMany(deps, [{ endpointId: "ep_03", n: 1000 }])).toEqual(new Map());
   });
 });

@@ -11,7 +11,16 @@ export interface ParkingDeps {
   sql: Sql;
   queues: DeliveryQueues;
   guard: EndpointGuard;
+  /**
+   * How long a release holds a delivery that is still parked (HERALD_RECONCILE_GRACE): past it, the delivery
+   * counts as parked again, for a job lost with Redis or never added.
+   */
+  leaseMs: number;
 }
+
+/** SQL for "parked and not released, or released longer ago than the lease". */
+const waiting = (sql: Sql, leaseMs: number) =>
+  sql`parked and (released_at is null or released_at < now() - make_interval(secs => ${leaseMs / 1000}::float8))`;
 
 /**
  * Moves up to `n` of each endpoint's parked deliveries, oldest first, from
@@ -19,8 +28,18 @@ export interface ParkingDeps {
  * asked in the same turn of a worker's event loop, a scheduler pass's due
  * endpoints). Rows another process is releasing at the same moment are
  * skipped, not waited for. An endpoint with none left leaves the parked set.
- * A crash between the update and the enqueue leaves the rows due and
- * unparked, which the reconciler enqueues. Answers how many of each went in.
+ *
+ * A released delivery stays parked, with `released_at` set, until its attempt
+ * is recorded: the release writes only that column, which no index reads, so
+ * PostgreSQL rewrites the row in place (a HOT update: one WAL record, where
+ * clearing `parked` added the row to six indexes again). The worker treats a
+ * released delivery as not parked. A crash between the update and the
+ * enqueue, or a Redis that lost the jobs, leaves released rows with no job:
+ * once the lease is over they count as parked again, the scheduler's repair
+ * puts their endpoint back in the parked set, and the next release takes
+ * them again, adding a job for each that has none (EXISTS first, so a job
+ * that was only slow to run is not counted twice). Answers how many of each
+ * went in.
  */
 export async function releaseParkedMany(deps: ParkingDeps, requests: { endpointId: string; n: number }[]): Promise<Map<string, number>> {
   const asked = requests.filter((request) => request.n > 0);
@@ -41,34 +60,46 @@ export async function releaseParkedMany(deps: ParkingDeps, requests: { endpointI
   // order filtering on the endpoint, the whole partition for an endpoint with nothing parked there (0.4 s a call
   // with a million parked rows, which held the backlog bench's healthy endpoints to a tenth of their rate); the
   // range keeps every plan on the parked index (0.2–0.8 ms).
-  const rows = await deps.sql<DeliveryJob[]>`
+  //
+  // The scan walks an endpoint's released rows (at most its window: they are its oldest) before the ones it takes.
+  const taken = await deps.sql<(DeliveryJob & { again: boolean })[]>`
     with p as materialized (
-      select p.id
+      select p.id, p.again
       from unnest((select ${asked.map((request) => request.endpointId)}::text[]), (select ${asked.map((request) => request.n)}::int[]))
            as r(endpoint_id, n)
       cross join lateral (
-        select id from deliveries
-        where endpoint_id >= r.endpoint_id and endpoint_id <= r.endpoint_id and parked and status in ('pending', 'failed')
+        select id, released_at is not null as again from deliveries
+        where endpoint_id >= r.endpoint_id and endpoint_id <= r.endpoint_id and ${waiting(deps.sql, deps.leaseMs)}
+          and status in ('pending', 'failed')
         order by endpoint_id, id limit r.n
         for update skip locked
       ) as p
+    ), u as (
+      update deliveries d set released_at = now(), updated_at = now()
+      where d.id = any(array(select id from p)) and d.id between (select min(id) from p) and (select max(id) from p)
+      returning d.id, d.event_id, d.endpoint_id, d.tenant_id
     )
-    update deliveries d set parked = false, next_attempt_at = now(), updated_at = now()
-    where d.id = any(array(select id from p)) and d.id between (select min(id) from p) and (select max(id) from p)
-    returning d.id as "deliveryId", d.event_id as "eventId", d.endpoint_id as "endpointId", d.tenant_id as "tenantId"`;
+    select u.id as "deliveryId", u.event_id as "eventId", u.endpoint_id as "endpointId", u.tenant_id as "tenantId", p.again
+    from u join p on p.id = u.id`;
+  // A lease run out: the job may still be in the queue (a slow drain), so only the ones Redis lacks are added.
+  const again = taken.filter((row) => row.again).map(({ again: _again, ...job }) => job);
+  const lost = again.length > 0 ? new Set((await deps.queues.missing(again)).map((job) => job.deliveryId)) : new Set<string>();
+  const rows = taken.filter((row) => !row.again || lost.has(row.deliveryId)).map(({ again: _again, ...job }) => job);
   const byEndpoint = new Map<string, DeliveryJob[]>();
   for (const row of rows) {
     const group = byEndpoint.get(row.endpointId);
     if (group) group.push(row);
     else byEndpoint.set(row.endpointId, [row]);
   }
-  const shortOf = asked
-    .filter((request) => (byEndpoint.get(request.endpointId)?.length ?? 0) < request.n)
-    .map((request) => request.endpointId);
+  const takenOf = new Map<string, number>();
+  for (const row of taken) takenOf.set(row.endpointId, (takenOf.get(row.endpointId) ?? 0) + 1);
+  const shortOf = asked.filter((request) => (takenOf.get(request.endpointId) ?? 0) < request.n).map((request) => request.endpointId);
   if (shortOf.length > 0) {
+    // Released rows do not keep their endpoint parked: new deliveries go straight to the queue again.
     const left = await deps.sql<{ endpointId: string }[]>`
       select r.endpoint_id as "endpointId" from unnest((select ${shortOf}::text[])) as r(endpoint_id)
-      where exists (select 1 from deliveries where endpoint_id >= r.endpoint_id and endpoint_id <= r.endpoint_id and parked)`;
+      where exists (select 1 from deliveries
+                    where endpoint_id >= r.endpoint_id and endpoint_id <= r.endpoint_id and ${waiting(deps.sql, deps.leaseMs)})`;
     const stillParked = new Set(left.map((row) => row.endpointId));
     for (const endpointId of shortOf) if (!stillParked.has(endpointId)) await deps.queues.unpark(endpointId);
   }
@@ -87,16 +118,19 @@ export async function releaseParkedMany(deps: ParkingDeps, requests: { endpointI
 }
 
 /**
- * Endpoints that have parked deliveries in PostgreSQL, found with one index
- * probe per endpoint (a skip scan over the parked index), not one row per
- * parked delivery: the scheduler's check that none is missing from the parked set.
+ * Endpoints that have parked deliveries in PostgreSQL waiting for a release
+ * (never released, or their lease is over), found with one index probe per
+ * endpoint (a skip scan over the parked index, past each endpoint's released
+ * rows), not one row per parked delivery: the scheduler's check that none is
+ * missing from the parked set.
  */
-export async function endpointsWithParked(sql: Sql): Promise<string[]> {
+export async function endpointsWithParked(sql: Sql, leaseMs: number): Promise<string[]> {
   const rows = await sql<{ endpointId: string }[]>`
     with recursive found as (
-      (select endpoint_id from deliveries where parked order by endpoint_id limit 1)
+      (select endpoint_id from deliveries d where ${waiting(sql, leaseMs)} order by endpoint_id limit 1)
       union all
-      select (select d.endpoint_id from deliveries d where d.parked and d.endpoint_id > found.endpoint_id order by d.endpoint_id limit 1)
+      select (select d.endpoint_id from deliveries d where ${waiting(sql, leaseMs)} and d.endpoint_id > found.endpoint_id
+              order by d.endpoint_id limit 1)
       from found where found.endpoint_id is not null
     )
     select endpoint_id as "endpointId" from found where endpoint_id is not null`;

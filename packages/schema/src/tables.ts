@@ -221,6 +221,14 @@ export const deliveries = pgTable(
      * can take them.
      */
     parked: boolean("parked").notNull().default(false),
+    /**
+     * When the scheduler last released this parked delivery into the queue (null: not released). A released
+     * delivery stays `parked` until its attempt is recorded: releasing writes only this column, which no index
+     * reads, so PostgreSQL rewrites the row in place (a HOT update) instead of adding it to every index again.
+     * A release older than the reconciler's grace with the delivery still parked is a lease run out (its job was
+     * lost, or never added): the next release takes the delivery again.
+     */
+    releasedAt: at("released_at"),
     isTest: boolean("is_test").notNull().default(false),
     /**
      * W3C traceparent of the publish that made this delivery, when tracing was on: every attempt, however late

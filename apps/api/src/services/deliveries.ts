@@ -106,7 +106,7 @@ export async function retryDelivery(
   if (!event) throw new ApiError("conflict", `the event of delivery ${deliveryId} is past the retention; it cannot be sent again`);
   const [updated] = await ctx.db
     .update(deliveries)
-    .set({ status: "pending", parked: false, nextAttemptAt: new Date(), updatedAt: new Date() })
+    .set({ status: "pending", parked: false, releasedAt: null, nextAttemptAt: new Date(), updatedAt: new Date() })
     .where(eq(deliveries.id, deliveryId))
     .returning();
   const delivery = updated ?? found.delivery;

@@ -29,10 +29,12 @@ export async function recoverEndpoint(
   const floor = timeFloor("delivery", "since", input.since);
   // Ids start with their creation time, so "created before until" is an id bound.
   const beforeUntil = input.until ? ctx.sql`and id < ${timeFloor("delivery", "until", input.until)}` : ctx.sql``;
-  // A failed delivery's short retry may still have a job in Redis; the worker skips a parked delivery's job.
+  // A failed delivery's short retry may still have a job in Redis; the worker skips a parked delivery's job. One
+  // already parked and released keeps its release: its job is in the queue.
   const [result] = await ctx.sql<{ count: number }[]>`
     with recovered as (
-      update deliveries set status = 'pending', parked = true, next_attempt_at = now(), updated_at = now()
+      update deliveries set status = 'pending', parked = true, released_at = case when parked then released_at end,
+                            next_attempt_at = now(), updated_at = now()
       where endpoint_id = ${endpoint.id} and tenant_id = ${endpoint.tenantId}
         and status in ('failed', 'exhausted', 'held') and id >= ${floor} ${beforeUntil}
         -- Not one whose event is past the retention (made just before the midnight of an expired day): nothing to send.
