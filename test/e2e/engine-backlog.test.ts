@@ -88,9 +88,10 @@ async function jobsInRedis(): Promise<number> {
   return total;
 }
 
+/** `parked`: waiting for a release (a released delivery, in the queue, stays parked until its attempt). */
 const counts = async (endpointId: string) => {
   const [row] = await sql<{ parked: number; succeeded: number; failed: number; pending: number }[]>`
-    select count(*) filter (where parked)::int as parked, count(*) filter (where status = 'succeeded')::int as succeeded,
+    select count(*) filter (where parked and released_at is null)::int as parked, count(*) filter (where status = 'succeeded')::int as succeeded,
            count(*) filter (where status = 'failed')::int as failed, count(*) filter (where status = 'pending')::int as pending
     from deliveries where endpoint_id = ${endpointId}`;
   return row as { parked: number; succeeded: number; failed: number; pending: number };

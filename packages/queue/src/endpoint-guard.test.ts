@@ -179,8 +179,8 @@ describe("endpoint guard", () => {
     expect((await guard.states([id])).get(id)?.queued).toBe(3);
   });
 
-  it("asks for a refill once a cap's worth of a draining endpoint's window has finished, not before", async () => {
-    // Cap 2: the window is 8 jobs, refilled when 6 or fewer are left.
+  it("asks for a refill once two caps' worth of a draining endpoint's window have finished, not before", async () => {
+    // Cap 2: the window is 8 jobs, refilled when 4 or fewer are left.
     const id = fresh();
     await guard.park(id, Date.now() + 60_000);
     await guard.addQueued(id, 8);
@@ -188,11 +188,11 @@ describe("endpoint guard", () => {
       expect(await guard.acquire(d(id, lease), lease, null)).toMatchObject({ admitted: true });
       return guard.release(d(id, lease), lease, ok);
     };
-    expect(await run("a")).toEqual({ opened: false, refill: 0 });
-    expect(await run("b")).toEqual({ opened: false, refill: 2 });
+    for (const lease of ["a", "b", "c"]) expect(await run(lease)).toEqual({ opened: false, refill: 0 });
+    expect(await run("d")).toEqual({ opened: false, refill: 4 });
     // An endpoint that is not parked never asks.
     await redis.zrem(`${prefix}:parked`, id);
-    expect(await run("c")).toEqual({ opened: false, refill: 0 });
+    expect(await run("e")).toEqual({ opened: false, refill: 0 });
   });
 
   it("keeps draining through failures below the threshold, and stops when one opens the circuit until the cool-down ends", async () => {
@@ -263,13 +263,20 @@ describe("endpoint guard", () => {
     const id = fresh();
     await guard.park(id, Date.now() + 60_000);
     await guard.addQueued(id, 8);
-    for (const lease of ["a", "b"]) await guard.acquire(d(id, lease), lease, null);
-    const answers = await Promise.all([guard.release(d(id, "a"), "a", true), guard.release(d(id, "b"), "b", true)]);
-    // Cap 2: window 8, refilled at 6 or fewer; two finished leave 6, so the last release asks for 2.
-    expect(answers).toEqual([
+    const finish = async (leases: string[]) => {
+      for (const lease of leases) await guard.acquire(d(id, lease), lease, null);
+      return Promise.all(leases.map((lease) => guard.release(d(id, lease), lease, true)));
+    };
+    // Cap 2: window 8, refilled at 4 or fewer. Two finished leave 6: no refill yet.
+    expect(await finish(["a", "b"])).toEqual([
       { opened: false, refill: 0 },
-      { opened: false, refill: 2 },
+      { opened: false, refill: 0 },
     ]);
-    expect((await guard.states([id])).get(id)?.queued).toBe(6);
+    // Two more leave 4, so the last release of the call asks for 4.
+    expect(await finish(["c", "d"])).toEqual([
+      { opened: false, refill: 0 },
+      { opened: false, refill: 4 },
+    ]);
+    expect((await guard.states([id])).get(id)?.queued).toBe(4);
   });
 });
