@@ -15,6 +15,7 @@ import {
 } from "@herald/testing";
 import { type Job, UnrecoverableError } from "bullmq";
 import { Redis } from "ioredis";
+import postgres from "postgres";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createContextLoader } from "./delivery-context.ts";
@@ -137,6 +138,38 @@ describe("processor", () => {
     const before = receiver.requests.length;
     expect(await run(job(later, later.deliveryId), "t2")).toBe("skipped");
     expect(receiver.requests.length).toBe(before);
+  });
+
+  it("loads the delivery states and the uncached events a turn of jobs asks for with one statement", async () => {
+    const statements: string[] = [];
+    const counted = postgres(database.url, { max: 1, onnotice: () => {}, debug: (_connection, query) => statements.push(query) });
+    try {
+      const loader = createContextLoader(counted as unknown as Sql);
+      const other = newId("event");
+      await sql`insert into events (id, tenant_id, event_type, payload) values (${other}, ${tenantId}, 'order.paid', '{"n":2}')`;
+      const [a, b] = [await delivery(), await delivery()];
+      // Connected (postgres.js reads the server's array types first), then counted.
+      await counted`select 1`;
+      statements.length = 0;
+      const [stateA, stateB, event, otherEvent] = await Promise.all([
+        loader.delivery(a.deliveryId),
+        loader.delivery(b.deliveryId),
+        loader.event(eventId),
+        loader.event(other),
+      ]);
+      expect(statements).toHaveLength(1);
+      expect([stateA?.id, stateA?.status, stateA?.parked, stateB?.id]).toEqual([a.deliveryId, "pending", false, b.deliveryId]);
+      expect([event?.eventType, otherEvent?.eventType]).toEqual(["order.created", "order.paid"]);
+      expect(JSON.parse(otherEvent?.body ?? "{}")).toMatchObject({ type: "order.paid", data: { n: 2 } });
+      // The events are cached now: the next turn reads only the state.
+      const c = await delivery();
+      const [stateC, again] = await Promise.all([loader.delivery(c.deliveryId), loader.event(other)]);
+      expect([stateC?.id, again]).toEqual([c.deliveryId, otherEvent]);
+      expect(statements).toHaveLength(2);
+      expect(statements[1]).not.toContain("union all");
+    } finally {
+      await counted.end();
+    }
   });
 
   it("sends a released delivery (still parked until its attempt, which unparks it) and skips a parked one not released", async () => {
