@@ -15,8 +15,8 @@ import {
 } from "@herald/testing";
 import { type Job, UnrecoverableError } from "bullmq";
 import { Redis } from "ioredis";
-import postgres from "postgres";
 import { pino } from "pino";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createContextLoader } from "./delivery-context.ts";
 import { createWorkerMetrics } from "./metrics.ts";
