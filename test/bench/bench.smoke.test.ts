@@ -32,6 +32,8 @@ describe("benchmark suite at tiny size", () => {
     expect(results.throughput?.perDelivery.pgTransactions).toBeGreaterThan(0);
     // A delivery's row, its attempt's row and its status update are a WAL record each, at least.
     expect(results.throughput?.perDelivery.pgWalRecords).toBeGreaterThanOrEqual(3);
+    // Recorded attempts are committed durably: the server flushed its WAL to disk during the run.
+    expect(results.throughput?.perDelivery.pgWalSyncs).toBeGreaterThan(0);
     expect(results.memory?.apiPeakMiB).toBeGreaterThan(0);
     expect(results.memory?.workerPeakMiB).toBeGreaterThan(0);
 
@@ -60,6 +62,8 @@ describe("benchmark suite at tiny size", () => {
       expect(c.herald.redisScriptCalls).toBeGreaterThan(0);
       expect(c.reference.pgWalRecords).toBeGreaterThanOrEqual(3);
       expect(c.herald.pgWalRecords).toBeGreaterThanOrEqual(3);
+      expect(c.reference.pgWalSyncs).toBeGreaterThan(0);
+      expect(c.herald.pgWalSyncs).toBeGreaterThan(0);
     }
 
     // The soak: every fault injected, every accepted delivery accounted for, and none lost.

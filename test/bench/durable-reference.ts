@@ -43,6 +43,8 @@ export interface DurableReferenceResult {
     pgRowsWritten: number;
     /** WAL records PostgreSQL wrote (the whole server's, see PgSnapshot.walRecords). */
     pgWalRecords: number;
+    /** WAL flushes to disk (the whole server's, see PgSnapshot.walSyncs). */
+    pgWalSyncs: number;
     /** CPU of this process, which publishes and delivers: compare with Herald's API + worker CPU. */
     cpuMs: number;
     /** This process, Redis, the PostgreSQL backends and the receiver. */
@@ -356,6 +358,7 @@ export async function durableReference(
         pgTransactions: round(per(pg.transactions), 4),
         pgRowsWritten: round(per(pg.rowsWritten), 2),
         pgWalRecords: round(per(pg.walRecords), 2),
+        pgWalSyncs: round(per(pg.walSyncs), 3),
         cpuMs: round(per(cpuSeconds * 1000), 4),
         totalCpuMs: round(per((cpuSeconds + redis.cpuSeconds + pg.backendCpuSeconds + receiverUsed) * 1000), 4),
         redisCpuMs: round(per(redis.cpuSeconds * 1000), 4),

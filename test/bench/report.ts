@@ -62,8 +62,8 @@ function commandExcess(c: Comparison, top = 4): string {
 const perDeliveryBoth = (c: Comparison) =>
   `per delivery Herald spent ${n(c.herald.totalCpuMs, 3)} CPU ms in all processes against ${n(c.reference.totalCpuMs, 3)}, ` +
   `${n(c.herald.redisCommands, 1)} Redis commands (${n(c.herald.redisScriptCalls, 1)} script calls) against ${n(c.reference.redisCommands, 1)} ` +
-  `(${n(c.reference.redisScriptCalls, 1)}), and ${n(c.herald.pgTransactions, 3)} PostgreSQL transactions (${n(c.herald.pgWalRecords, 1)} WAL records) ` +
-  `against ${n(c.reference.pgTransactions, 3)} (${n(c.reference.pgWalRecords, 1)})`;
+  `(${n(c.reference.redisScriptCalls, 1)}), and ${n(c.herald.pgTransactions, 3)} PostgreSQL transactions (${n(c.herald.pgWalRecords, 1)} WAL records, ` +
+  `${n(c.herald.pgWalSyncs, 3)} WAL flushes) against ${n(c.reference.pgTransactions, 3)} (${n(c.reference.pgWalRecords, 1)}, ${n(c.reference.pgWalSyncs, 3)})`;
 
 /** The concentration where Herald's count per delivery is highest. */
 const worstAt = (r: SuiteResults, pick: (c: Comparison) => number) =>
@@ -406,7 +406,7 @@ export function renderReport(
           `one BullMQ worker at concurrency ${ref.concurrency}: batched event loads, HMAC-SHA256, undici, group-committed attempts; per delivery `
         : `the same with ${n(c.events)} events, concurrency ${ref.concurrency}; per delivery `) +
         `${n(ref.redisCommands, 1)} Redis commands, ${n(ref.redisScriptCalls, 1)} script calls, ${n(ref.pgTransactions, 3)} PostgreSQL transactions ` +
-        `(${n(ref.pgWalRecords, 1)} WAL records), ` +
+        `(${n(ref.pgWalRecords, 1)} WAL records, ${n(ref.pgWalSyncs, 3)} WAL flushes), ` +
         `${n(ref.totalCpuMs, 3)} CPU ms in all; runs ${runsOf(c, "reference")}`,
     );
   }
@@ -425,7 +425,8 @@ export function renderReport(
       `**${x(c.ratio)}**`,
       `${n(h.deliveriesPerSecond)} against ${n(c.reference.deliveriesPerSecond)} deliveries/s, medians of ${r.durable?.pairs} alternating ` +
         `pair${r.durable?.pairs === 1 ? "" : "s"} (Herald runs ${runsOf(c, "herald")}); Herald per delivery: ${n(h.redisCommands, 1)} Redis commands, ` +
-        `${n(h.redisScriptCalls, 1)} script calls, ${n(h.pgTransactions, 3)} PostgreSQL transactions (${n(h.pgWalRecords, 1)} WAL records), ` +
+        `${n(h.redisScriptCalls, 1)} script calls, ${n(h.pgTransactions, 3)} PostgreSQL transactions (${n(h.pgWalRecords, 1)} WAL records, ` +
+        `${n(h.pgWalSyncs, 3)} WAL flushes), ` +
         `${n(h.totalCpuMs, 3)} CPU ms in all`,
     );
   }
@@ -538,7 +539,7 @@ export function renderReport(
       "cost per delivery",
       `${n(p.redisCommands, 1)} Redis commands, ${n(p.pgTransactions, 3)} PostgreSQL transactions`,
       `${p.pgStatements === null ? "pg_stat_statements not loaded" : `${n(p.pgStatements, 2)} statements`}, ${n(p.pgRowsWritten, 1)} rows written, ` +
-        `${n(p.pgWalRecords, 1)} WAL records; CPU ms: ` +
+        `${n(p.pgWalRecords, 1)} WAL records, ${n(p.pgWalSyncs, 3)} WAL flushes; CPU ms: ` +
         `Redis ${n(p.redisCpuMs, 3)}, PostgreSQL ${n(p.pgCpuMs, 3)}, API ${n(p.apiCpuMs, 3)}, worker ${n(p.workerCpuMs, 3)}`,
     );
     const bare = refs.barePipeline;
@@ -583,7 +584,7 @@ export function renderReport(
     "- Herald runs as real processes (the production bundles `apps/api/dist/main.mjs` and `apps/worker/dist/main.mjs` that `npm run start:api` / `start:worker` run, `HERALD_LOG_LEVEL=warn`) on a fresh PostgreSQL database and queue prefix per scenario.",
     "- **Throughput**: events are published through the API's batch route (100 events per request, 4 requests in flight; one by one if the route is missing) while the worker delivers, so the API's per-request cost does not cap the delivery figure (ingest measures that). The clock starts at the first publish and stops when the receiver has every delivery *and* PostgreSQL shows every delivery `succeeded`. Each delivery is signed (the receiver counts `webhook-signature` headers) and each attempt row is counted afterwards.",
     "- **Durable reference** (`test/bench/durable-reference.ts`): the least work Herald's promises require, written plainly in the suite's own process on a fresh migrated database with Herald's tables: publishing stores each batch of 100 events and one delivery per endpoint in one statement (`unnest`), then adds ids-only BullMQ jobs (job id = delivery id) in one bulk call, 4 batches in flight; one BullMQ worker at concurrency min(100, 10 × endpoints) (Herald's concurrency and per-endpoint cap) loads event bodies in one query per tick, keeps endpoints in memory, signs with Herald's Standard Webhooks code, POSTs with undici and group-commits the attempt rows and delivery statuses in one statement per flush before each job completes. No guard, no retries beyond BullMQ's. Its clock runs as Herald's: from the first publish until every delivery is received and recorded.",
-    "- **Herald ÷ durable reference**: at 20, 5 and 1 endpoints (the throughput run's deliveries), Herald and the reference run in pairs whose order alternates (Herald first, then the reference first, …; 3 pairs in full mode, 1 in quick), each on a fresh database; the ratio is Herald's median deliveries/s over the reference's. Redis commands come from `INFO commandstats` (inner commands of scripts included), script calls are `EVALSHA` + `EVAL`, PostgreSQL transactions are commits + rollbacks of the run's database, WAL records the server's `pg_stat_wal.wal_records` over the run (server-wide: the benchmark is all the server does; what PostgreSQL made durable, which does not move with the machine's speed).",
+    "- **Herald ÷ durable reference**: at 20, 5 and 1 endpoints (the throughput run's deliveries), Herald and the reference run in pairs whose order alternates (Herald first, then the reference first, …; 3 pairs in full mode, 1 in quick), each on a fresh database; the ratio is Herald's median deliveries/s over the reference's. Redis commands come from `INFO commandstats` (inner commands of scripts included), script calls are `EVALSHA` + `EVAL`, PostgreSQL transactions are commits + rollbacks of the run's database, WAL records the server's `pg_stat_wal.wal_records` over the run (server-wide: the benchmark is all the server does; what PostgreSQL made durable, which does not move with the machine's speed), WAL flushes its `wal_sync` (the commits that waited for the disk, less those another's flush covered).",
     "- **Other reference points** drain jobs that were enqueued before the clock started, so they exclude publishing; Herald's figure includes it. They run in the suite's own process, at Herald's concurrency (100) and 64 sockets per origin, without signing.",
     "- **Latency**: an open-loop publisher at half the measured throughput; each delivery's time runs from just before its publish request is sent to the moment the receiver has the whole webhook.",
     "- **Ingest**: autocannon against `POST /v1/tenants/{t}/events` (each event stored with one delivery and one job) with no worker running, so the API has the machine.",

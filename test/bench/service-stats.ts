@@ -87,6 +87,11 @@ export interface PgSnapshot {
    * report it with their other counters (see settledPgSnapshot).
    */
   walRecords: number;
+  /**
+   * Times the server flushed its WAL to disk (pg_stat_wal.wal_sync): each commit that waits for durability makes
+   * one, unless another's flush covered it. Server-wide, as walRecords.
+   */
+  walSyncs: number;
 }
 
 /**
@@ -95,9 +100,9 @@ export interface PgSnapshot {
  */
 export async function pgSnapshot(sql: postgres.Sql, database: string): Promise<PgSnapshot> {
   await sql`select pg_stat_clear_snapshot()`;
-  const [row] = await sql<{ commits: string; rollbacks: string; written: string; deadlocks: string; wal: string }[]>`
+  const [row] = await sql<{ commits: string; rollbacks: string; written: string; deadlocks: string; wal: string; syncs: string }[]>`
     select xact_commit as commits, xact_rollback as rollbacks, tup_inserted + tup_updated + tup_deleted as written, deadlocks,
-           (select wal_records from pg_stat_wal) as wal
+           (select wal_records from pg_stat_wal) as wal, (select wal_sync from pg_stat_wal) as syncs
     from pg_stat_database where datname = ${database}`;
   const backends = await sql<{ pid: number }[]>`
     select pid from pg_stat_activity where datname = ${database} and backend_type = 'client backend' and pid <> pg_backend_pid()`;
@@ -117,6 +122,7 @@ export async function pgSnapshot(sql: postgres.Sql, database: string): Promise<P
     backendCpu: new Map(backends.map(({ pid }) => [pid, processCpuSeconds(pid)])),
     statements,
     walRecords: Number(row?.wal ?? 0),
+    walSyncs: Number(row?.syncs ?? 0),
   };
 }
 
@@ -129,6 +135,7 @@ export function pgDelta(before: PgSnapshot, after: PgSnapshot) {
     deadlocks: after.deadlocks - before.deadlocks,
     statements: after.statements === undefined || before.statements === undefined ? undefined : after.statements - before.statements,
     walRecords: after.walRecords - before.walRecords,
+    walSyncs: after.walSyncs - before.walSyncs,
     backendCpuSeconds: cpuSeconds,
   };
 }

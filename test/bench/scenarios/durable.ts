@@ -20,6 +20,8 @@ export interface ComparedRun {
   pgTransactions: number;
   /** WAL records per delivery: what PostgreSQL had to make durable, whatever the machine's speed. */
   pgWalRecords: number;
+  /** WAL flushes to disk per delivery (commits that waited for durability). */
+  pgWalSyncs: number;
   totalCpuMs: number;
   /** CPU ms per delivery by part: Herald's API and worker (or the reference's one process), Redis, PostgreSQL, the receiver. */
   cpuMsBy?: { app: number; redis: number; pg: number; receiver: number };
@@ -91,6 +93,7 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
         redisScriptCalls: round(median(of.map((run) => run.redisScriptCalls)), 2),
         pgTransactions: round(median(of.map((run) => run.pgTransactions)), 4),
         pgWalRecords: round(median(of.map((run) => run.pgWalRecords)), 2),
+        pgWalSyncs: round(median(of.map((run) => run.pgWalSyncs)), 3),
         totalCpuMs: round(median(of.map((run) => run.totalCpuMs)), 4),
       };
     };
@@ -124,6 +127,7 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
       redisScriptCalls: scriptCalls(result.perDelivery.redisCommandsByName),
       pgTransactions: result.perDelivery.pgTransactions,
       pgWalRecords: result.perDelivery.pgWalRecords,
+      pgWalSyncs: result.perDelivery.pgWalSyncs,
       totalCpuMs: result.perDelivery.totalCpuMs,
       cpuMsBy: {
         app: round(result.perDelivery.apiCpuMs + result.perDelivery.workerCpuMs, 4),
@@ -145,6 +149,7 @@ function referenceRun(result: DurableReferenceResult): ComparedRun {
     redisScriptCalls: result.perDelivery.redisScriptCalls,
     pgTransactions: result.perDelivery.pgTransactions,
     pgWalRecords: result.perDelivery.pgWalRecords,
+    pgWalSyncs: result.perDelivery.pgWalSyncs,
     totalCpuMs: result.perDelivery.totalCpuMs,
     cpuMsBy: {
       app: result.perDelivery.cpuMs,

@@ -41,6 +41,8 @@ export interface ThroughputResult {
     pgRowsWritten: number;
     /** WAL records PostgreSQL wrote (the whole server's, see PgSnapshot.walRecords). */
     pgWalRecords: number;
+    /** WAL flushes to disk (the whole server's, see PgSnapshot.walSyncs). */
+    pgWalSyncs: number;
     pgCpuMs: number;
     apiCpuMs: number;
     workerCpuMs: number;
@@ -177,6 +179,7 @@ export async function throughput(
       pgStatements: pg.statements === undefined ? null : round(per(pg.statements), 3),
       pgRowsWritten: round(per(pg.rowsWritten), 2),
       pgWalRecords: round(per(pg.walRecords), 2),
+      pgWalSyncs: round(per(pg.walSyncs), 3),
       pgCpuMs: round(per(pg.backendCpuSeconds * 1000), 4),
       apiCpuMs: round(per((cpuAfter.api - cpuBefore.api) * 1000), 4),
       workerCpuMs: round(per(workerCpu * 1000), 4),
