@@ -62,7 +62,11 @@ export async function releaseParkedMany(deps: ParkingDeps, requests: { endpointI
   // range keeps every plan on the parked index (0.2–0.8 ms).
   //
   // The scan walks an endpoint's released rows (at most its window: they are its oldest) before the ones it takes.
-  const taken = await deps.sql<(DeliveryJob & { again: boolean })[]>`
+  // The release commits without waiting for its WAL to reach the disk (synchronous_commit off for this transaction
+  // only, set when it returns rows): one fsync fewer per release. A release lost with a crash of PostgreSQL leaves
+  // its rows parked and not released, so their jobs are skipped and the next release takes them again; an attempt's
+  // own commit, which waits, flushes the release's WAL before it.
+  const taken = await deps.sql<(DeliveryJob & { again: boolean; asyncCommit: string })[]>`
     with p as materialized (
       select p.id, p.again
       from unnest((select ${asked.map((request) => request.endpointId)}::text[]), (select ${asked.map((request) => request.n)}::int[]))
@@ -79,12 +83,13 @@ export async function releaseParkedMany(deps: ParkingDeps, requests: { endpointI
       where d.id = any(array(select id from p)) and d.id between (select min(id) from p) and (select max(id) from p)
       returning d.id, d.event_id, d.endpoint_id, d.tenant_id
     )
-    select u.id as "deliveryId", u.event_id as "eventId", u.endpoint_id as "endpointId", u.tenant_id as "tenantId", p.again
+    select u.id as "deliveryId", u.event_id as "eventId", u.endpoint_id as "endpointId", u.tenant_id as "tenantId", p.again,
+           (select set_config('synchronous_commit', 'off', true)) as "asyncCommit"
     from u join p on p.id = u.id`;
   // A lease run out: the job may still be in the queue (a slow drain), so only the ones Redis lacks are added.
-  const again = taken.filter((row) => row.again).map(({ again: _again, ...job }) => job);
+  const again = taken.filter((row) => row.again).map(({ again: _again, asyncCommit: _async, ...job }) => job);
   const lost = again.length > 0 ? new Set((await deps.queues.missing(again)).map((job) => job.deliveryId)) : new Set<string>();
-  const rows = taken.filter((row) => !row.again || lost.has(row.deliveryId)).map(({ again: _again, ...job }) => job);
+  const rows = taken.filter((row) => !row.again || lost.has(row.deliveryId)).map(({ again: _again, asyncCommit: _async, ...job }) => job);
   const byEndpoint = new Map<string, DeliveryJob[]>();
   for (const row of rows) {
     const group = byEndpoint.get(row.endpointId);
