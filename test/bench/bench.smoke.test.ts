@@ -64,6 +64,9 @@ describe("benchmark suite at tiny size", () => {
       expect(c.herald.pgWalRecords).toBeGreaterThanOrEqual(3);
       expect(c.reference.pgWalSyncs).toBeGreaterThan(0);
       expect(c.herald.pgWalSyncs).toBeGreaterThan(0);
+      // Each delivery's POST is a write and its response a read, at least, on both sides.
+      expect(c.reference.appSyscalls).toBeGreaterThanOrEqual(2);
+      expect(c.herald.appSyscalls).toBeGreaterThanOrEqual(2);
     }
 
     // The soak: every fault injected, every accepted delivery accounted for, and none lost.

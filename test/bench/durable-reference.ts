@@ -8,7 +8,7 @@ import { Agent } from "undici";
 import { EVENT_TYPE, PAYLOAD } from "./payload.ts";
 import { log, now, round, waitForReceived } from "./progress.ts";
 import type { FastReceiver } from "./receiver.ts";
-import { pgDelta, pgSnapshot, processCpuSeconds, redisDelta, redisSnapshot, settledPgSnapshot } from "./service-stats.ts";
+import { pgDelta, pgSnapshot, processCpuSeconds, processSyscalls, redisDelta, redisSnapshot, settledPgSnapshot } from "./service-stats.ts";
 
 /** Events per publish transaction, as Herald's batch route is driven by the throughput scenario. */
 const PUBLISH_BATCH = 100;
@@ -47,6 +47,12 @@ export interface DurableReferenceResult {
     pgWalSyncs: number;
     /** CPU of this process, which publishes and delivers: compare with Herald's API + worker CPU. */
     cpuMs: number;
+    /**
+     * Read and write system calls of this process (its sockets to Redis, PostgreSQL and the receiver), against
+     * Herald's API + worker. This process also polls the receiver's count while it waits (about ten messages a
+     * second), which Herald's side does from the bench process instead: a few calls in a run, not per delivery.
+     */
+    appSyscalls: number;
     /** This process, Redis, the PostgreSQL backends and the receiver. */
     totalCpuMs: number;
     redisCpuMs: number;
@@ -308,6 +314,7 @@ export async function durableReference(
     const pgBefore = await pgSnapshot(stats, database.name);
     const receiverCpu = processCpuSeconds(ctx.receiver.pid);
     const cpu = process.cpuUsage();
+    const syscalls = processSyscalls(process.pid);
     const label = `durable reference, ${endpoints} endpoint${endpoints > 1 ? "s" : ""}`;
     log(`${label}: publishing ${events} events × ${endpoints} (concurrency ${concurrency})`);
     const started = now();
@@ -326,6 +333,7 @@ export async function durableReference(
     if (complete) await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 30_000))]);
     const ended = now();
     const used = process.cpuUsage(cpu);
+    const syscallsAfter = processSyscalls(process.pid);
     const receiverUsed = processCpuSeconds(ctx.receiver.pid) - receiverCpu;
     const redis = redisDelta(redisBefore, await redisSnapshot(ctx.redisUrl));
     await window?.stop();
@@ -360,6 +368,7 @@ export async function durableReference(
         pgWalRecords: round(per(pg.walRecords), 2),
         pgWalSyncs: round(per(pg.walSyncs), 3),
         cpuMs: round(per(cpuSeconds * 1000), 4),
+        appSyscalls: round(per(syscallsAfter.reads + syscallsAfter.writes - syscalls.reads - syscalls.writes), 2),
         totalCpuMs: round(per((cpuSeconds + redis.cpuSeconds + pg.backendCpuSeconds + receiverUsed) * 1000), 4),
         redisCpuMs: round(per(redis.cpuSeconds * 1000), 4),
         pgCpuMs: round(per(pg.backendCpuSeconds * 1000), 4),

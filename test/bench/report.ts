@@ -63,7 +63,8 @@ const perDeliveryBoth = (c: Comparison) =>
   `per delivery Herald spent ${n(c.herald.totalCpuMs, 3)} CPU ms in all processes against ${n(c.reference.totalCpuMs, 3)}, ` +
   `${n(c.herald.redisCommands, 1)} Redis commands (${n(c.herald.redisScriptCalls, 1)} script calls) against ${n(c.reference.redisCommands, 1)} ` +
   `(${n(c.reference.redisScriptCalls, 1)}), and ${n(c.herald.pgTransactions, 3)} PostgreSQL transactions (${n(c.herald.pgWalRecords, 1)} WAL records, ` +
-  `${n(c.herald.pgWalSyncs, 3)} WAL flushes) against ${n(c.reference.pgTransactions, 3)} (${n(c.reference.pgWalRecords, 1)}, ${n(c.reference.pgWalSyncs, 3)})`;
+  `${n(c.herald.pgWalSyncs, 3)} WAL flushes) against ${n(c.reference.pgTransactions, 3)} (${n(c.reference.pgWalRecords, 1)}, ${n(c.reference.pgWalSyncs, 3)}), ` +
+  `and ${n(c.herald.appSyscalls, 2)} read and write system calls in its API and worker against ${n(c.reference.appSyscalls, 2)} in the reference's process`;
 
 /** The concentration where Herald's count per delivery is highest. */
 const worstAt = (r: SuiteResults, pick: (c: Comparison) => number) =>
@@ -175,7 +176,11 @@ function tracingMeasured(side: TracedSide, off: TracingSide): string {
     `${n(side.ratio, 2)}× (${n(side.deliveriesPerSecond)} against ${n(off.deliveriesPerSecond)} deliveries/s; ` +
     `${n(side.totalCpuMs, 2)} against ${n(off.totalCpuMs, 2)} ms CPU per delivery, the worker's ` +
     `${n(side.workerCpuMs, 3)} against ${n(off.workerCpuMs, 3)}; worker peak ${n(side.workerPeakMiB)} against ${n(off.workerPeakMiB)} MiB; ` +
-    `${n(side.spansPerDelivery, 2)} spans, ${n(side.exportedBytesPerDelivery)} bytes and ${n(side.exportRequestsPerDelivery, 4)} export requests per delivery)`
+    `${n(side.spansPerDelivery, 2)} spans, ${n(side.exportedBytesPerDelivery)} bytes and ${n(side.exportRequestsPerDelivery, 4)} export requests per delivery; ` +
+    `${n(side.counts.redisCommands, 1)} against ${n(off.counts.redisCommands, 1)} Redis commands, ` +
+    `${n(side.counts.pgTransactions, 3)} against ${n(off.counts.pgTransactions, 3)} PostgreSQL transactions, ` +
+    `the worker's ${n(side.counts.workerReadCalls + side.counts.workerWriteCalls, 1)} against ` +
+    `${n(off.counts.workerReadCalls + off.counts.workerWriteCalls, 1)} socket reads and writes per delivery)`
   );
 }
 
@@ -406,7 +411,7 @@ export function renderReport(
           `one BullMQ worker at concurrency ${ref.concurrency}: batched event loads, HMAC-SHA256, undici, group-committed attempts; per delivery `
         : `the same with ${n(c.events)} events, concurrency ${ref.concurrency}; per delivery `) +
         `${n(ref.redisCommands, 1)} Redis commands, ${n(ref.redisScriptCalls, 1)} script calls, ${n(ref.pgTransactions, 3)} PostgreSQL transactions ` +
-        `(${n(ref.pgWalRecords, 1)} WAL records, ${n(ref.pgWalSyncs, 3)} WAL flushes), ` +
+        `(${n(ref.pgWalRecords, 1)} WAL records, ${n(ref.pgWalSyncs, 3)} WAL flushes), ${n(ref.appSyscalls, 2)} read and write system calls, ` +
         `${n(ref.totalCpuMs, 3)} CPU ms in all; runs ${runsOf(c, "reference")}`,
     );
   }
@@ -426,7 +431,7 @@ export function renderReport(
       `${n(h.deliveriesPerSecond)} against ${n(c.reference.deliveriesPerSecond)} deliveries/s, medians of ${r.durable?.pairs} alternating ` +
         `pair${r.durable?.pairs === 1 ? "" : "s"} (Herald runs ${runsOf(c, "herald")}); Herald per delivery: ${n(h.redisCommands, 1)} Redis commands, ` +
         `${n(h.redisScriptCalls, 1)} script calls, ${n(h.pgTransactions, 3)} PostgreSQL transactions (${n(h.pgWalRecords, 1)} WAL records, ` +
-        `${n(h.pgWalSyncs, 3)} WAL flushes), ` +
+        `${n(h.pgWalSyncs, 3)} WAL flushes), ${n(h.appSyscalls, 2)} read and write system calls (API and worker), ` +
         `${n(h.totalCpuMs, 3)} CPU ms in all`,
     );
   }

@@ -23,6 +23,11 @@ export interface ComparedRun {
   /** WAL flushes to disk per delivery (commits that waited for durability). */
   pgWalSyncs: number;
   totalCpuMs: number;
+  /**
+   * Read and write system calls per delivery of Herald's API and worker processes, or of the reference's one
+   * process: each socket write to Redis, PostgreSQL or a receiver is one, and on a VM each costs tens of µs.
+   */
+  appSyscalls: number;
   /** CPU ms per delivery by part: Herald's API and worker (or the reference's one process), Redis, PostgreSQL, the receiver. */
   cpuMsBy?: { app: number; redis: number; pg: number; receiver: number };
   /** The run's Redis commands per delivery by name, for explaining a difference. */
@@ -95,6 +100,7 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
         pgWalRecords: round(median(of.map((run) => run.pgWalRecords)), 2),
         pgWalSyncs: round(median(of.map((run) => run.pgWalSyncs)), 3),
         totalCpuMs: round(median(of.map((run) => run.totalCpuMs)), 4),
+        appSyscalls: round(median(of.map((run) => run.appSyscalls)), 2),
       };
     };
     const herald = side("herald");
@@ -129,6 +135,10 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
       pgWalRecords: result.perDelivery.pgWalRecords,
       pgWalSyncs: result.perDelivery.pgWalSyncs,
       totalCpuMs: result.perDelivery.totalCpuMs,
+      appSyscalls: round(
+        result.perDelivery.apiSyscalls + result.perDelivery.workerReadCalls + result.perDelivery.workerWriteCalls,
+        2,
+      ),
       cpuMsBy: {
         app: round(result.perDelivery.apiCpuMs + result.perDelivery.workerCpuMs, 4),
         redis: result.perDelivery.redisCpuMs,
@@ -151,6 +161,7 @@ function referenceRun(result: DurableReferenceResult): ComparedRun {
     pgWalRecords: result.perDelivery.pgWalRecords,
     pgWalSyncs: result.perDelivery.pgWalSyncs,
     totalCpuMs: result.perDelivery.totalCpuMs,
+    appSyscalls: result.perDelivery.appSyscalls,
     cpuMsBy: {
       app: result.perDelivery.cpuMs,
       redis: result.perDelivery.redisCpuMs,

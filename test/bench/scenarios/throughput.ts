@@ -49,6 +49,8 @@ export interface ThroughputResult {
     /** Read and write system calls of the worker processes (sockets: Redis, PostgreSQL, receivers). */
     workerReadCalls: number;
     workerWriteCalls: number;
+    /** Read and write system calls of the API process. */
+    apiSyscalls: number;
     receiverCpuMs: number;
     /** Every process a delivery touches: worker, API, Redis, PostgreSQL backends, receiver. */
     totalCpuMs: number;
@@ -110,6 +112,7 @@ export async function throughput(
     receiver: processCpuSeconds(receiver.pid),
   };
   const syscallsBefore = pids.workers.map(processSyscalls);
+  const apiSyscallsBefore = processSyscalls(pids.api);
 
   log(
     `${name}: publishing ${sizes.events} events × ${sizes.endpoints} endpoint${sizes.endpoints > 1 ? "s" : ""} (${workers} worker process${workers > 1 ? "es" : ""})`,
@@ -128,6 +131,7 @@ export async function throughput(
     }),
     { reads: 0, writes: 0 },
   );
+  const apiSyscallsAfter = processSyscalls(pids.api);
   const cpuAfter = {
     api: processCpuSeconds(pids.api),
     workers: pids.workers.map(processCpuSeconds),
@@ -185,6 +189,10 @@ export async function throughput(
       workerCpuMs: round(per(workerCpu * 1000), 4),
       workerReadCalls: round(per(workerSyscalls.reads), 2),
       workerWriteCalls: round(per(workerSyscalls.writes), 2),
+      apiSyscalls: round(
+        per(apiSyscallsAfter.reads + apiSyscallsAfter.writes - apiSyscallsBefore.reads - apiSyscallsBefore.writes),
+        2,
+      ),
       receiverCpuMs: round(per((cpuAfter.receiver - cpuBefore.receiver) * 1000), 4),
       totalCpuMs: round(per(totalCpu * 1000), 4),
     },

@@ -17,6 +17,19 @@ export interface TracingRun {
   workerCpuMs: number;
   apiCpuMs: number;
   workerPeakMiB: number;
+  /** Counts that do not move with the machine: what tracing changes in the work per delivery besides its spans. */
+  counts: TracingCounts;
+}
+
+/**
+ * Per delivery: Redis commands, PostgreSQL transactions and the worker's socket system calls. Tracing adds CPU to
+ * the worker's event loop; if that made its per-turn batches (guard calls, loads, records) smaller, these would rise.
+ */
+export interface TracingCounts {
+  redisCommands: number;
+  pgTransactions: number;
+  workerReadCalls: number;
+  workerWriteCalls: number;
 }
 
 export interface TracingSide {
@@ -26,6 +39,7 @@ export interface TracingSide {
   apiCpuMs: number;
   /** The highest worker peak RSS over this side's runs. */
   workerPeakMiB: number;
+  counts: TracingCounts;
 }
 
 export interface TracedSide extends TracingSide {
@@ -103,6 +117,12 @@ export async function tracingComparison(options: BenchOptions, receiver: FastRec
           workerCpuMs: result.perDelivery.workerCpuMs,
           apiCpuMs: result.perDelivery.apiCpuMs,
           workerPeakMiB: result.memory.workerPeakMiB,
+          counts: {
+            redisCommands: result.perDelivery.redisCommands,
+            pgTransactions: result.perDelivery.pgTransactions,
+            workerReadCalls: result.perDelivery.workerReadCalls,
+            workerWriteCalls: result.perDelivery.workerWriteCalls,
+          },
         });
         log(`tracing ${variant}: ${result.deliveriesPerSecond} deliveries/s`);
       }
@@ -117,6 +137,12 @@ export async function tracingComparison(options: BenchOptions, receiver: FastRec
     workerCpuMs: median(side.map((r) => r.workerCpuMs)),
     apiCpuMs: median(side.map((r) => r.apiCpuMs)),
     workerPeakMiB: Math.max(...side.map((r) => r.workerPeakMiB)),
+    counts: {
+      redisCommands: median(side.map((r) => r.counts.redisCommands)),
+      pgTransactions: median(side.map((r) => r.counts.pgTransactions)),
+      workerReadCalls: median(side.map((r) => r.counts.workerReadCalls)),
+      workerWriteCalls: median(side.map((r) => r.counts.workerWriteCalls)),
+    },
   });
   const off = sideOf(runsOf("off"));
   const tracedSide = (variant: "on" | "lean"): TracedSide => {
