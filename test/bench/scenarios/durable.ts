@@ -135,10 +135,7 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
       pgWalRecords: result.perDelivery.pgWalRecords,
       pgWalSyncs: result.perDelivery.pgWalSyncs,
       totalCpuMs: result.perDelivery.totalCpuMs,
-      appSyscalls: round(
-        result.perDelivery.apiSyscalls + result.perDelivery.workerReadCalls + result.perDelivery.workerWriteCalls,
-        2,
-      ),
+      appSyscalls: round(result.perDelivery.apiSyscalls + result.perDelivery.workerReadCalls + result.perDelivery.workerWriteCalls, 2),
       cpuMsBy: {
         app: round(result.perDelivery.apiCpuMs + result.perDelivery.workerCpuMs, 4),
         redis: result.perDelivery.redisCpuMs,

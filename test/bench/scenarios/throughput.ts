@@ -189,10 +189,7 @@ export async function throughput(
       workerCpuMs: round(per(workerCpu * 1000), 4),
       workerReadCalls: round(per(workerSyscalls.reads), 2),
       workerWriteCalls: round(per(workerSyscalls.writes), 2),
-      apiSyscalls: round(
-        per(apiSyscallsAfter.reads + apiSyscallsAfter.writes - apiSyscallsBefore.reads - apiSyscallsBefore.writes),
-        2,
-      ),
+      apiSyscalls: round(per(apiSyscallsAfter.reads + apiSyscallsAfter.writes - apiSyscallsBefore.reads - apiSyscallsBefore.writes), 2),
       receiverCpuMs: round(per((cpuAfter.receiver - cpuBefore.receiver) * 1000), 4),
       totalCpuMs: round(per(totalCpu * 1000), 4),
     },
