@@ -9,6 +9,7 @@ import { EVENT_TYPE, PAYLOAD } from "./payload.ts";
 import { log, now, round, waitForReceived } from "./progress.ts";
 import type { FastReceiver } from "./receiver.ts";
 import { pgDelta, pgSnapshot, processCpuSeconds, processSyscalls, redisDelta, redisSnapshot, settledPgSnapshot } from "./service-stats.ts";
+import { warmupEvents } from "./sizes.ts";
 
 /** Events per publish transaction, as Herald's batch route is driven by the throughput scenario. */
 const PUBLISH_BATCH = 100;
@@ -193,10 +194,13 @@ export async function durableReference(
     endpoints,
     timeoutMs,
     window,
+    warmupDeliveries = 0,
   }: {
     events: number;
     endpoints: number;
     timeoutMs: number;
+    /** Deliveries made before the measured window, as Herald's side makes them (see Sizes.warmupDeliveries). */
+    warmupDeliveries?: number;
     /** Called just inside the measured window, e.g. to watch every Redis command of it. */
     window?: { start(): Promise<void>; stop(): Promise<void> };
   },
@@ -265,13 +269,12 @@ export async function durableReference(
 
     let completed = 0;
     let failed = 0;
-    let allDone: () => void = () => {};
-    const done = new Promise<void>((resolve) => {
-      allDone = resolve;
-    });
+    let awaited: { count: number; resolve: () => void } | undefined;
+    const untilCompleted = (count: number) =>
+      completed >= count ? Promise.resolve() : new Promise<void>((resolve) => (awaited = { count, resolve }));
     worker = new Worker<ReferenceJob>("durable", deliver, { connection, prefix, concurrency, removeOnComplete: { count: 0 } });
     worker.on("completed", () => {
-      if (++completed >= deliveries) allDone();
+      if (++completed >= (awaited?.count ?? Number.POSITIVE_INFINITY)) awaited?.resolve();
     });
     worker.on("failed", () => {
       failed++;
@@ -308,6 +311,18 @@ export async function durableReference(
       );
     }
 
+    const label = `durable reference, ${endpoints} endpoint${endpoints > 1 ? "s" : ""}`;
+    const warmupEventCount = warmupEvents(warmupDeliveries, endpoints);
+    const warmup = warmupEventCount * endpoints;
+    if (warmup > 0) {
+      log(`${label}: warming up with ${warmup} deliveries (not measured)`);
+      await ctx.receiver.reset();
+      for (let published = 0; published < warmupEventCount; published += PUBLISH_BATCH) {
+        await publishBatch(Math.min(PUBLISH_BATCH, warmupEventCount - published));
+      }
+      await untilCompleted(warmup);
+    }
+    const done = untilCompleted(warmup + deliveries);
     await ctx.receiver.reset();
     const redisBefore = await redisSnapshot(ctx.redisUrl);
     await window?.start();
@@ -315,7 +330,6 @@ export async function durableReference(
     const receiverCpu = processCpuSeconds(ctx.receiver.pid);
     const cpu = process.cpuUsage();
     const syscalls = processSyscalls(process.pid);
-    const label = `durable reference, ${endpoints} endpoint${endpoints > 1 ? "s" : ""}`;
     log(`${label}: publishing ${events} events × ${endpoints} (concurrency ${concurrency})`);
     const started = now();
     let next = 0;
@@ -339,8 +353,8 @@ export async function durableReference(
     await window?.stop();
     const pg = pgDelta(pgBefore, await settledPgSnapshot(stats, database.name));
     const [recorded] = await stats<{ attempts: number; succeeded: number }[]>`
-      select (select count(*)::int from attempts) as attempts,
-             (select count(*)::int from deliveries where status = 'succeeded') as succeeded`;
+      select (select count(*)::int - ${warmup}::int from attempts) as attempts,
+             (select count(*)::int - ${warmup}::int from deliveries where status = 'succeeded') as succeeded`;
     if (failed > 0) log(`${label}: ${failed} attempts failed`);
 
     const seconds = (ended - started) / 1000;
@@ -358,7 +372,7 @@ export async function durableReference(
       attemptsRecorded: recorded?.attempts ?? 0,
       succeeded: recorded?.succeeded ?? 0,
       seconds: round(seconds, 3),
-      deliveriesPerSecond: round(completed >= deliveries ? deliveries / seconds : completed / seconds),
+      deliveriesPerSecond: round(completed - warmup >= deliveries ? deliveries / seconds : (completed - warmup) / seconds),
       perDelivery: {
         redisCommands: round(per(redis.total), 2),
         redisScriptCalls: round(per(scriptCalls), 2),

@@ -37,6 +37,14 @@ export interface Sizes {
   soakRate: number;
   /** Faults the soak injects per minute of publishing, the kinds in turn (at least one of each kind whatever the rate). */
   soakFaultsPerMinute: number;
+  /**
+   * Deliveries each compared run makes before its measured window (the durable comparison's both sides, the tracing
+   * variants), on the same processes and endpoints, so that each side is measured at its steady state. A fresh
+   * worker spends its first seconds compiling its hot code (V8's background threads took as much CPU as half of its
+   * main thread's during the first three seconds of a quick run, a fifth of it after nine), while the durable
+   * reference runs in the suite's process, where BullMQ, ioredis, undici and postgres.js are compiled already.
+   */
+  warmupDeliveries: number;
   /** The longest a scenario waits for its deliveries before it reports what it got. */
   timeoutMs: number;
 }
@@ -58,6 +66,7 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     soakSeconds: 60,
     soakRate: 600,
     soakFaultsPerMinute: 2,
+    warmupDeliveries: 4_000,
     timeoutMs: 90_000,
   },
   full: {
@@ -76,6 +85,7 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     soakSeconds: 240,
     soakRate: 600,
     soakFaultsPerMinute: 2,
+    warmupDeliveries: 4_000,
     timeoutMs: 180_000,
   },
   // The smoke test's size: proves every scenario still produces its numbers, measures nothing.
@@ -95,6 +105,10 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
     soakSeconds: 12,
     soakRate: 120,
     soakFaultsPerMinute: 2,
+    warmupDeliveries: 100,
     timeoutMs: 30_000,
   },
 };
+
+/** Events a warm-up of about `deliveries` deliveries publishes to `endpoints` endpoints each: whole events, rounded up. */
+export const warmupEvents = (deliveries: number, endpoints: number) => Math.ceil(deliveries / endpoints);

@@ -83,7 +83,7 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
         } else {
           const result = await durableReference(
             { receiver, redisUrl: options.redisUrl },
-            { events, endpoints, timeoutMs: sizes.timeoutMs },
+            { events, endpoints, timeoutMs: sizes.timeoutMs, warmupDeliveries: sizes.warmupDeliveries },
           );
           concurrency = result.concurrency;
           runs.push(referenceRun(result));
@@ -122,7 +122,7 @@ export async function durableComparison(options: BenchOptions, receiver: FastRec
       options,
       receiver,
       { ...sizes, events, endpoints },
-      { name: `Herald, ${endpoints} endpoint${endpoints > 1 ? "s" : ""}` },
+      { name: `Herald, ${endpoints} endpoint${endpoints > 1 ? "s" : ""}`, warmupDeliveries: sizes.warmupDeliveries },
     );
     await bench.stop();
     return {

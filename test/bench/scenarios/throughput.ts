@@ -13,7 +13,7 @@ import {
   redisSnapshot,
   settledPgSnapshot,
 } from "../service-stats.ts";
-import type { Sizes } from "../sizes.ts";
+import { type Sizes, warmupEvents } from "../sizes.ts";
 
 export interface ThroughputResult {
   scenario: string;
@@ -79,6 +79,11 @@ export interface ThroughputRunOptions {
   window?: { start(): Promise<void>; stop(pids: HeraldPids): Promise<void> };
   /** Runs after the endpoints exist and before anything is measured (the history scenario loads its history here). */
   prepare?: (bench: BenchHerald, tenantId: string, endpointIds: string[]) => Promise<void>;
+  /**
+   * Deliveries made to the same endpoints before the measured window, each received and recorded, so that the
+   * window sees the processes at their steady state (see Sizes.warmupDeliveries). Rounded to whole events.
+   */
+  warmupDeliveries?: number;
 }
 
 /**
@@ -90,7 +95,15 @@ export async function throughput(
   options: BenchOptions,
   receiver: FastReceiver,
   sizes: Sizes,
-  { workers = 1, name = "throughput", env = {}, redisNodes = [options.redisUrl], window, prepare }: ThroughputRunOptions = {},
+  {
+    workers = 1,
+    name = "throughput",
+    env = {},
+    redisNodes = [options.redisUrl],
+    window,
+    prepare,
+    warmupDeliveries = 0,
+  }: ThroughputRunOptions = {},
 ): Promise<{ result: ThroughputResult; bench: BenchHerald; tenantId: string }> {
   const bench = await startBenchHerald(options, { workers, env });
   const tenantId = await bench.createTenant("bench");
@@ -99,6 +112,15 @@ export async function throughput(
     Array.from({ length: sizes.endpoints }, (_, i) => `${receiver.url}/e/${i}`),
   );
   await prepare?.(bench, tenantId, endpointIds);
+  const warmupEventCount = warmupEvents(warmupDeliveries, sizes.endpoints);
+  const warmup = warmupEventCount * sizes.endpoints;
+  if (warmup > 0) {
+    log(`${name}: warming up with ${warmup} deliveries (not measured)`);
+    await receiver.reset();
+    await bench.publishMany(tenantId, warmupEventCount);
+    await waitForReceived(receiver, warmup, { label: `${name} warm-up`, timeoutMs: sizes.timeoutMs });
+    await bench.recorded(warmup, 30_000);
+  }
   const total = sizes.events * sizes.endpoints;
   const pids = { api: bench.herald.api.child.pid ?? 0, workers: bench.herald.workers.map((w) => w.child.pid ?? 0) };
   const startMemory = { api: processMemory(pids.api).rssMiB, worker: Math.max(...pids.workers.map((pid) => processMemory(pid).rssMiB)) };
@@ -121,7 +143,7 @@ export async function throughput(
   const publishing = bench.publishMany(tenantId, sizes.events);
   const { counters } = await waitForReceived(receiver, total, { label: name, timeoutMs: sizes.timeoutMs });
   const published = await publishing;
-  const recordedAt = await bench.recorded(total, 30_000);
+  const recordedAt = await bench.recorded(warmup + total, 30_000);
   const ended = recordedAt ?? now();
 
   const workerSyscalls = pids.workers.map(processSyscalls).reduce(
@@ -153,7 +175,7 @@ export async function throughput(
     for (const [command, calls] of Object.entries(node.byCommand)) redis.byCommand[command] = (redis.byCommand[command] ?? 0) + calls;
   }
   const pg = pgDelta(pgBefore, await settledPgSnapshot(bench.sql, bench.herald.database.name));
-  const [attempts] = await bench.sql<{ n: number }[]>`select count(*)::int as n from attempts`;
+  const [attempts] = await bench.sql<{ n: number }[]>`select count(*)::int - ${warmup}::int as n from attempts`;
   if (published.failed > 0) log(`${name}: ${published.failed} publishes failed`);
 
   const seconds = (ended - started) / 1000;

@@ -2,7 +2,7 @@ import { startOtlpReceiver } from "@herald/testing";
 import type { BenchOptions } from "../herald-bench.ts";
 import { log, round } from "../progress.ts";
 import type { FastReceiver } from "../receiver.ts";
-import type { Sizes } from "../sizes.ts";
+import { type Sizes, warmupEvents } from "../sizes.ts";
 import { median } from "./durable.ts";
 import { throughput } from "./throughput.ts";
 
@@ -99,6 +99,7 @@ export async function tracingComparison(options: BenchOptions, receiver: FastRec
         const env = envOf[variant];
         const { result, bench } = await throughput(env ? { ...options, env: { ...env, ...options.env } } : options, receiver, sizes, {
           name: `tracing ${variant}`,
+          warmupDeliveries: sizes.warmupDeliveries,
         });
         // Stopping flushes the exporters' last batches.
         await bench.stop();
@@ -148,7 +149,10 @@ export async function tracingComparison(options: BenchOptions, receiver: FastRec
   const tracedSide = (variant: "on" | "lean"): TracedSide => {
     const sideRuns = runsOf(variant);
     const side = sideOf(sideRuns);
-    const delivered = sideRuns.length * sizes.events * sizes.endpoints;
+    // The collector counts what the warm-up exported too (some of its spans are still in the exporters' buffers when
+    // the measured window opens), so the counts per delivery are over the warm-up's deliveries and the window's.
+    const delivered =
+      sideRuns.length * (sizes.events * sizes.endpoints + warmupEvents(sizes.warmupDeliveries, sizes.endpoints) * sizes.endpoints);
     const { bytes, requests, spans } = exported[variant];
     const total = [...spans.values()].reduce((sum, count) => sum + count, 0);
     return {
