@@ -89,8 +89,8 @@ export function createWorker(deps: WorkerDeps) {
   // shard and turn); its other commands (parks, leaves, released counts) come
   // in the same turns, so on a connection of their own with auto-pipelining
   // they go to Redis in one write, not one each.
-  const pipelinedRedis = duplicateRedis(deps.redis, { enableAutoPipelining: true });
-  const guard = createEndpointGuard(pipelinedRedis, {
+  const guardRedis = duplicateRedis(deps.redis, { enableAutoPipelining: true });
+  const guard = createEndpointGuard(guardRedis, {
     prefix: config.HERALD_QUEUE_PREFIX,
     shards: config.HERALD_QUEUE_SHARDS,
     concurrency: config.HERALD_ENDPOINT_CONCURRENCY,
@@ -180,7 +180,7 @@ export function createWorker(deps: WorkerDeps) {
         }
       },
       {
-        connection: pipelinedRedis,
+        connection: deps.redis,
         prefix,
         concurrency,
         lockDuration,
@@ -233,7 +233,7 @@ export function createWorker(deps: WorkerDeps) {
     await Promise.all([...parkWrites]);
     await recorder.flush();
     await queues.close();
-    pipelinedRedis.disconnect();
+    guardRedis.disconnect();
     if (!deps.client) await client.close();
   }
 
