@@ -9,7 +9,7 @@ import { EVENT_TYPE, PAYLOAD } from "./payload.ts";
 import { log, now, round, waitForReceived } from "./progress.ts";
 import type { FastReceiver } from "./receiver.ts";
 import { pgDelta, pgSnapshot, processCpuSeconds, processSyscalls, redisDelta, redisSnapshot, settledPgSnapshot } from "./service-stats.ts";
-import { warmupEvents } from "./sizes.ts";
+import { warmupOf } from "./sizes.ts";
 
 /** Events per publish transaction, as Herald's batch route is driven by the throughput scenario. */
 const PUBLISH_BATCH = 100;
@@ -312,13 +312,12 @@ export async function durableReference(
     }
 
     const label = `durable reference, ${endpoints} endpoint${endpoints > 1 ? "s" : ""}`;
-    const warmupEventCount = warmupEvents(warmupDeliveries, endpoints);
-    const warmup = warmupEventCount * endpoints;
+    const { events: warmupEvents, deliveries: warmup } = warmupOf(warmupDeliveries, endpoints);
     if (warmup > 0) {
       log(`${label}: warming up with ${warmup} deliveries (not measured)`);
       await ctx.receiver.reset();
-      for (let published = 0; published < warmupEventCount; published += PUBLISH_BATCH) {
-        await publishBatch(Math.min(PUBLISH_BATCH, warmupEventCount - published));
+      for (let published = 0; published < warmupEvents; published += PUBLISH_BATCH) {
+        await publishBatch(Math.min(PUBLISH_BATCH, warmupEvents - published));
       }
       await untilCompleted(warmup);
     }

@@ -40,8 +40,8 @@ export interface Sizes {
   /**
    * Deliveries each compared run makes before its measured window (the durable comparison's both sides, the tracing
    * variants), on the same processes and endpoints, so that each side is measured at its steady state. A fresh
-   * worker spends its first seconds compiling its hot code (V8's background threads took as much CPU as half of its
-   * main thread's during the first three seconds of a quick run, a fifth of it after nine), while the durable
+   * worker spends its first seconds compiling its hot code (V8's background threads took about as much CPU as its
+   * main thread during the first two seconds of a quick run's deliveries, a fifth of it from the fifth), while the durable
    * reference runs in the suite's process, where BullMQ, ioredis, undici and postgres.js are compiled already.
    */
   warmupDeliveries: number;
@@ -110,5 +110,8 @@ export const SIZES: Record<Sizes["mode"], Sizes> = {
   },
 };
 
-/** Events a warm-up of about `deliveries` deliveries publishes to `endpoints` endpoints each: whole events, rounded up. */
-export const warmupEvents = (deliveries: number, endpoints: number) => Math.ceil(deliveries / endpoints);
+/** A warm-up of about `deliveries` deliveries to `endpoints` endpoints each: whole events, rounded up, and what they make. */
+export function warmupOf(deliveries: number, endpoints: number): { events: number; deliveries: number } {
+  const events = Math.ceil(deliveries / endpoints);
+  return { events, deliveries: events * endpoints };
+}

@@ -13,7 +13,7 @@ import {
   redisSnapshot,
   settledPgSnapshot,
 } from "../service-stats.ts";
-import { type Sizes, warmupEvents } from "../sizes.ts";
+import { type Sizes, warmupOf } from "../sizes.ts";
 
 export interface ThroughputResult {
   scenario: string;
@@ -112,12 +112,11 @@ export async function throughput(
     Array.from({ length: sizes.endpoints }, (_, i) => `${receiver.url}/e/${i}`),
   );
   await prepare?.(bench, tenantId, endpointIds);
-  const warmupEventCount = warmupEvents(warmupDeliveries, sizes.endpoints);
-  const warmup = warmupEventCount * sizes.endpoints;
+  const { events: warmupEvents, deliveries: warmup } = warmupOf(warmupDeliveries, sizes.endpoints);
   if (warmup > 0) {
     log(`${name}: warming up with ${warmup} deliveries (not measured)`);
     await receiver.reset();
-    await bench.publishMany(tenantId, warmupEventCount);
+    await bench.publishMany(tenantId, warmupEvents);
     await waitForReceived(receiver, warmup, { label: `${name} warm-up`, timeoutMs: sizes.timeoutMs });
     await bench.recorded(warmup, 30_000);
   }

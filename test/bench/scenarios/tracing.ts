@@ -2,7 +2,7 @@ import { startOtlpReceiver } from "@herald/testing";
 import type { BenchOptions } from "../herald-bench.ts";
 import { log, round } from "../progress.ts";
 import type { FastReceiver } from "../receiver.ts";
-import { type Sizes, warmupEvents } from "../sizes.ts";
+import { type Sizes, warmupOf } from "../sizes.ts";
 import { median } from "./durable.ts";
 import { throughput } from "./throughput.ts";
 
@@ -151,8 +151,7 @@ export async function tracingComparison(options: BenchOptions, receiver: FastRec
     const side = sideOf(sideRuns);
     // The collector counts what the warm-up exported too (some of its spans are still in the exporters' buffers when
     // the measured window opens), so the counts per delivery are over the warm-up's deliveries and the window's.
-    const delivered =
-      sideRuns.length * (sizes.events * sizes.endpoints + warmupEvents(sizes.warmupDeliveries, sizes.endpoints) * sizes.endpoints);
+    const delivered = sideRuns.length * (sizes.events * sizes.endpoints + warmupOf(sizes.warmupDeliveries, sizes.endpoints).deliveries);
     const { bytes, requests, spans } = exported[variant];
     const total = [...spans.values()].reduce((sum, count) => sum + count, 0);
     return {
