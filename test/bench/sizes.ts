@@ -41,8 +41,9 @@ export interface Sizes {
    * Deliveries each compared run makes before its measured window (the durable comparison's both sides, the tracing
    * variants), on the same processes and endpoints, so that each side is measured at its steady state. A fresh
    * worker spends its first seconds compiling its hot code (V8's background threads took about as much CPU as its
-   * main thread during the first two seconds of a quick run's deliveries, a fifth of it from the fifth), while the durable
-   * reference runs in the suite's process, where BullMQ, ioredis, undici and postgres.js are compiled already.
+   * main thread during the first two seconds of a quick run's deliveries, and about a fifth of it from the fifth second
+   * on), while the durable reference runs in the suite's process, where BullMQ, ioredis, undici and postgres.js are
+   * compiled already.
    */
   warmupDeliveries: number;
   /** The longest a scenario waits for its deliveries before it reports what it got. */
